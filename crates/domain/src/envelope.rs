@@ -55,12 +55,10 @@ impl Envelope {
                 key.name()
             )));
         }
-        let mut obj = self.to_object();
-        let unsigned = canonical(&Value::Object(obj.clone()))?;
+        let unsigned = canonical(&Value::Object(self.to_object()))?;
         let sig = key.sign(&signing_input(&unsigned));
-        obj.insert("sig".into(), Value::from(B64.encode(sig)));
-        let bytes = canonical(&Value::Object(obj))?;
-        Ok(SignedEnvelope::from_trusted(bytes))
+        let bytes = insert_sig(&unsigned, &self.kind, &time::format(&self.time), &sig)?;
+        Ok(SignedEnvelope::from_trusted(bytes, self))
     }
 }
 
@@ -78,6 +76,28 @@ fn check_kind(kind: &str) -> Result<(), DomainError> {
     Ok(())
 }
 
+/// Adds `"sig"` to canonical unsigned bytes without canonicalising the payload a
+/// second time: in RFC 8785 key order `sig` sits between `payload` and `time`, and
+/// the fields after it are ours, so the tail is known exactly.
+fn insert_sig(
+    unsigned: &[u8],
+    kind: &str,
+    time: &str,
+    sig: &[u8; 64],
+) -> Result<Vec<u8>, DomainError> {
+    let tail = format!(",\"time\":\"{time}\",\"type\":\"{kind}\",\"v\":1}}");
+    let head = unsigned
+        .strip_suffix(tail.as_bytes())
+        .ok_or_else(|| DomainError::Envelope("unexpected canonical form".into()))?;
+    let mut out = Vec::with_capacity(unsigned.len() + 100);
+    out.extend_from_slice(head);
+    out.extend_from_slice(b",\"sig\":\"");
+    out.extend_from_slice(B64.encode(sig).as_bytes());
+    out.push(b'"');
+    out.extend_from_slice(tail.as_bytes());
+    Ok(out)
+}
+
 fn canonical(v: &Value) -> Result<Vec<u8>, DomainError> {
     serde_json_canonicalizer::to_vec(v).map_err(|e| DomainError::Envelope(e.to_string()))
 }
@@ -89,17 +109,34 @@ fn signing_input(unsigned: &[u8]) -> Vec<u8> {
     m
 }
 
-/// A signed envelope: its exact canonical bytes and their digest.
+/// A signed envelope: its exact canonical bytes, their digest, and the two fields
+/// storage indexes (type and time), kept so they need not be parsed again.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignedEnvelope {
     bytes: Vec<u8>,
     digest: Hash,
+    kind: String,
+    time: String,
 }
 
 impl SignedEnvelope {
-    fn from_trusted(bytes: Vec<u8>) -> Self {
+    fn from_trusted(bytes: Vec<u8>, env: &Envelope) -> Self {
         let digest = sha256(&bytes);
-        SignedEnvelope { bytes, digest }
+        SignedEnvelope {
+            bytes,
+            digest,
+            kind: env.kind.clone(),
+            time: time::format(&env.time),
+        }
+    }
+
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// The envelope's time, RFC 3339 with microseconds.
+    pub fn time(&self) -> &str {
+        &self.time
     }
 
     /// Checks that `bytes` are a canonical envelope signed by `key` and returns it.
@@ -107,7 +144,9 @@ impl SignedEnvelope {
         let value: Value = serde_json::from_slice(bytes)
             .map_err(|e| DomainError::Envelope(format!("not JSON: {e}")))?;
         if canonical(&value)? != bytes {
-            return Err(DomainError::Envelope("not in RFC 8785 canonical form".into()));
+            return Err(DomainError::Envelope(
+                "not in RFC 8785 canonical form".into(),
+            ));
         }
         let Value::Object(mut obj) = value else {
             return Err(DomainError::Envelope("not a JSON object".into()));
@@ -128,7 +167,7 @@ impl SignedEnvelope {
         if !key.verify(&signing_input(&unsigned), &sig) {
             return Err(DomainError::Signature);
         }
-        Ok((Self::from_trusted(bytes.to_vec()), env))
+        Ok((Self::from_trusted(bytes.to_vec(), &env), env))
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -165,7 +204,9 @@ fn parse_fields(obj: &Map<String, Value>) -> Result<Envelope, DomainError> {
             .ok_or_else(|| DomainError::Envelope(format!("missing string field {k:?}")))
     };
     if obj.get("v") != Some(&Value::from(1)) {
-        return Err(DomainError::Envelope("unsupported version (want v=1)".into()));
+        return Err(DomainError::Envelope(
+            "unsupported version (want v=1)".into(),
+        ));
     }
     if obj.len() != 5 {
         return Err(DomainError::Envelope("unexpected fields".into()));
@@ -192,8 +233,12 @@ mod tests {
     }
 
     fn env(payload: Value) -> Envelope {
-        Envelope::new("request.submitted", Origin::parse("cert-a.example").unwrap(), payload)
-            .unwrap()
+        Envelope::new(
+            "request.submitted",
+            Origin::parse("cert-a.example").unwrap(),
+            payload,
+        )
+        .unwrap()
     }
 
     #[test]
@@ -213,21 +258,36 @@ mod tests {
     fn bytes_are_rfc8785_canonical() {
         let s = env(json!({"b": 1.0, "a": 1e21})).sign(&key()).unwrap();
         let text = std::str::from_utf8(s.bytes()).unwrap();
-        assert!(text.starts_with("{\"origin\":\"cert-a.example\",\"payload\":{\"a\":1e+21,\"b\":1}"));
+        assert!(
+            text.starts_with("{\"origin\":\"cert-a.example\",\"payload\":{\"a\":1e+21,\"b\":1}")
+        );
+    }
+
+    #[test]
+    fn spliced_signature_equals_full_canonicalisation() {
+        let s = env(json!({"z": {"b": [1, 2.5, "\u{1F600}"], "a": null}, "sig": "inner"}))
+            .sign(&key())
+            .unwrap();
+        let v: Value = serde_json::from_slice(s.bytes()).unwrap();
+        assert_eq!(canonical(&v).unwrap(), s.bytes());
     }
 
     #[test]
     fn any_change_is_rejected() {
         let k = key();
         let s = env(json!({"n": 1})).sign(&k).unwrap();
-        let tampered = String::from_utf8(s.bytes().to_vec()).unwrap().replace("\"n\":1", "\"n\":2");
+        let tampered = String::from_utf8(s.bytes().to_vec())
+            .unwrap()
+            .replace("\"n\":1", "\"n\":2");
         assert_eq!(
             SignedEnvelope::verify(tampered.as_bytes(), &k.verifier()),
             Err(DomainError::Signature)
         );
         let other = NodeKey::generate("cert-a.example").unwrap();
         assert!(SignedEnvelope::verify(s.bytes(), &other.verifier()).is_err());
-        let spaced = String::from_utf8(s.bytes().to_vec()).unwrap().replacen(',', ", ", 1);
+        let spaced = String::from_utf8(s.bytes().to_vec())
+            .unwrap()
+            .replacen(',', ", ", 1);
         assert!(SignedEnvelope::verify(spaced.as_bytes(), &k.verifier()).is_err());
     }
 

@@ -116,7 +116,9 @@ impl fmt::Debug for NodeKey {
 fn split_key(s: &str) -> Result<(&str, [u8; 4], Vec<u8>), DomainError> {
     let mut parts = s.splitn(3, '+');
     let (Some(name), Some(id), Some(data)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(DomainError::Key("expected <name>+<hex key id>+<base64 key>".into()));
+        return Err(DomainError::Key(
+            "expected <name>+<hex key id>+<base64 key>".into(),
+        ));
     };
     check_name(name)?;
     let id: [u8; 4] = hex::decode(id)
@@ -129,7 +131,9 @@ fn split_key(s: &str) -> Result<(&str, [u8; 4], Vec<u8>), DomainError> {
         .map_err(|_| DomainError::Key("key is not valid base64".into()))?;
     match raw.split_first() {
         Some((&ALG_ED25519, rest)) => Ok((name, id, rest.to_vec())),
-        _ => Err(DomainError::Key("only Ed25519 (algorithm 0x01) keys are supported".into())),
+        _ => Err(DomainError::Key(
+            "only Ed25519 (algorithm 0x01) keys are supported".into(),
+        )),
     }
 }
 
@@ -184,7 +188,13 @@ impl fmt::Display for VerifierKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut raw = vec![ALG_ED25519];
         raw.extend_from_slice(self.key.as_bytes());
-        write!(f, "{}+{}+{}", self.name, hex::encode(self.id), B64.encode(raw))
+        write!(
+            f,
+            "{}+{}+{}",
+            self.name,
+            hex::encode(self.id),
+            B64.encode(raw)
+        )
     }
 }
 
@@ -206,7 +216,8 @@ mod tests {
     use super::*;
 
     // From tlog-vectors.json (Go sumdb note test keys).
-    const SKEY: &str = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
+    const SKEY: &str =
+        "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
     const VKEY: &str = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
 
     #[test]

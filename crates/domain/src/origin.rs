@@ -71,7 +71,12 @@ mod tests {
 
     #[test]
     fn accepts_hosts_and_paths() {
-        for ok in ["cert.example.org", "a.b", "example.org/detente/log1", "x-1.example"] {
+        for ok in [
+            "cert.example.org",
+            "a.b",
+            "example.org/detente/log1",
+            "x-1.example",
+        ] {
             assert!(Origin::parse(ok).is_ok(), "{ok}");
         }
     }
@@ -79,8 +84,18 @@ mod tests {
     #[test]
     fn refuses_what_would_break_notes_or_urls() {
         for bad in [
-            "", "localhost", "Cert.example.org", "a b.org", "a+b.org", "a..org", "-a.org",
-            "a.org/", "a.org//x", "a.org/x y", "a.org\n", "\u{2014}.org",
+            "",
+            "localhost",
+            "Cert.example.org",
+            "a b.org",
+            "a+b.org",
+            "a..org",
+            "-a.org",
+            "a.org/",
+            "a.org//x",
+            "a.org/x y",
+            "a.org\n",
+            "\u{2014}.org",
         ] {
             assert!(Origin::parse(bad).is_err(), "{bad:?}");
         }

@@ -33,7 +33,10 @@ impl Checkpoint {
     /// Signs the checkpoint as a note with `key`, whose name must be the origin.
     pub fn sign(&self, key: &NodeKey) -> Result<String, LogError> {
         if key.name() != self.origin {
-            return Err(LogError::malformed("checkpoint", "key name must equal the origin"));
+            return Err(LogError::malformed(
+                "checkpoint",
+                "key name must equal the origin",
+            ));
         }
         note::sign(&self.body(), key)
     }

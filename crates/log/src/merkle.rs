@@ -42,7 +42,7 @@ fn split_point(n: u64) -> u64 {
 /// MTH(D[lo:hi]) for a range that occurs in the RFC 9162 recursion.
 pub fn subtree_hash(r: &impl HashReader, lo: u64, hi: u64) -> Result<Hash, LogError> {
     let n = hi - lo;
-    if n.is_power_of_two() && lo % n == 0 {
+    if n.is_power_of_two() && lo.is_multiple_of(n) {
         return r.node(n.trailing_zeros() as u8, lo >> n.trailing_zeros());
     }
     let k = split_point(n);
@@ -62,14 +62,22 @@ pub fn root(r: &impl HashReader, size: u64) -> Result<Hash, LogError> {
 /// PATH(index, D[size]) of RFC 9162 2.1.3.1, leaf sibling first.
 pub fn inclusion_proof(r: &impl HashReader, index: u64, size: u64) -> Result<Vec<Hash>, LogError> {
     if index >= size {
-        return Err(LogError::OutOfRange(format!("index {index} for tree size {size}")));
+        return Err(LogError::OutOfRange(format!(
+            "index {index} for tree size {size}"
+        )));
     }
     let mut out = Vec::with_capacity(64);
     path(r, index, 0, size, &mut out)?;
     Ok(out)
 }
 
-fn path(r: &impl HashReader, m: u64, lo: u64, hi: u64, out: &mut Vec<Hash>) -> Result<(), LogError> {
+fn path(
+    r: &impl HashReader,
+    m: u64,
+    lo: u64,
+    hi: u64,
+    out: &mut Vec<Hash>,
+) -> Result<(), LogError> {
     if hi - lo == 1 {
         return Ok(());
     }
@@ -87,7 +95,9 @@ fn path(r: &impl HashReader, m: u64, lo: u64, hi: u64, out: &mut Vec<Hash>) -> R
 /// PROOF(m, D[n]) of RFC 9162 2.1.4.1. Empty when `m == n` or `m == 0`.
 pub fn consistency_proof(r: &impl HashReader, m: u64, n: u64) -> Result<Vec<Hash>, LogError> {
     if m > n {
-        return Err(LogError::OutOfRange(format!("size {m} is larger than size {n}")));
+        return Err(LogError::OutOfRange(format!(
+            "size {m} is larger than size {n}"
+        )));
     }
     let mut out = Vec::new();
     if m > 0 && m < n {
@@ -182,7 +192,9 @@ pub fn verify_consistency(
     if size1 == 0 {
         return match proof.is_empty() {
             true => Ok(()),
-            false => Err(LogError::BadProof("proof from the empty tree must be empty")),
+            false => Err(LogError::BadProof(
+                "proof from the empty tree must be empty",
+            )),
         };
     }
     let Some((first, rest)) = proof.split_first() else {
@@ -267,14 +279,22 @@ impl CompactRange {
     /// first, in the order they must be stored.
     pub fn append(&mut self, leaf_hash: Hash, mut emit: impl FnMut(NewNode)) {
         let index = self.size;
-        emit(NewNode { level: 0, index, hash: leaf_hash });
+        emit(NewNode {
+            level: 0,
+            index,
+            hash: leaf_hash,
+        });
         let mut hash = leaf_hash;
         let mut level = 0u8;
         while (index >> level) & 1 == 1 {
             let left = self.roots.pop().expect("a set bit has a stored root");
             hash = hash_children(&left, &hash);
             level += 1;
-            emit(NewNode { level, index: index >> level, hash });
+            emit(NewNode {
+                level,
+                index: index >> level,
+                hash,
+            });
         }
         self.roots.push(hash);
         self.size += 1;

@@ -62,7 +62,10 @@ pub fn parse(msg: &str) -> Result<Note, LogError> {
     check_text(text)?;
     let block = &msg[split + 2..];
     if !block.ends_with('\n') {
-        return Err(LogError::malformed("note", "signature block must end with a newline"));
+        return Err(LogError::malformed(
+            "note",
+            "signature block must end with a newline",
+        ));
     }
     let sigs = block[..block.len() - 1]
         .split('\n')
@@ -79,8 +82,12 @@ pub fn parse(msg: &str) -> Result<Note, LogError> {
 
 fn parse_sig_line(line: &str) -> Result<NoteSignature, LogError> {
     let bad = |why: &str| LogError::malformed("note signature", why.to_string());
-    let rest = line.strip_prefix(DASH).ok_or_else(|| bad("line must start with an em dash"))?;
-    let (name, b64) = rest.split_once(' ').ok_or_else(|| bad("missing signature"))?;
+    let rest = line
+        .strip_prefix(DASH)
+        .ok_or_else(|| bad("line must start with an em dash"))?;
+    let (name, b64) = rest
+        .split_once(' ')
+        .ok_or_else(|| bad("missing signature"))?;
     if name.is_empty() || name.contains('+') || b64.contains(' ') {
         return Err(bad("invalid key name"));
     }

@@ -40,7 +40,9 @@ impl ProofFile {
 
     pub fn parse(text: &str) -> Result<Self, LogError> {
         let bad = |why: &str| LogError::malformed("tlog-proof", why.to_string());
-        let (head, checkpoint) = text.split_once("\n\n").ok_or_else(|| bad("no blank line"))?;
+        let (head, checkpoint) = text
+            .split_once("\n\n")
+            .ok_or_else(|| bad("no blank line"))?;
         let mut lines = head.split('\n');
         if lines.next() != Some(HEADER) {
             return Err(bad("first line must be c2sp.org/tlog-proof@v1"));
@@ -51,7 +53,9 @@ impl ProofFile {
             extra = Some(B64.decode(b).map_err(|_| bad("extra is not base64"))?);
             line = lines.next().ok_or_else(|| bad("missing index"))?;
         }
-        let idx = line.strip_prefix("index ").ok_or_else(|| bad("missing index line"))?;
+        let idx = line
+            .strip_prefix("index ")
+            .ok_or_else(|| bad("missing index line"))?;
         let canonical = !idx.is_empty()
             && idx.bytes().all(|b| b.is_ascii_digit())
             && (idx == "0" || !idx.starts_with('0'));
@@ -74,7 +78,11 @@ impl ProofFile {
 
     /// Verifies the proof for `leaf` (the entry's data) against `log_key`, which
     /// must be the key named by the checkpoint's origin. Returns the checkpoint.
-    pub fn verify(&self, leaf: &[u8], log_key: &VerifierKey) -> Result<(Checkpoint, Note), LogError> {
+    pub fn verify(
+        &self,
+        leaf: &[u8],
+        log_key: &VerifierKey,
+    ) -> Result<(Checkpoint, Note), LogError> {
         let (cp, note) = Checkpoint::open(&self.checkpoint, std::slice::from_ref(log_key))?;
         verify_inclusion(self.index, cp.size, &hash_leaf(leaf), &self.proof, &cp.root)?;
         Ok((cp, note))
@@ -101,7 +109,12 @@ mod tests {
         for i in 0u8..11 {
             t.push(&[i; 33]);
         }
-        let cp = Checkpoint { origin: "log.example".into(), size: 11, root: t.root(), extensions: vec![] };
+        let cp = Checkpoint {
+            origin: "log.example".into(),
+            size: 11,
+            root: t.root(),
+            extensions: vec![],
+        };
         let pf = ProofFile {
             extra: Some(vec![7; 33]),
             index: 7,

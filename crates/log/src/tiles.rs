@@ -33,7 +33,9 @@ impl TilePath {
     /// accepted, so every tile has exactly one URL (and one cache entry).
     pub fn parse(path: &str) -> Result<Self, LogError> {
         let bad = |why: &str| LogError::malformed("tile path", why.to_string());
-        let (head, rest) = path.split_once('/').ok_or_else(|| bad("missing tile index"))?;
+        let (head, rest) = path
+            .split_once('/')
+            .ok_or_else(|| bad("missing tile index"))?;
         let kind = if head == "entries" {
             TileKind::Entries
         } else {
@@ -119,7 +121,12 @@ mod tests {
 
     #[test]
     fn paths_round_trip() {
-        for p in ["tile/0/000", "tile/2/x001/x234/067.p/17", "tile/entries/012.p/255", "tile/63/000"] {
+        for p in [
+            "tile/0/000",
+            "tile/2/x001/x234/067.p/17",
+            "tile/entries/012.p/255",
+            "tile/63/000",
+        ] {
             let t = TilePath::parse(p.strip_prefix("tile/").unwrap()).unwrap();
             assert_eq!(t.to_path(), p);
         }
@@ -128,9 +135,27 @@ mod tests {
     #[test]
     fn non_canonical_or_malformed_paths_are_refused() {
         for p in [
-            "", "0", "0/", "64/000", "00/000", "-1/000", "0/0", "0/1234", "0/x000/001", "0/001/002",
-            "0/x001", "0/x1/002", "0/000.p/0", "0/000.p/256", "0/000.p/010", "0/000.p/", "entries/abc",
-            "0/000/", "a/000", "0/99999999999999999999999", "0/x999/x999/x999/x999/x999/x999/x999/999",
+            "",
+            "0",
+            "0/",
+            "64/000",
+            "00/000",
+            "-1/000",
+            "0/0",
+            "0/1234",
+            "0/x000/001",
+            "0/001/002",
+            "0/x001",
+            "0/x1/002",
+            "0/000.p/0",
+            "0/000.p/256",
+            "0/000.p/010",
+            "0/000.p/",
+            "entries/abc",
+            "0/000/",
+            "a/000",
+            "0/99999999999999999999999",
+            "0/x999/x999/x999/x999/x999/x999/x999/999",
         ] {
             assert!(TilePath::parse(p).is_err(), "{p:?}");
         }

@@ -16,7 +16,10 @@ fn vectors() -> Value {
 }
 
 fn h(v: &Value) -> Hash {
-    hex::decode(v.as_str().unwrap()).unwrap().try_into().unwrap()
+    hex::decode(v.as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap()
 }
 
 /// Hex list to hashes; `None` if any element is not a 32-byte hash, which is how a
@@ -52,12 +55,22 @@ fn hashing_vectors() {
 fn leaf_and_interior_hashes() {
     let v = vectors();
     let t = reference_tree();
-    for (i, want) in v["leaf_hashes"]["values"].as_array().unwrap().iter().enumerate() {
+    for (i, want) in v["leaf_hashes"]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
         assert_eq!(t.node(0, i as u64).unwrap(), h(want));
     }
     for level in 1..=3u8 {
         let key = format!("level{level}");
-        for (i, want) in v["interior_node_hashes"][&key].as_array().unwrap().iter().enumerate() {
+        for (i, want) in v["interior_node_hashes"][&key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+        {
             assert_eq!(t.node(level, i as u64).unwrap(), h(want), "{key}[{i}]");
         }
     }
@@ -78,7 +91,11 @@ fn roots_by_tree_size() {
         let mut t = MemoryTree::default();
         leaves[..size].iter().for_each(|l| t.push(l));
         assert_eq!(t.root(), h(want), "compact root at {size}");
-        assert_eq!(root(&full, size as u64).unwrap(), h(want), "stored root at {size}");
+        assert_eq!(
+            root(&full, size as u64).unwrap(),
+            h(want),
+            "stored root at {size}"
+        );
     }
 }
 
@@ -87,9 +104,16 @@ fn inclusion_vectors_generate_and_verify() {
     let v = vectors();
     let t = reference_tree();
     for c in v["inclusion_proofs"]["vectors"].as_array().unwrap() {
-        let (i, n) = (c["leaf_index"].as_u64().unwrap(), c["tree_size"].as_u64().unwrap());
+        let (i, n) = (
+            c["leaf_index"].as_u64().unwrap(),
+            c["tree_size"].as_u64().unwrap(),
+        );
         let proof = hashes(&c["proof"]).unwrap();
-        assert_eq!(inclusion_proof(&t, i, n).unwrap(), proof, "generate {i}/{n}");
+        assert_eq!(
+            inclusion_proof(&t, i, n).unwrap(),
+            proof,
+            "generate {i}/{n}"
+        );
         verify_inclusion(i, n, &h(&c["leaf_hash"]), &proof, &h(&c["root"])).unwrap();
         let mut wrong = proof.clone();
         wrong.push(h(&c["root"]));
@@ -104,7 +128,11 @@ fn consistency_vectors_generate_and_verify() {
     for c in v["consistency_proofs"]["vectors"].as_array().unwrap() {
         let (m, n) = (c["size1"].as_u64().unwrap(), c["size2"].as_u64().unwrap());
         let proof = hashes(&c["proof"]).unwrap();
-        assert_eq!(consistency_proof(&t, m, n).unwrap(), proof, "generate {m}->{n}");
+        assert_eq!(
+            consistency_proof(&t, m, n).unwrap(),
+            proof,
+            "generate {m}->{n}"
+        );
         verify_consistency(m, n, &h(&c["root1"]), &h(&c["root2"]), &proof).unwrap();
     }
 }
@@ -122,7 +150,9 @@ fn negative_vectors_are_rejected() {
         let root_of = |k: &str| -> Hash {
             match c.get(k) {
                 Some(x) => h(x),
-                None => detente_domain::sha256(c[format!("{k}_ascii")].as_str().unwrap().as_bytes()),
+                None => {
+                    detente_domain::sha256(c[format!("{k}_ascii")].as_str().unwrap().as_bytes())
+                }
             }
         };
         let rejected = match hashes(&c["proof"]) {
@@ -148,7 +178,10 @@ fn signed_note_vectors() {
     let sk = NodeKey::parse(vs[1]["skey"].as_str().unwrap()).unwrap();
     let text = vs[1]["note_text"].as_str().unwrap();
     let signed = note::sign(text, &sk).unwrap();
-    assert_eq!(signed, format!("{text}\n{}", vs[1]["signature_line"].as_str().unwrap()));
+    assert_eq!(
+        signed,
+        format!("{text}\n{}", vs[1]["signature_line"].as_str().unwrap())
+    );
 
     // A note signed by Peter and Enoch opens with Peter's key alone, not with none.
     let peter = VerifierKey::parse(vs[1]["vkey"].as_str().unwrap()).unwrap();
@@ -156,9 +189,15 @@ fn signed_note_vectors() {
     let (n, signers) = note::open(&both, std::slice::from_ref(&peter)).unwrap();
     assert_eq!(n.sigs.len(), 2);
     assert_eq!(signers, vec![&peter]);
-    assert!(matches!(note::open(&both, &[]), Err(LogError::UntrustedNote)));
+    assert!(matches!(
+        note::open(&both, &[]),
+        Err(LogError::UntrustedNote)
+    ));
     let enoch = VerifierKey::parse(vs[2]["vkey"].as_str().unwrap()).unwrap();
-    assert_eq!(note::open(&both, &[peter.clone(), enoch]).unwrap().1.len(), 2);
+    assert_eq!(
+        note::open(&both, &[peter.clone(), enoch]).unwrap().1.len(),
+        2
+    );
 
     // Tampered text fails with the known key.
     let tampered = both.replacen("cryptography", "cryptographY", 1);
@@ -198,7 +237,10 @@ fn checkpoint_vectors() {
     assert!(note::open(&msg3, std::slice::from_ref(&sum)).is_ok());
     assert!(Checkpoint::open(&msg3, &[sum]).is_err());
 
-    for c in v["checkpoint_body_marshal_vectors"]["vectors"].as_array().unwrap() {
+    for c in v["checkpoint_body_marshal_vectors"]["vectors"]
+        .as_array()
+        .unwrap()
+    {
         let body = format_body(
             c["origin"].as_str().unwrap(),
             c["size"].as_u64().unwrap(),
@@ -230,8 +272,13 @@ fn checkpoint_parsing_refuses_malformed_bodies() {
 #[test]
 fn tile_structural_vectors() {
     let v = vectors();
-    let vs = v["tlog_tiles_structural_vectors"]["vectors"].as_array().unwrap();
-    assert_eq!(tiles::format_index(vs[0]["index"].as_u64().unwrap()), vs[0]["path_element"]);
+    let vs = v["tlog_tiles_structural_vectors"]["vectors"]
+        .as_array()
+        .unwrap();
+    assert_eq!(
+        tiles::format_index(vs[0]["index"].as_u64().unwrap()),
+        vs[0]["path_element"]
+    );
     assert_eq!(tiles::tiles_at(70_000, 0), (273, 112));
     assert_eq!(tiles::tiles_at(70_000, 1), (1, 17));
     assert_eq!(tiles::tiles_at(70_000, 2), (0, 1));

@@ -1,0 +1,85 @@
+//! `detente bench ...`: the benchmarks behind the figures in the README.
+
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Append envelopes through the real sequencing path and measure it.
+    Log(LogBenchArgs),
+    /// Scanner throughput and memory on generated text and CSV (--quality: corpus scores).
+    Scan(detente_gate::cli::BenchScanArgs),
+}
+
+#[derive(Args)]
+pub struct LogBenchArgs {
+    /// Data directory (created if missing); the entries stay in its log.
+    #[arg(long)]
+    pub dir: PathBuf,
+    #[arg(long, default_value_t = 100_000)]
+    pub entries: u64,
+    /// End with one JSON object on the last line.
+    #[arg(long)]
+    pub json: bool,
+    /// Print `ack <tree size>` as each chunk is acknowledged (for crash tests).
+    #[arg(long)]
+    pub acks: bool,
+}
+
+pub fn run(c: BenchCommand) -> anyhow::Result<ExitCode> {
+    match c {
+        BenchCommand::Log(a) => log(a),
+        BenchCommand::Scan(a) => detente_gate::cli::run_bench_scan(a),
+    }
+}
+
+fn log(a: LogBenchArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(a.entries > 0, "--entries must be at least 1");
+    let on_ack: Option<detente_node::bench::OnAck> = a.acks.then(|| {
+        std::sync::Arc::new(|size: u64| {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "ack {size}");
+            let _ = out.flush();
+        }) as detente_node::bench::OnAck
+    });
+    let r = detente_node::bench::run(&a.dir, a.entries, on_ack)?;
+    println!("appended {} entries (tree size {})", r.entries, r.tree_size);
+    println!(
+        "  durable appends, signing included: {:>10.0} /s",
+        r.appends_per_s
+    );
+    println!(
+        "  (a) log path, pre-signed:          {:>10.0} /s",
+        r.presigned_appends_per_s
+    );
+    println!(
+        "  (b) raw row inserts, no tree:      {:>10.0} /s",
+        r.raw_inserts_per_s
+    );
+    println!(
+        "  ratio a/b:                         {:>10.2}",
+        r.log_vs_raw_ratio
+    );
+    println!(
+        "  average batch:                     {:>10.0} entries",
+        r.avg_batch
+    );
+    println!(
+        "  inclusion proof p50 / p99:         {:>7.1} / {:.1} µs",
+        r.inclusion_proof_p50_us, r.inclusion_proof_p99_us
+    );
+    println!(
+        "  consistency proof p50:             {:>10.1} µs",
+        r.consistency_proof_p50_us
+    );
+    println!(
+        "  RSS now / peak:                    {:>7.1} / {:.1} MB",
+        r.rss_mb, r.peak_rss_mb
+    );
+    if a.json {
+        println!("{}", serde_json::to_string(&r)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}

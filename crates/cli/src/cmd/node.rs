@@ -1,0 +1,97 @@
+//! `init`, `key` and `serve`.
+
+use anyhow::Context;
+use clap::Args;
+use detente_domain::{Country, Origin};
+use detente_node::{datadir, Node};
+use detente_server::AppState;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args)]
+pub struct DirArgs {
+    /// The node's data directory.
+    #[arg(long, default_value = "detente-data")]
+    pub dir: PathBuf,
+}
+
+#[derive(Args)]
+pub struct InitArgs {
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// The node's origin: its log and key name, e.g. cert.example.org.
+    #[arg(long)]
+    pub origin: String,
+    /// ISO 3166-1 alpha-2 country code of the organisation, e.g. DE.
+    #[arg(long)]
+    pub country: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[arg(long, default_value = "detente-data")]
+    pub dir: PathBuf,
+    /// Address to listen on; overrides config.toml.
+    #[arg(long)]
+    pub listen: Option<String>,
+}
+
+pub fn init(a: InitArgs) -> anyhow::Result<ExitCode> {
+    let origin = Origin::parse(&a.origin)?;
+    let country = a.country.as_deref().map(Country::parse).transpose()?;
+    let key = datadir::init(&a.dir, &origin, country)?;
+    // Opening once creates the database and the log's genesis entry.
+    Node::open(&a.dir)?.shutdown();
+    println!("{}", key.verifier());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn key(a: DirArgs) -> anyhow::Result<ExitCode> {
+    let node = Node::open_read_only(&a.dir)?;
+    println!("{}", node.verifier());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
+    init_logging();
+    if !datadir::is_initialised(&a.dir) {
+        let origin = Origin::parse(datadir::DEFAULT_ORIGIN)?;
+        datadir::init(&a.dir, &origin, None)?;
+        tracing::info!(dir = %a.dir.display(), origin = %origin, "initialised a new node");
+    }
+    let node = Node::open(&a.dir)?;
+    let listen = a.listen.unwrap_or_else(|| node.config().listen.clone());
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(origin = %node.config().origin, key = %node.verifier(), "listening on http://{addr}");
+        let app = detente_server::app(AppState::new(node.clone()), None);
+        detente_server::run(listener, app, shutdown_signal()).await?;
+        anyhow::Ok(())
+    })?;
+    node.shutdown();
+    tracing::info!("stopped; every acknowledged entry is committed");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("signal handler");
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+}

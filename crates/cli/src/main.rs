@@ -1,0 +1,79 @@
+//! `detente`: run a node and work with its data from the command line.
+//!
+//! Errors are printed as one line (`error: ...`) with exit status 1; usage errors
+//! come from clap with status 2.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "detente",
+    version,
+    about = "An accountable exchange for cross-border cybercrime cooperation"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a node's data directory: config, signing key and database.
+    Init(cmd::node::InitArgs),
+    /// Print the node's verifier key (C2SP signed-note form).
+    Key(cmd::node::DirArgs),
+    /// Run the node's HTTP server (initialising ./detente-data on first start).
+    Serve(cmd::node::ServeArgs),
+    /// Work with the node's transparency log.
+    #[command(subcommand)]
+    Log(cmd::log::LogCommand),
+    /// Verify a C2SP tlog-proof file offline.
+    Verify(cmd::log::VerifyArgs),
+    /// Scan files for sensitive personal data (exit 0 clean, 1 findings, 2 error).
+    Scan(detente_gate::cli::ScanArgs),
+    /// The transfer gate: judge a payload for a recipient country.
+    #[command(subcommand)]
+    Gate(GateCommand),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(cmd::bench::BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum GateCommand {
+    /// Decide allow / redact / hold / block for FILEs sent to a country
+    /// (exit 0 allow, 1 otherwise, 2 error).
+    Check(detente_gate::cli::GateCheckArgs),
+}
+
+/// Scan and gate answers use exit 1 for "found something", so their errors are 2.
+fn gate_exit(r: anyhow::Result<ExitCode>) -> anyhow::Result<ExitCode> {
+    r.or_else(|e| {
+        eprintln!("error: {e:#}");
+        Ok(ExitCode::from(2))
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Init(a) => cmd::node::init(a),
+        Command::Key(a) => cmd::node::key(a),
+        Command::Serve(a) => cmd::node::serve(a),
+        Command::Log(c) => cmd::log::run(c),
+        Command::Verify(a) => cmd::log::verify(a),
+        Command::Bench(c) => cmd::bench::run(c),
+        Command::Scan(a) => gate_exit(detente_gate::cli::run_scan(a)),
+        Command::Gate(GateCommand::Check(a)) => gate_exit(detente_gate::cli::run_gate_check(a)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

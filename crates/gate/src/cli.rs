@@ -1,0 +1,460 @@
+//! Command-line pieces the `detente` binary mounts:
+//! `detente scan`, `detente gate check` and `detente bench scan`.
+//!
+//! Exit codes (all three commands):
+//! - `scan`: 0 nothing sensitive, 1 sensitive data present (a finding, or a
+//!   structured field whose name marks it sensitive: like `clamscan`, so
+//!   scripts can gate on it), 2 an input could not be scanned (unreadable,
+//!   binary, malformed structured data, record over the size limit; takes
+//!   precedence over 1). Errors are one line on stderr; the other inputs are
+//!   still scanned and reported.
+//! - `gate check`: 0 allow, 1 redact/hold/block (the decision is printed),
+//!   2 error.
+//! - `bench scan`: 0, or 2 on error.
+//!
+//! Binary files (a NUL byte in the first 8 KiB) are skipped with a
+//! `skipped:` line on stderr rather than scanned as printable runs: offsets
+//! into binary containers (PDF, ZIP, images) would mislead more than they
+//! help, and a directory of mixed files should still scan. They do not
+//! change the exit code of `scan`; `gate check` and [`crate::check_payload`]
+//! refuse them, since the gate must not pass what it could not read.
+//! Invalid UTF-8 in text is scanned as bytes with a warning, because every
+//! recognised entity is ASCII.
+
+use crate::entity::Finding;
+use crate::policy::{self, Action, Profile, Transfer, Volume};
+use crate::quality;
+use crate::redact::{self, RedactMode};
+use crate::scan::{FileSummary, Format, NullSink, Scanner, Sink};
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FormatArg {
+    Text,
+    Csv,
+    Tsv,
+    Json,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Text => Format::Text,
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Tsv => Format::Tsv,
+            FormatArg::Json => Format::Json,
+        }
+    }
+}
+
+/// `detente scan [--json] PATH... | -`
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// One JSON object per finding ({"file","type","start","end"}), then one
+    /// {"file","summary":{...}} object per file.
+    #[arg(long)]
+    pub json: bool,
+    /// Read every input as this format instead of detecting it.
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Files or directories (read recursively); `-` reads standard input.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// `detente gate check --to CC --profile P [--legal-basis TEXT] FILE...`
+#[derive(Debug, clap::Args)]
+pub struct GateCheckArgs {
+    /// Recipient country, ISO 3166-1 alpha-2.
+    #[arg(long = "to", value_name = "CC")]
+    pub to: String,
+    /// Built-in profile (us-dsp, eu-gdpr-ch5, none) or a profile file.
+    #[arg(long, default_value = "us-dsp")]
+    pub profile: String,
+    /// Legal basis for the transfer, e.g. "28 CFR 202.507: US-PRC MLAA" or
+    /// "GDPR Art. 46 SCC 2021/914".
+    #[arg(long)]
+    pub legal_basis: Option<String>,
+    /// The data is marketed as linked to U.S. government personnel or
+    /// sites (28 CFR 202.222).
+    #[arg(long)]
+    pub government_related: bool,
+    #[arg(long)]
+    pub json: bool,
+    /// When the decision is `redact`, write redacted copies here.
+    #[arg(long, value_name = "DIR")]
+    pub redact_out: Option<PathBuf>,
+    /// Keyed pseudonyms (consistent within this transfer) instead of masks.
+    #[arg(long)]
+    pub pseudonymize: bool,
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// `detente bench scan [--size-mb N] [--json] [--quality]`
+#[derive(Debug, clap::Args)]
+pub struct BenchScanArgs {
+    /// Size of each generated input (text and CSV).
+    #[arg(long, default_value_t = 64)]
+    pub size_mb: u64,
+    /// Print a JSON object as the last line.
+    #[arg(long)]
+    pub json: bool,
+    /// Also score the recognizers on the shipped labelled corpus.
+    #[arg(long)]
+    pub quality: bool,
+}
+
+fn collect_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for p in paths {
+        walk(p, &mut files, &mut errors);
+    }
+    (files, errors)
+}
+
+fn walk(p: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<String>) {
+    if p == Path::new("-") {
+        files.push(p.into());
+        return;
+    }
+    match std::fs::metadata(p) {
+        Ok(m) if m.is_dir() => match std::fs::read_dir(p) {
+            Ok(rd) => {
+                let mut entries: Vec<PathBuf> =
+                    rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+                entries.sort();
+                for e in entries {
+                    let is_link = std::fs::symlink_metadata(&e)
+                        .map(|m| m.file_type().is_symlink())
+                        .unwrap_or(false);
+                    if !is_link {
+                        walk(&e, files, errors);
+                    }
+                }
+            }
+            Err(e) => errors.push(format!("{}: {e}", p.display())),
+        },
+        Ok(m) if m.is_file() => files.push(p.into()),
+        Ok(_) => errors.push(format!("{}: not a regular file, skipped", p.display())),
+        Err(e) => errors.push(format!("{}: {e}", p.display())),
+    }
+}
+
+fn progress_bar(total: u64) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() || total < (16 << 20) {
+        return None;
+    }
+    let pb = ProgressBar::new(total);
+    let style = ProgressStyle::with_template(
+        "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    pb.set_style(style);
+    Some(pb)
+}
+
+struct CliSink<'a> {
+    file: &'a str,
+    json: Option<&'a mut dyn Write>,
+    pb: Option<&'a ProgressBar>,
+    offset: u64,
+    error: Option<std::io::Error>,
+}
+
+impl Sink for CliSink<'_> {
+    fn finding(&mut self, f: Finding, _value: &[u8]) {
+        if let Some(out) = self.json.as_mut() {
+            let line = serde_json::json!({"file": self.file, "type": f.entity, "start": f.start, "end": f.end});
+            if let Err(e) = writeln!(out, "{line}") {
+                self.error.get_or_insert(e);
+            }
+        }
+    }
+
+    fn progress(&mut self, consumed: u64) {
+        if let Some(pb) = self.pb {
+            pb.set_position(self.offset + consumed);
+        }
+    }
+}
+
+fn scan_one(
+    scanner: &Scanner,
+    path: &Path,
+    format: Option<Format>,
+    sink: &mut dyn Sink,
+) -> Result<FileSummary, crate::GateError> {
+    if path == Path::new("-") {
+        let stdin = std::io::stdin();
+        return scanner.scan_reader("-", None, stdin.lock(), format, sink);
+    }
+    let file = std::fs::File::open(path).map_err(|source| crate::GateError::Io {
+        path: path.into(),
+        source,
+    })?;
+    scanner.scan_reader(&path.display().to_string(), Some(path), file, format, sink)
+}
+
+/// Runs `detente scan`. See the module docs for exit codes.
+pub fn run_scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
+    let (files, mut errors) = collect_files(&args.paths);
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    let total: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    let pb = progress_bar(total);
+    let scanner = Scanner::default();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut summaries = Vec::new();
+    let mut offset = 0;
+    for f in &files {
+        let name = f.display().to_string();
+        let mut sink = CliSink {
+            file: &name,
+            json: args.json.then_some(&mut out as &mut dyn Write),
+            pb: pb.as_ref(),
+            offset,
+            error: None,
+        };
+        let result = scan_one(&scanner, f, args.format.map(Format::from), &mut sink);
+        if let Some(e) = sink.error.take() {
+            return Err(e).context("writing to standard output");
+        }
+        offset += std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
+        match result {
+            Ok(s) => {
+                for w in &s.warnings {
+                    report_line(pb.as_ref(), &format!("warning: {w}"));
+                }
+                if args.json {
+                    writeln!(out, "{}", serde_json::json!({"file": s.file, "summary": s}))?;
+                }
+                summaries.push(s);
+            }
+            Err(e @ crate::GateError::Binary(_)) => {
+                report_line(pb.as_ref(), &format!("skipped: {e}"))
+            }
+            Err(e) => {
+                report_line(pb.as_ref(), &format!("error: {e}"));
+                errors.push(e.to_string());
+            }
+        }
+    }
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    if !args.json {
+        write!(out, "{}", summary_table(&summaries))?;
+    }
+    out.flush()?;
+    let found = summaries
+        .iter()
+        .any(|s| s.total_findings() > 0 || !s.categories.is_empty());
+    Ok(ExitCode::from(if !errors.is_empty() {
+        2
+    } else {
+        u8::from(found)
+    }))
+}
+
+fn report_line(pb: Option<&ProgressBar>, line: &str) {
+    match pb {
+        Some(pb) => pb.suspend(|| eprintln!("{line}")),
+        None => eprintln!("{line}"),
+    }
+}
+
+/// A readable per-file table: findings by type, then persons/devices per
+/// DSP category.
+pub fn summary_table(summaries: &[FileSummary]) -> String {
+    let mut out = String::new();
+    for s in summaries {
+        out.push_str(&format!(
+            "{} ({:?}, {} bytes, {} records)\n",
+            s.file, s.format, s.bytes, s.records
+        ));
+        if s.findings.is_empty() && s.categories.is_empty() {
+            out.push_str("  no sensitive data found\n");
+        }
+        for (t, n) in &s.findings {
+            out.push_str(&format!("  {:<30} {:>10} findings\n", t.as_str(), n));
+        }
+        for (c, n) in &s.categories {
+            let more = if n.saturated { "more than " } else { "" };
+            out.push_str(&format!(
+                "  {:<30} {:>10} {more}{}\n",
+                c.as_str(),
+                n.count,
+                n.unit
+            ));
+        }
+    }
+    out
+}
+
+/// Runs `detente gate check`. Exit 0 allow, 1 anything else, 2 error.
+pub fn run_gate_check(args: GateCheckArgs) -> anyhow::Result<ExitCode> {
+    let profile = Profile::resolve(&args.profile)?;
+    let scanner = Scanner::default();
+    let mut summaries = Vec::new();
+    for f in &args.files {
+        summaries.push(scanner.scan_path(f, &mut NullSink)?);
+    }
+    let transfer = Transfer {
+        sender: "local".into(),
+        recipient: format!("peer:{}", args.to),
+        destination: args.to.clone(),
+        legal_basis: args.legal_basis.clone(),
+        government_related: args.government_related,
+        at: chrono::Utc::now(),
+    };
+    let volume = Volume::from_summaries(&summaries);
+    let decision = policy::evaluate(
+        &profile,
+        &transfer,
+        &volume,
+        &policy::MemoryLedger::default(),
+    )?;
+    let mut redacted = Vec::new();
+    if let (Some(dir), Action::Redact) = (&args.redact_out, decision.decision) {
+        redacted = write_redacted(&scanner, dir, &args.files, args.pseudonymize)?;
+    }
+    if args.json {
+        let mut v = serde_json::to_value(&decision)?;
+        v["files"] = serde_json::to_value(&summaries)?;
+        if !redacted.is_empty() {
+            v["redacted"] = serde_json::to_value(&redacted)?;
+        }
+        println!("{v}");
+    } else {
+        println!(
+            "decision: {} (profile {}, to {})",
+            decision.decision.as_str(),
+            decision.profile,
+            decision.destination
+        );
+        for r in &decision.reasons {
+            println!("  [{}] {}", r.rule, r.text);
+        }
+        for (c, v) in &decision.counts {
+            let bulk = v
+                .bulk_if_more_than
+                .map(|b| format!(", bulk if more than {b}"))
+                .unwrap_or_default();
+            println!(
+                "  {:<30} {} {} (prior {}{bulk})",
+                c.as_str(),
+                v.total,
+                v.unit,
+                v.prior
+            );
+        }
+        for p in &redacted {
+            println!("  redacted copy: {}", p.display());
+        }
+    }
+    Ok(ExitCode::from(u8::from(decision.decision != Action::Allow)))
+}
+
+fn write_redacted(
+    scanner: &Scanner,
+    dir: &Path,
+    files: &[PathBuf],
+    pseudonymize: bool,
+) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mode = if pseudonymize {
+        RedactMode::fresh_pseudonym()?
+    } else {
+        RedactMode::Mask
+    };
+    let mut out = Vec::new();
+    for f in files {
+        let name = f.file_name().context("input has no file name")?;
+        let target = dir.join(name);
+        redact::redact_file(scanner, f, &target, &mode)?;
+        out.push(target);
+    }
+    Ok(out)
+}
+
+/// Peak resident set size in MiB (VmHWM), if the platform reports it.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn time_scan(path: &Path) -> anyhow::Result<(f64, FileSummary)> {
+    let start = Instant::now();
+    let s = Scanner::default().scan_path(path, &mut NullSink)?;
+    let secs = start.elapsed().as_secs_f64().max(1e-9);
+    Ok((s.bytes as f64 / 1e6 / secs, s))
+}
+
+/// Runs `detente bench scan`: generates text and CSV into temporary files,
+/// scans each once and reports MB/s (10^6 bytes per second) and peak RSS.
+pub fn run_bench_scan(args: BenchScanArgs) -> anyhow::Result<ExitCode> {
+    let bytes = args.size_mb.max(1) << 20;
+    let dir = tempfile::tempdir()?;
+    let text_path = dir.path().join("bench.txt");
+    let csv_path = dir.path().join("bench.csv");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&text_path)?);
+    crate::gen::write_text(&mut w, bytes, 0x5eed_7e47)?;
+    w.flush()?;
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&csv_path)?);
+    crate::gen::write_csv(&mut w, bytes, 0x5eed_c5f0)?;
+    w.flush()?;
+    drop(w);
+    let (text_mbs, ts) = time_scan(&text_path)?;
+    let (csv_mbs, cs) = time_scan(&csv_path)?;
+    let rss = peak_rss_mib();
+    let quality = if args.quality {
+        Some(quality::evaluate(quality::HOLDOUT_CORPUS).map_err(anyhow::Error::msg)?)
+    } else {
+        None
+    };
+    if let Some(q) = &quality {
+        print!("{}", q.table());
+    }
+    println!(
+        "text:       {:>8.1} MB/s ({} bytes, {} findings)",
+        text_mbs,
+        ts.bytes,
+        ts.total_findings()
+    );
+    println!(
+        "structured: {:>8.1} MB/s ({} bytes, {} records, {} findings)",
+        csv_mbs,
+        cs.bytes,
+        cs.records,
+        cs.total_findings()
+    );
+    println!("peak RSS:   {:>8.1} MiB", rss.unwrap_or(f64::NAN));
+    if args.json {
+        let mut v = serde_json::json!({
+            "size_mb": args.size_mb,
+            "text_mb_s": (text_mbs * 10.0).round() / 10.0,
+            "structured_mb_s": (csv_mbs * 10.0).round() / 10.0,
+            "peak_rss_mib": rss.map(|r| (r * 10.0).round() / 10.0),
+        });
+        if let Some(q) = &quality {
+            v["micro_f1"] = serde_json::json!((q.micro.f1() * 1000.0).round() / 1000.0);
+        }
+        println!("{v}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

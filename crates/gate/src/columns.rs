@@ -1,0 +1,467 @@
+//! Field-name classification for structured input.
+//!
+//! Health, 'omic, biometric and most financial data carry no recognisable
+//! pattern; what marks them is the column or key they sit under. Names are
+//! normalised (camelCase and punctuation to snake_case) and matched as whole
+//! underscore-separated tokens, so `home_lat` matches `lat` but `zip` does
+//! not match `ip`.
+
+use crate::context::{self, Ctx};
+use crate::entity::{Category, IdentifierKind};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FieldClass {
+    pub category: Option<Category>,
+    pub ident: Option<IdentifierKind>,
+    pub hint: Ctx,
+    /// Lower is a better person key (SSN beats e-mail beats name).
+    pub key_rank: u8,
+    pub device_key: bool,
+}
+
+impl FieldClass {
+    /// Fields whose whole value is redacted, not just recognised patterns.
+    pub fn is_sensitive(&self) -> bool {
+        self.category.is_some() || self.ident.is_some()
+    }
+}
+
+const fn ident(kind: IdentifierKind, hint: Ctx, key_rank: u8, device_key: bool) -> FieldClass {
+    FieldClass {
+        category: None,
+        ident: Some(kind),
+        hint,
+        key_rank,
+        device_key,
+    }
+}
+
+const fn cat(c: Category, hint: Ctx) -> FieldClass {
+    FieldClass {
+        category: Some(c),
+        ident: None,
+        hint,
+        key_rank: 0,
+        device_key: false,
+    }
+}
+
+const fn fin_account(key_rank: u8) -> FieldClass {
+    FieldClass {
+        category: Some(Category::Financial),
+        ident: Some(IdentifierKind::FinancialAccount),
+        hint: 0,
+        key_rank,
+        device_key: false,
+    }
+}
+
+/// A geolocation column only tells where to look: a value counts as precise
+/// geolocation when the scanner finds a coordinate precise to 1,000 m in it.
+const fn geo(hint: Ctx) -> FieldClass {
+    FieldClass {
+        category: None,
+        ident: None,
+        hint,
+        key_rank: 0,
+        device_key: false,
+    }
+}
+
+use Category as C;
+use IdentifierKind as I;
+
+const RULES: &[(&[&str], FieldClass)] = &[
+    (
+        &[
+            "ssn",
+            "social_security",
+            "social_security_number",
+            "sozialversicherungsnummer",
+        ],
+        ident(I::Government, context::SSN, 1, false),
+    ),
+    (
+        &[
+            "passport",
+            "passport_no",
+            "passport_number",
+            "reisepass",
+            "passeport",
+            "pasaporte",
+        ],
+        ident(I::Government, context::PASSPORT, 2, false),
+    ),
+    (
+        &[
+            "driver_license",
+            "drivers_license",
+            "driving_licence",
+            "national_id",
+            "alien_number",
+            "tax_id",
+            "state_id",
+        ],
+        ident(I::Government, 0, 2, false),
+    ),
+    (
+        &["email", "e_mail", "mail", "email_address"],
+        ident(I::Contact, 0, 3, false),
+    ),
+    (
+        &[
+            "phone",
+            "telephone",
+            "tel",
+            "mobile",
+            "msisdn",
+            "cell",
+            "telefon",
+        ],
+        ident(I::Contact, context::PHONE, 4, false),
+    ),
+    (
+        &[
+            "username",
+            "user_name",
+            "login",
+            "password",
+            "passwd",
+            "security_answer",
+            "user_id",
+        ],
+        ident(I::Authentication, 0, 4, false),
+    ),
+    (
+        &[
+            "name",
+            "full_name",
+            "first_name",
+            "last_name",
+            "surname",
+            "given_name",
+            "family_name",
+            "patient",
+            "fio",
+        ],
+        ident(I::Demographic, 0, 5, false),
+    ),
+    (
+        &[
+            "dob",
+            "date_of_birth",
+            "birth_date",
+            "birthdate",
+            "birthday",
+            "place_of_birth",
+        ],
+        ident(I::Demographic, 0, 0, false),
+    ),
+    (
+        &[
+            "address",
+            "street",
+            "zip",
+            "zipcode",
+            "zip_code",
+            "postal_code",
+            "postcode",
+        ],
+        ident(I::Demographic, 0, 0, false),
+    ),
+    (
+        &["imei", "imeisv"],
+        ident(I::Device, context::IMEI, 0, true),
+    ),
+    (
+        &[
+            "mac",
+            "mac_address",
+            "device_id",
+            "deviceid",
+            "udid",
+            "android_id",
+            "sim",
+            "iccid",
+            "imsi",
+        ],
+        ident(I::Device, 0, 0, true),
+    ),
+    (
+        &["idfa", "gaid", "maid", "advertising_id", "ad_id", "adid"],
+        ident(I::Advertising, 0, 0, true),
+    ),
+    (
+        &[
+            "ip",
+            "ip_address",
+            "ipaddr",
+            "client_ip",
+            "src_ip",
+            "remote_addr",
+            "cookie",
+        ],
+        ident(I::Network, 0, 0, false),
+    ),
+    (
+        &["lat", "latitude", "breite", "shirota"],
+        geo(context::GEO | context::LAT),
+    ),
+    (
+        &["lon", "lng", "long", "longitude", "laenge", "dolgota"],
+        geo(context::GEO | context::LON),
+    ),
+    (
+        &[
+            "location",
+            "gps",
+            "coordinates",
+            "coords",
+            "geo",
+            "geolocation",
+            "latlon",
+            "latlng",
+            "position",
+        ],
+        geo(context::GEO),
+    ),
+    (
+        &[
+            "card_number",
+            "cc_number",
+            "credit_card",
+            "pan",
+            "card",
+            "account_number",
+            "account_no",
+            "iban",
+            "bank_account",
+            "routing_number",
+            "wallet",
+            "btc_address",
+        ],
+        fin_account(6),
+    ),
+    (
+        &[
+            "balance",
+            "transaction",
+            "transaction_amount",
+            "purchase",
+            "purchases",
+            "payment",
+            "payments",
+            "salary",
+            "income",
+            "credit_score",
+            "credit_report",
+            "statement",
+            "loan",
+            "debt",
+            "spend",
+        ],
+        cat(C::Financial, 0),
+    ),
+    (
+        &[
+            "genotype",
+            "genome",
+            "genomic",
+            "snp",
+            "rsid",
+            "allele",
+            "alleles",
+            "dna",
+            "dna_sequence",
+            "vcf",
+            "variant",
+            "haplotype",
+            "chromosome",
+            "genetic",
+            "gene",
+            "brca1",
+            "brca2",
+        ],
+        cat(C::HumanGenomic, 0),
+    ),
+    (
+        &[
+            "proteome",
+            "proteomic",
+            "protein",
+            "protein_expression",
+            "transcript",
+            "transcriptome",
+            "transcriptomic",
+            "rna",
+            "rna_seq",
+            "mrna",
+            "expression_level",
+            "methylation",
+            "epigenome",
+            "epigenomic",
+            "metabolome",
+            "metabolite",
+            "microbiome",
+        ],
+        cat(C::OtherOmic, 0),
+    ),
+    (
+        &[
+            "fingerprint",
+            "fingerprint_template",
+            "face_template",
+            "face_image",
+            "faceprint",
+            "face_embedding",
+            "iris",
+            "iris_scan",
+            "retina",
+            "voiceprint",
+            "voice_print",
+            "palm",
+            "palmprint",
+            "gait",
+            "keystroke",
+            "biometric",
+            "biometrics",
+        ],
+        cat(C::Biometric, 0),
+    ),
+    (
+        &[
+            "diagnosis",
+            "diagnoses",
+            "icd10",
+            "icd_10",
+            "icd",
+            "condition",
+            "medication",
+            "medications",
+            "prescription",
+            "drug",
+            "allergy",
+            "allergies",
+            "blood_type",
+            "blood_pressure",
+            "bmi",
+            "lab_result",
+            "symptom",
+            "symptoms",
+            "treatment",
+            "disease",
+            "medical",
+            "health",
+            "clinical",
+            "hiv_status",
+            "pregnancy",
+            "vaccination",
+            "disability",
+            "diagnoz",
+        ],
+        cat(C::Health, 0),
+    ),
+    (
+        &[
+            "security_clearance",
+            "clearance",
+            "clearance_level",
+            "gov_agency",
+            "agency",
+            "federal_employee",
+            "military_rank",
+            "military_unit",
+            "government_employer",
+        ],
+        cat(C::GovernmentRelated, 0),
+    ),
+];
+
+/// Normalises `firstName`, `First Name`, `first-name` to `first_name`.
+pub fn normalise(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    let mut prev_lower = false;
+    for ch in name.trim().chars() {
+        if ch.is_alphanumeric() {
+            if ch.is_uppercase() && prev_lower {
+                out.push('_');
+            }
+            prev_lower = ch.is_lowercase() || ch.is_ascii_digit();
+            out.extend(ch.to_lowercase());
+        } else {
+            if !out.ends_with('_') && !out.is_empty() {
+                out.push('_');
+            }
+            prev_lower = false;
+        }
+    }
+    while out.ends_with('_') {
+        out.pop();
+    }
+    out
+}
+
+fn token_match(name: &str, key: &str) -> bool {
+    if name == key {
+        return true;
+    }
+    let Some(pos) = name.find(key) else {
+        return false;
+    };
+    let mut from = pos;
+    loop {
+        let end = from + key.len();
+        let before_ok = from == 0 || name.as_bytes()[from - 1] == b'_';
+        let after_ok = end == name.len() || name.as_bytes()[end] == b'_';
+        if before_ok && after_ok {
+            return true;
+        }
+        match name[from + 1..].find(key) {
+            Some(p) => from = from + 1 + p,
+            None => return false,
+        }
+    }
+}
+
+/// The class of a column or key name; the default class (nothing) for names
+/// that say nothing about sensitivity.
+pub fn classify(raw: &str) -> FieldClass {
+    let name = normalise(raw);
+    if name.is_empty() {
+        return FieldClass::default();
+    }
+    let exact = RULES.iter().find(|(keys, _)| keys.contains(&name.as_str()));
+    if let Some((_, class)) = exact {
+        return *class;
+    }
+    RULES
+        .iter()
+        .find(|(keys, _)| keys.iter().any(|k| token_match(&name, k)))
+        .map(|(_, class)| *class)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(normalise("firstName"), "first_name");
+        assert_eq!(normalise(" Date of Birth "), "date_of_birth");
+        assert_eq!(classify("lat").hint & context::LAT, context::LAT);
+        assert_eq!(classify("home_lat").hint & context::LAT, context::LAT);
+        assert_eq!(classify("zip").ident, Some(I::Demographic));
+        assert_eq!(classify("genotype").category, Some(C::HumanGenomic));
+        assert_eq!(
+            classify("fingerprint_template").category,
+            Some(C::Biometric)
+        );
+        assert_eq!(classify("primaryDiagnosis").category, Some(C::Health));
+        assert_eq!(classify("patient_name").ident, Some(I::Demographic));
+        assert_eq!(classify("cardNumber").category, Some(C::Financial));
+        assert_eq!(classify("quantity"), FieldClass::default());
+        assert_eq!(classify("zipper_ip_x").ident, Some(I::Network));
+        assert_eq!(classify("shipping"), FieldClass::default());
+    }
+}

@@ -1,0 +1,244 @@
+//! Per-record aggregation: which categories a record holds and whose record
+//! it is, so the summary can count distinct persons and devices.
+
+use crate::columns::FieldClass;
+use crate::entity::{Category, CategorySet, EntityType, IdentifierKind};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+/// Distinct keys kept per category. Above every bulk threshold (the highest
+/// is 100,000) with margin, and small enough to keep memory flat: once
+/// reached the count is reported as saturated ("more than").
+pub const DISTINCT_CAP: usize = 250_000;
+
+/// Rank given to keys derived from recognised values rather than columns.
+fn entity_rank(t: EntityType) -> u8 {
+    match t {
+        EntityType::UsSsn => 1,
+        EntityType::UsPassport => 2,
+        EntityType::Email => 3,
+        EntityType::Phone => 4,
+        EntityType::PaymentCard | EntityType::Iban => 6,
+        _ => u8::MAX,
+    }
+}
+
+pub fn hash_value(v: &[u8]) -> u64 {
+    let mut h = DefaultHasher::new();
+    v.hash(&mut h);
+    h.finish()
+}
+
+/// What one record (CSV row, JSON object, text line) contains.
+#[derive(Debug, Default)]
+pub struct RecordAcc {
+    cats: CategorySet,
+    idents: u16,
+    person: Option<(u8, u64)>,
+    device: Option<u64>,
+}
+
+impl RecordAcc {
+    fn ident(&mut self, k: IdentifierKind) {
+        self.idents |= 1 << (k as u16);
+    }
+
+    fn key(&mut self, rank: u8, value: &[u8]) {
+        if rank == 0 || rank == u8::MAX {
+            return;
+        }
+        if self.person.is_none_or(|(r, _)| rank < r) {
+            self.person = Some((rank, hash_value(value)));
+        }
+    }
+
+    pub fn field(&mut self, class: &FieldClass, value: &[u8]) {
+        let v = trim(value);
+        if v.is_empty() || v == b"null" {
+            return;
+        }
+        if let Some(c) = class.category {
+            self.cats.insert(c);
+        }
+        if let Some(k) = class.ident {
+            self.ident(k);
+        }
+        self.key(class.key_rank, v);
+        if class.device_key && self.device.is_none() {
+            self.device = Some(hash_value(v));
+        }
+    }
+
+    pub fn entity(&mut self, t: EntityType, value: &[u8]) {
+        if let Some(k) = t.identifier_kind() {
+            self.ident(k);
+        }
+        match t {
+            EntityType::GeoCoordinate => self.cats.insert(Category::PreciseGeolocation),
+            EntityType::PaymentCard | EntityType::Iban | EntityType::BtcAddress => {
+                self.cats.insert(Category::Financial)
+            }
+            EntityType::Imei | EntityType::MacAddress if self.device.is_none() => {
+                self.device = Some(hash_value(value))
+            }
+            _ => {}
+        }
+        self.key(entity_rank(t), value);
+    }
+
+    /// 202.212: identifiers count only in combination, and contact or
+    /// demographic data linked only to each other does not.
+    fn covered_identifiers(&self) -> bool {
+        let kinds = self.idents.count_ones();
+        let contact_only = [IdentifierKind::Contact, IdentifierKind::Demographic]
+            .iter()
+            .fold(self.idents, |acc, k| acc & !(1 << (*k as u16)))
+            == 0;
+        kinds >= 2 && !contact_only
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cats.is_empty() && self.idents == 0
+    }
+}
+
+fn trim(v: &[u8]) -> &[u8] {
+    let s = v
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(v.len());
+    let e = v
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(s, |p| p + 1);
+    &v[s..e]
+}
+
+#[derive(Debug, Default)]
+struct Distinct {
+    keys: HashSet<u64>,
+    saturated: bool,
+}
+
+impl Distinct {
+    fn insert(&mut self, k: u64) {
+        if self.saturated {
+            return;
+        }
+        self.keys.insert(k);
+        if self.keys.len() >= DISTINCT_CAP {
+            self.saturated = true;
+        }
+    }
+}
+
+/// Distinct persons (devices for geolocation) per category across records.
+#[derive(Debug, Default)]
+pub struct Counts {
+    records: u64,
+    personal: u64,
+    per: BTreeMap<Category, Distinct>,
+    any: Distinct,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CategoryCount {
+    pub count: u64,
+    pub unit: &'static str,
+    /// The count hit the tracking cap: the true figure is at least `count`.
+    pub saturated: bool,
+}
+
+impl Counts {
+    pub fn finish(&mut self, rec: RecordAcc) {
+        self.records += 1;
+        if !rec.is_empty() {
+            self.personal += 1;
+        }
+        let mut cats = rec.cats;
+        if rec.covered_identifiers() {
+            cats.insert(Category::CoveredPersonalIdentifiers);
+        }
+        if cats.is_empty() {
+            return;
+        }
+        let fallback = !self.records;
+        let person = rec.person.map_or(fallback, |(_, h)| h);
+        for c in cats.iter() {
+            let key = if c == Category::PreciseGeolocation {
+                rec.device.unwrap_or(person)
+            } else {
+                person
+            };
+            self.per.entry(c).or_default().insert(key);
+        }
+        self.any.insert(person);
+    }
+
+    /// Records holding any personal data at all (GDPR's notion, wider than
+    /// the DSP categories).
+    pub fn personal_records(&self) -> u64 {
+        self.personal
+    }
+
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    pub fn categories(&self) -> BTreeMap<Category, CategoryCount> {
+        self.per
+            .iter()
+            .map(|(c, d)| {
+                (
+                    *c,
+                    CategoryCount {
+                        count: d.keys.len() as u64,
+                        unit: c.unit(),
+                        saturated: d.saturated,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Distinct persons with any sensitive category, for combined data sets
+    /// (202.205(g)).
+    pub fn persons_any(&self) -> u64 {
+        self.any.keys.len() as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::columns::classify;
+
+    #[test]
+    fn combined_identifiers() {
+        let mut c = Counts::default();
+        let mut r = RecordAcc::default();
+        r.field(&classify("name"), b"Ann");
+        r.field(&classify("email"), b"a@x.org");
+        c.finish(r);
+        let mut r = RecordAcc::default();
+        r.field(&classify("name"), b"Bob");
+        r.entity(EntityType::UsSsn, b"536-22-1234");
+        c.finish(r);
+        let cats = c.categories();
+        assert_eq!(cats[&Category::CoveredPersonalIdentifiers].count, 1);
+        assert_eq!(c.records(), 2);
+    }
+
+    #[test]
+    fn distinct_persons() {
+        let mut c = Counts::default();
+        for _ in 0..3 {
+            let mut r = RecordAcc::default();
+            r.field(&classify("ssn"), b"536-22-1234");
+            r.field(&classify("diagnosis"), b"E11.9");
+            c.finish(r);
+        }
+        assert_eq!(c.categories()[&Category::Health].count, 1);
+    }
+}

@@ -1,0 +1,841 @@
+//! Streaming scanner over files and readers.
+//!
+//! Input is read in fixed-size chunks; memory stays flat whatever the input
+//! size (one chunk, one structured record or token at most, and the capped
+//! distinct-key sets of [`Counts`]). Text is scanned as raw bytes; a chunk is
+//! scanned only up to [`text::MAX_CANDIDATE`] bytes before its end so that
+//! a match straddling the boundary is seen whole in the next round, which
+//! keeps [`text::LOOKBACK`] bytes for boundary and context checks.
+
+use crate::columns::{self, FieldClass};
+use crate::entity::{EntityType, Finding};
+use crate::error::GateError;
+use crate::records::{CategoryCount, Counts, RecordAcc};
+use crate::text::{Region, LOOKBACK, MAX_CANDIDATE};
+use crate::Category;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+/// Input formats. Structured formats are read as records so that field
+/// names can classify values that carry no pattern (diagnoses, genotypes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Text,
+    Csv,
+    Tsv,
+    /// JSON documents and NDJSON / JSON Lines (a stream of JSON values).
+    Json,
+}
+
+impl Format {
+    /// Chooses by file extension, else by the first bytes: `{`/`[` is JSON,
+    /// a first line with tabs or commas and no spaces-heavy prose is CSV.
+    pub fn detect(path: Option<&Path>, head: &[u8]) -> Format {
+        let ext = path
+            .and_then(|p| p.extension())
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("csv") => return Format::Csv,
+            Some("tsv" | "tab") => return Format::Tsv,
+            Some("json" | "ndjson" | "jsonl" | "geojson") => return Format::Json,
+            Some("txt" | "log" | "md" | "eml") => return Format::Text,
+            _ => {}
+        }
+        let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+        match head.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{' | b'[') => Format::Json,
+            _ => sniff_delimited(head),
+        }
+    }
+
+    fn delimiter(self) -> u8 {
+        if self == Format::Tsv {
+            b'\t'
+        } else {
+            b','
+        }
+    }
+}
+
+/// A delimited file has the same number of delimiters on its first two
+/// lines and few spaces; prose with commas rarely has both. Misreading
+/// prose as CSV would turn a stray quote into a parse error, so the bar is
+/// high and anything doubtful is scanned as text.
+fn sniff_delimited(head: &[u8]) -> Format {
+    let mut lines = head.split(|&b| b == b'\n');
+    let (Some(first), Some(second)) = (lines.next(), lines.next()) else {
+        return Format::Text;
+    };
+    let count = |line: &[u8], c: u8| line.iter().filter(|&&b| b == c).count();
+    let consistent = |c: u8, min: usize| {
+        let n = count(first, c);
+        n >= min && n == count(second, c) && count(first, b' ') <= n
+    };
+    if consistent(b'\t', 1) {
+        Format::Tsv
+    } else if consistent(b',', 2) {
+        Format::Csv
+    } else {
+        Format::Text
+    }
+}
+
+/// Receives what the scanner finds, in increasing offset order within a
+/// record or chunk.
+pub trait Sink {
+    /// A recognised value; `value` is its raw bytes.
+    fn finding(&mut self, f: Finding, value: &[u8]);
+    /// A structured field whose name marks it sensitive (for redaction).
+    fn field(&mut self, _class: &FieldClass, _start: u64, _end: u64, _value: &[u8]) {}
+    /// Bytes of input consumed so far.
+    fn progress(&mut self, _consumed: u64) {}
+}
+
+/// Discards everything: for callers that only want the summary.
+pub struct NullSink;
+
+impl Sink for NullSink {
+    fn finding(&mut self, _f: Finding, _value: &[u8]) {}
+}
+
+/// Keeps every finding in memory: for payloads of bounded size.
+#[derive(Default)]
+pub struct CollectSink(pub Vec<Finding>);
+
+impl Sink for CollectSink {
+    fn finding(&mut self, f: Finding, _value: &[u8]) {
+        self.0.push(f);
+    }
+}
+
+/// Per-input result: what was found and how many distinct persons/devices
+/// each category covers.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileSummary {
+    pub file: String,
+    pub format: Format,
+    pub bytes: u64,
+    pub records: u64,
+    pub findings: BTreeMap<EntityType, u64>,
+    pub categories: BTreeMap<Category, CategoryCount>,
+    /// Distinct persons with any sensitive category (combined data set).
+    pub persons_any: u64,
+    /// Records holding any personal data, sensitive or not.
+    pub personal_records: u64,
+    pub warnings: Vec<String>,
+}
+
+impl FileSummary {
+    pub fn total_findings(&self) -> u64 {
+        self.findings.values().sum()
+    }
+}
+
+/// Tunables; the defaults suit both the CLI and the gate.
+#[derive(Debug, Clone, Copy)]
+pub struct Scanner {
+    pub chunk: usize,
+    /// Longest CSV record or JSON token accepted: structured input is read a
+    /// record at a time, so this bounds memory for pathological lines.
+    pub max_record: usize,
+}
+
+impl Default for Scanner {
+    fn default() -> Self {
+        Scanner {
+            chunk: 1 << 20,
+            max_record: 16 << 20,
+        }
+    }
+}
+
+struct Feed<R> {
+    reader: R,
+    buf: Vec<u8>,
+    base: u64,
+    eof: bool,
+    name: String,
+}
+
+impl<R: Read> Feed<R> {
+    fn fill(&mut self, want: usize) -> Result<(), GateError> {
+        while !self.eof && self.buf.len() < want {
+            let len = self.buf.len();
+            self.buf.resize(want, 0);
+            match self.reader.read(&mut self.buf[len..]) {
+                Ok(0) => {
+                    self.buf.truncate(len);
+                    self.eof = true;
+                }
+                Ok(n) => self.buf.truncate(len + n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => self.buf.truncate(len),
+                Err(source) => {
+                    self.buf.truncate(len);
+                    return Err(GateError::Io {
+                        path: self.name.clone().into(),
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn drop_front(&mut self, n: usize) {
+        self.buf.drain(..n);
+        self.base += n as u64;
+    }
+
+    fn malformed(&self, format: &'static str, at: usize, detail: &str) -> GateError {
+        GateError::Malformed {
+            name: self.name.clone(),
+            format,
+            offset: self.base + at as u64,
+            detail: detail.into(),
+        }
+    }
+}
+
+struct Out<'a> {
+    sink: &'a mut dyn Sink,
+    findings: BTreeMap<EntityType, u64>,
+    counts: Counts,
+}
+
+impl Out<'_> {
+    fn finding(
+        &mut self,
+        base: u64,
+        buf: &[u8],
+        t: EntityType,
+        s: usize,
+        e: usize,
+        acc: &mut RecordAcc,
+    ) {
+        *self.findings.entry(t).or_default() += 1;
+        acc.entity(t, &buf[s..e]);
+        self.sink.finding(
+            Finding {
+                entity: t,
+                start: base + s as u64,
+                end: base + e as u64,
+            },
+            &buf[s..e],
+        );
+    }
+
+    /// Scans one structured value and records it in the current record.
+    fn value(
+        &mut self,
+        base: u64,
+        buf: &[u8],
+        (fs, fe): (usize, usize),
+        class: &FieldClass,
+        acc: &mut RecordAcc,
+    ) {
+        let region = Region {
+            buf: &buf[..fe],
+            floor: fs,
+            hint: class.hint,
+        };
+        region.scan(fs, fe, &mut |t, s, e| self.finding(base, buf, t, s, e, acc));
+        acc.field(class, &buf[fs..fe]);
+        if class.is_sensitive() && fe > fs {
+            self.sink
+                .field(class, base + fs as u64, base + fe as u64, &buf[fs..fe]);
+        }
+    }
+}
+
+impl Scanner {
+    /// Scans a file, choosing the format by extension and content.
+    pub fn scan_path(&self, path: &Path, sink: &mut dyn Sink) -> Result<FileSummary, GateError> {
+        let file = std::fs::File::open(path).map_err(|source| GateError::Io {
+            path: path.into(),
+            source,
+        })?;
+        self.scan_reader(&path.display().to_string(), Some(path), file, None, sink)
+    }
+
+    /// Scans any reader. `format` overrides detection.
+    pub fn scan_reader(
+        &self,
+        name: &str,
+        path: Option<&Path>,
+        reader: impl Read,
+        format: Option<Format>,
+        sink: &mut dyn Sink,
+    ) -> Result<FileSummary, GateError> {
+        let mut feed = Feed {
+            reader,
+            buf: Vec::with_capacity(self.chunk + MAX_CANDIDATE),
+            base: 0,
+            eof: false,
+            name: name.into(),
+        };
+        feed.fill(self.chunk.max(2 * MAX_CANDIDATE))?;
+        let head = &feed.buf[..feed.buf.len().min(8192)];
+        if memchr::memchr(0, head).is_some() {
+            return Err(GateError::Binary(name.into()));
+        }
+        let format = format.unwrap_or_else(|| Format::detect(path, head));
+        let mut out = Out {
+            sink,
+            findings: BTreeMap::new(),
+            counts: Counts::default(),
+        };
+        let mut warnings = Vec::new();
+        let records = match format {
+            Format::Text => self.text(&mut feed, &mut out, &mut warnings)?,
+            Format::Csv | Format::Tsv => self.delimited(&mut feed, format.delimiter(), &mut out)?,
+            Format::Json => self.json(&mut feed, &mut out)?,
+        };
+        let bytes = feed.base + feed.buf.len() as u64;
+        out.sink.progress(bytes);
+        Ok(FileSummary {
+            file: name.into(),
+            format,
+            bytes,
+            records,
+            findings: out.findings,
+            categories: out.counts.categories(),
+            persons_any: out.counts.persons_any(),
+            personal_records: out.counts.personal_records(),
+            warnings,
+        })
+    }
+
+    fn text<R: Read>(
+        &self,
+        feed: &mut Feed<R>,
+        out: &mut Out<'_>,
+        warnings: &mut Vec<String>,
+    ) -> Result<u64, GateError> {
+        let mut pos = 0;
+        let mut last = 0;
+        let mut newlines = 0u64;
+        let mut nl_done = 0;
+        let mut utf8_done = 0;
+        let mut utf8_ok = true;
+        let mut acc = RecordAcc::default();
+        loop {
+            feed.fill(self.chunk + LOOKBACK + MAX_CANDIDATE)?;
+            let len = feed.buf.len();
+            let limit = if feed.eof { len } else { len - MAX_CANDIDATE };
+            if utf8_ok {
+                utf8_ok = check_utf8(
+                    &feed.buf,
+                    &mut utf8_done,
+                    limit,
+                    feed.eof,
+                    feed.base,
+                    &feed.name,
+                    warnings,
+                );
+            }
+            let region = Region {
+                buf: &feed.buf,
+                floor: 0,
+                hint: 0,
+            };
+            let base = feed.base;
+            let buf = &feed.buf;
+            let resume = region.scan(pos, limit, &mut |t, s, e| {
+                if memchr::memchr(b'\n', &buf[last.min(s)..s]).is_some() {
+                    out.counts.finish(std::mem::take(&mut acc));
+                }
+                out.finding(base, buf, t, s, e, &mut acc);
+                last = e;
+            });
+            let counted_to = resume.min(len);
+            newlines += memchr::memchr_iter(b'\n', &feed.buf[nl_done..counted_to]).count() as u64;
+            out.sink.progress(base + counted_to as u64);
+            if feed.eof {
+                let trailing = len > 0 && feed.buf[len - 1] != b'\n';
+                if !acc.is_empty() {
+                    out.counts.finish(acc);
+                }
+                return Ok(newlines + u64::from(trailing));
+            }
+            let keep_from = counted_to.saturating_sub(LOOKBACK);
+            feed.drop_front(keep_from);
+            pos = counted_to - keep_from;
+            nl_done = pos;
+            last = last.saturating_sub(keep_from);
+            utf8_done = utf8_done.saturating_sub(keep_from);
+        }
+    }
+
+    /// The first non-blank row is taken as the header: classification
+    /// relies on column names, and a file without them is still scanned for
+    /// patterns (its first row is then classified as names, harmlessly).
+    fn delimited<R: Read>(
+        &self,
+        feed: &mut Feed<R>,
+        delim: u8,
+        out: &mut Out<'_>,
+    ) -> Result<u64, GateError> {
+        let mut pos = 0;
+        let mut header: Option<Vec<FieldClass>> = None;
+        let mut fields = Vec::new();
+        let mut records = 0;
+        if feed.buf.starts_with(b"\xef\xbb\xbf") {
+            pos = 3;
+        }
+        loop {
+            match csv_record(&feed.buf, pos, delim, feed.eof, &mut fields) {
+                Ok(Some(next)) => {
+                    let blank = fields.len() == 1 && fields[0].0 == fields[0].1;
+                    match &header {
+                        _ if blank => {}
+                        None => {
+                            header = Some(
+                                fields
+                                    .iter()
+                                    .map(|&(s, e)| {
+                                        columns::classify(&String::from_utf8_lossy(&feed.buf[s..e]))
+                                    })
+                                    .collect(),
+                            )
+                        }
+                        Some(h) => {
+                            records += 1;
+                            let mut acc = RecordAcc::default();
+                            for (i, &span) in fields.iter().enumerate() {
+                                let class = h.get(i).copied().unwrap_or_default();
+                                out.value(feed.base, &feed.buf, span, &class, &mut acc);
+                            }
+                            out.counts.finish(acc);
+                        }
+                    }
+                    pos = next;
+                }
+                Ok(None) => return Ok(records),
+                Err(CsvErr::Incomplete) => {
+                    feed.drop_front(pos);
+                    pos = 0;
+                    if feed.buf.len() >= self.max_record {
+                        return Err(GateError::TooLong {
+                            name: feed.name.clone(),
+                            what: "CSV record",
+                            offset: feed.base,
+                            limit: self.max_record,
+                        });
+                    }
+                    out.sink.progress(feed.base);
+                    feed.fill(feed.buf.len() + self.chunk)?;
+                }
+                Err(CsvErr::Malformed(at, detail)) => return Err(feed.malformed("CSV", at, detail)),
+            }
+        }
+    }
+}
+
+/// Forward-only UTF-8 check; returns false once the first invalid sequence
+/// has been reported, since one warning per file is enough and invalid bytes
+/// do not stop the (byte-oriented) scan.
+fn check_utf8(
+    buf: &[u8],
+    done: &mut usize,
+    limit: usize,
+    eof: bool,
+    base: u64,
+    name: &str,
+    warnings: &mut Vec<String>,
+) -> bool {
+    let end = if eof { buf.len() } else { limit };
+    if *done >= end {
+        return true;
+    }
+    match std::str::from_utf8(&buf[*done..end]) {
+        Ok(_) => *done = end,
+        Err(e) if e.error_len().is_none() && !eof => *done += e.valid_up_to(),
+        Err(e) => {
+            let at = base + (*done + e.valid_up_to()) as u64;
+            warnings.push(format!(
+                "{name}: invalid UTF-8 at byte {at}; scanned as bytes"
+            ));
+            return false;
+        }
+    }
+    true
+}
+
+enum CsvErr {
+    Incomplete,
+    Malformed(usize, &'static str),
+}
+
+/// Parses one RFC 4180 record starting at `pos`, filling `fields` with the
+/// raw spans (inside the quotes for quoted fields). Returns the start of the
+/// next record, `None` at end of input.
+fn csv_record(
+    buf: &[u8],
+    pos: usize,
+    delim: u8,
+    eof: bool,
+    fields: &mut Vec<(usize, usize)>,
+) -> Result<Option<usize>, CsvErr> {
+    let len = buf.len();
+    if pos >= len {
+        return if eof {
+            Ok(None)
+        } else {
+            Err(CsvErr::Incomplete)
+        };
+    }
+    let more =
+        |at_end: Result<Option<usize>, CsvErr>| if eof { at_end } else { Err(CsvErr::Incomplete) };
+    fields.clear();
+    let mut i = pos;
+    loop {
+        if buf.get(i) == Some(&b'"') {
+            let close = quoted_end(buf, i + 1, eof)?;
+            fields.push((i + 1, close));
+            i = close + 1;
+            match buf.get(i) {
+                Some(&b) if b == delim => i += 1,
+                Some(b'\n') => return Ok(Some(i + 1)),
+                Some(b'\r') => return record_end_cr(buf, i, eof),
+                None => return more(Ok(Some(len))),
+                Some(_) => {
+                    return Err(CsvErr::Malformed(
+                        i,
+                        "unexpected character after closing quote",
+                    ))
+                }
+            }
+            continue;
+        }
+        match memchr::memchr3(delim, b'\n', b'\r', &buf[i..]) {
+            None => {
+                fields.push((i, len));
+                return more(Ok(Some(len)));
+            }
+            Some(p) => {
+                let p = i + p;
+                fields.push((i, p));
+                match buf[p] {
+                    b'\n' => return Ok(Some(p + 1)),
+                    b'\r' => return record_end_cr(buf, p, eof),
+                    _ => i = p + 1,
+                }
+            }
+        }
+    }
+}
+
+fn quoted_end(buf: &[u8], mut j: usize, eof: bool) -> Result<usize, CsvErr> {
+    loop {
+        match memchr::memchr(b'"', &buf[j..]) {
+            None if eof => {
+                return Err(CsvErr::Malformed(
+                    j.saturating_sub(1),
+                    "unterminated quoted field",
+                ))
+            }
+            None => return Err(CsvErr::Incomplete),
+            Some(q) => {
+                let q = j + q;
+                match buf.get(q + 1) {
+                    Some(b'"') => j = q + 2,
+                    None if !eof => return Err(CsvErr::Incomplete),
+                    _ => return Ok(q),
+                }
+            }
+        }
+    }
+}
+
+fn record_end_cr(buf: &[u8], p: usize, eof: bool) -> Result<Option<usize>, CsvErr> {
+    match buf.get(p + 1) {
+        Some(b'\n') => Ok(Some(p + 2)),
+        Some(_) => Ok(Some(p + 1)),
+        None if eof => Ok(Some(p + 1)),
+        None => Err(CsvErr::Incomplete),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Value,
+    ValueOrClose,
+    Key,
+    KeyOrClose,
+    Colon,
+    CommaOrClose,
+}
+
+struct Frame {
+    array: bool,
+    /// Class of the values inside: the current key's class in an object,
+    /// inherited from the enclosing key in an array.
+    class: FieldClass,
+    record: bool,
+}
+
+/// Streaming JSON / NDJSON walker. Records are top-level objects, or the
+/// object elements of a top-level array or of an array directly inside a
+/// top-level object (`{"records": [{...}, ...]}`), in which case the outer
+/// object is a mere container and not counted.
+struct Json {
+    stack: Vec<Frame>,
+    expect: Expect,
+    recs: Vec<(RecordAcc, bool)>,
+    records: u64,
+}
+
+#[derive(Clone, Copy)]
+enum Tok {
+    Punct(u8),
+    Str(usize, usize),
+    Scalar(usize, usize),
+}
+
+enum JsonErr {
+    Incomplete,
+    Malformed(usize, &'static str),
+}
+
+fn json_token(buf: &[u8], i: usize, eof: bool) -> Result<(Tok, usize), JsonErr> {
+    let b = buf[i];
+    match b {
+        b'{' | b'}' | b'[' | b']' | b':' | b',' => Ok((Tok::Punct(b), i + 1)),
+        b'"' => {
+            let mut j = i + 1;
+            loop {
+                match memchr::memchr2(b'"', b'\\', &buf[j..]) {
+                    None if eof => return Err(JsonErr::Malformed(i, "unterminated string")),
+                    None => return Err(JsonErr::Incomplete),
+                    Some(p) if buf[j + p] == b'\\' => {
+                        j += p + 2;
+                        if j > buf.len() {
+                            return Err(if eof {
+                                JsonErr::Malformed(i, "unterminated string")
+                            } else {
+                                JsonErr::Incomplete
+                            });
+                        }
+                    }
+                    Some(p) => return Ok((Tok::Str(i + 1, j + p), j + p + 1)),
+                }
+            }
+        }
+        b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
+            let e = i + buf[i..]
+                .iter()
+                .position(|c| !(c.is_ascii_alphanumeric() || matches!(c, b'.' | b'+' | b'-')))
+                .unwrap_or(buf.len() - i);
+            if e == buf.len() && !eof {
+                return Err(JsonErr::Incomplete);
+            }
+            let lit = &buf[i..e];
+            let ok = matches!(lit, b"true" | b"false" | b"null")
+                || (b == b'-' || b.is_ascii_digit())
+                    && lit.iter().all(|c| {
+                        c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-')
+                    });
+            if ok {
+                Ok((Tok::Scalar(i, e), e))
+            } else {
+                Err(JsonErr::Malformed(i, "invalid literal"))
+            }
+        }
+        _ => Err(JsonErr::Malformed(i, "unexpected character")),
+    }
+}
+
+impl Json {
+    fn after_value(&mut self) {
+        self.expect = if self.stack.is_empty() {
+            Expect::Value
+        } else {
+            Expect::CommaOrClose
+        };
+    }
+
+    fn value_class(&self) -> FieldClass {
+        self.stack.last().map(|f| f.class).unwrap_or_default()
+    }
+
+    fn open(&mut self, array: bool) {
+        let d = self.stack.len();
+        let record = !array
+            && (d == 0
+                || (self.stack[d - 1].array && (d == 1 || (d == 2 && !self.stack[0].array))));
+        if record && d == 2 {
+            if let Some(outer) = self.recs.first_mut() {
+                outer.1 = true;
+            }
+        }
+        let class = if array {
+            self.value_class()
+        } else {
+            FieldClass::default()
+        };
+        self.stack.push(Frame {
+            array,
+            class,
+            record,
+        });
+        if record {
+            self.recs.push((RecordAcc::default(), false));
+        }
+        self.expect = if array {
+            Expect::ValueOrClose
+        } else {
+            Expect::KeyOrClose
+        };
+    }
+
+    fn close(&mut self, array: bool, counts: &mut Counts) -> Result<(), &'static str> {
+        let frame = self.stack.pop().ok_or("unbalanced close")?;
+        if frame.array != array {
+            return Err("mismatched bracket");
+        }
+        if frame.record {
+            if let Some((acc, container)) = self.recs.pop() {
+                if !container {
+                    self.records += 1;
+                    counts.finish(acc);
+                }
+            }
+        }
+        self.after_value();
+        Ok(())
+    }
+
+    fn step(
+        &mut self,
+        tok: &Tok,
+        buf: &[u8],
+        base: u64,
+        out: &mut Out<'_>,
+    ) -> Result<(), &'static str> {
+        use Expect as E;
+        match (*tok, self.expect) {
+            (Tok::Punct(b'{'), E::Value | E::ValueOrClose) => self.open(false),
+            (Tok::Punct(b'['), E::Value | E::ValueOrClose) => self.open(true),
+            (Tok::Punct(b'}'), E::KeyOrClose | E::CommaOrClose) => {
+                self.close(false, &mut out.counts)?
+            }
+            (Tok::Punct(b']'), E::ValueOrClose | E::CommaOrClose) => {
+                self.close(true, &mut out.counts)?
+            }
+            (Tok::Punct(b':'), E::Colon) => self.expect = E::Value,
+            (Tok::Punct(b','), E::CommaOrClose) => {
+                self.expect = if self.stack.last().is_some_and(|f| f.array) {
+                    E::Value
+                } else {
+                    E::Key
+                }
+            }
+            (Tok::Str(s, e), E::Key | E::KeyOrClose) => {
+                let class = columns::classify(&String::from_utf8_lossy(&buf[s..e]));
+                if let Some(f) = self.stack.last_mut() {
+                    f.class = class;
+                }
+                self.expect = E::Colon;
+            }
+            (Tok::Str(s, e) | Tok::Scalar(s, e), E::Value | E::ValueOrClose) => {
+                let class = self.value_class();
+                match self.recs.last_mut() {
+                    Some((acc, _)) => out.value(base, buf, (s, e), &class, acc),
+                    None => {
+                        let mut acc = RecordAcc::default();
+                        out.value(base, buf, (s, e), &class, &mut acc);
+                        self.records += 1;
+                        out.counts.finish(acc);
+                    }
+                }
+                self.after_value();
+            }
+            _ => return Err("unexpected token"),
+        }
+        Ok(())
+    }
+}
+
+impl Scanner {
+    fn json<R: Read>(&self, feed: &mut Feed<R>, out: &mut Out<'_>) -> Result<u64, GateError> {
+        let mut st = Json {
+            stack: Vec::new(),
+            expect: Expect::Value,
+            recs: Vec::new(),
+            records: 0,
+        };
+        let mut pos = if feed.buf.starts_with(b"\xef\xbb\xbf") {
+            3
+        } else {
+            0
+        };
+        loop {
+            while pos < feed.buf.len() && feed.buf[pos].is_ascii_whitespace() {
+                pos += 1;
+            }
+            if pos == feed.buf.len() {
+                if feed.eof {
+                    if !st.stack.is_empty() {
+                        return Err(feed.malformed("JSON", pos, "unexpected end of input"));
+                    }
+                    return Ok(st.records);
+                }
+                self.refill(feed, &mut pos, out)?;
+                continue;
+            }
+            match json_token(&feed.buf, pos, feed.eof) {
+                Ok((tok, next)) => {
+                    st.step(&tok, &feed.buf, feed.base, out)
+                        .map_err(|d| feed.malformed("JSON", pos, d))?;
+                    pos = next;
+                }
+                Err(JsonErr::Incomplete) => self.refill(feed, &mut pos, out)?,
+                Err(JsonErr::Malformed(at, d)) => return Err(feed.malformed("JSON", at, d)),
+            }
+        }
+    }
+
+    fn refill<R: Read>(
+        &self,
+        feed: &mut Feed<R>,
+        pos: &mut usize,
+        out: &mut Out<'_>,
+    ) -> Result<(), GateError> {
+        feed.drop_front(*pos);
+        *pos = 0;
+        if feed.buf.len() >= self.max_record {
+            return Err(GateError::TooLong {
+                name: feed.name.clone(),
+                what: "JSON token",
+                offset: feed.base,
+                limit: self.max_record,
+            });
+        }
+        out.sink.progress(feed.base);
+        feed.fill(feed.buf.len() + self.chunk)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffing() {
+        assert_eq!(Format::detect(None, b"a,b,c\n1,2,3\n"), Format::Csv);
+        assert_eq!(Format::detect(None, b"a\tb\n1\t2\n"), Format::Tsv);
+        assert_eq!(
+            Format::detect(None, b"Hello, world, and you\nBye now\n"),
+            Format::Text
+        );
+        assert_eq!(Format::detect(None, b"  [1,2]"), Format::Json);
+        assert_eq!(
+            Format::detect(Some(Path::new("x.NDJSON")), b"a,b,c\n1,2,3\n"),
+            Format::Json
+        );
+    }
+}

@@ -1,0 +1,139 @@
+//! `detente log verify`: audits a node's own store end to end, streaming, without
+//! trusting anything derived: every envelope signature and digest, every leaf,
+//! every stored checkpoint's signature and root, and the tree files.
+
+use crate::datadir::{CHECKPOINT_FILE, TREE_DIR};
+use crate::tree::TreeFiles;
+use crate::{Config, NodeError};
+use detente_domain::{leaf_for, sha256, SignedEnvelope, VerifierKey};
+use detente_log::merkle::{hash_leaf, CompactRange};
+use detente_log::{Checkpoint, HashReader};
+use detente_storage::CheckpointRow;
+use detente_storage_sqlite::SqliteStore;
+use std::path::Path;
+
+#[derive(Debug, Default)]
+pub struct AuditReport {
+    pub entries: u64,
+    pub checkpoints: u64,
+    pub problems: Vec<String>,
+}
+
+impl AuditReport {
+    fn problem(&mut self, p: String) {
+        if self.problems.len() < 100 {
+            self.problems.push(p);
+        }
+    }
+}
+
+pub fn audit(dir: &Path) -> Result<AuditReport, NodeError> {
+    let config = Config::load(&dir.join(crate::datadir::CONFIG_FILE))?;
+    let origin = config.origin()?;
+    let key = crate::datadir::load_key(dir, &origin)?.verifier();
+    let store = SqliteStore::open_url(&config.database_url(dir))?;
+    let tree = TreeFiles::open(&dir.join(TREE_DIR))?;
+    let mut checkpoints = Vec::new();
+    detente_storage::LogStore::scan_checkpoints(&store, &mut |c| {
+        checkpoints.push(c);
+        Ok(())
+    })?;
+    let mut report = AuditReport::default();
+    let mut edge = CompactRange::default();
+    let mut next_cp = checkpoints.iter().peekable();
+    check_checkpoints_at(&mut report, &key, &edge, &mut next_cp);
+    detente_storage::LogStore::scan_entries(&store, 0, &mut |e| {
+        if e.index != edge.size() {
+            report.problem(format!("entry {} is missing", edge.size()));
+        }
+        check_entry(&mut report, &key, &tree, &e);
+        edge.append(hash_leaf(&leaf_for(&sha256(&e.envelope))), |_| {});
+        report.entries += 1;
+        check_checkpoints_at(&mut report, &key, &edge, &mut next_cp);
+        Ok(())
+    })?;
+    for c in next_cp {
+        report.problem(format!(
+            "checkpoint of size {} is beyond the {} stored entries",
+            c.size,
+            edge.size()
+        ));
+    }
+    report.checkpoints = checkpoints.len() as u64;
+    check_published(&mut report, dir, &key, &edge, checkpoints.last());
+    Ok(report)
+}
+
+fn check_entry(
+    report: &mut AuditReport,
+    key: &VerifierKey,
+    tree: &TreeFiles,
+    e: &detente_storage::EntryRow,
+) {
+    let digest = sha256(&e.envelope);
+    if digest != e.digest {
+        report.problem(format!(
+            "entry {}: stored digest does not match the envelope",
+            e.index
+        ));
+    }
+    if let Err(err) = SignedEnvelope::verify(&e.envelope, key) {
+        report.problem(format!("entry {}: {err}", e.index));
+    }
+    // Tree files may lag the database after a crash (they are repaired at start);
+    // a leaf that is there must match.
+    match tree.node(0, e.index) {
+        Ok(h) if h != hash_leaf(&leaf_for(&digest)) => {
+            report.problem(format!("entry {}: tree file leaf differs", e.index))
+        }
+        _ => {}
+    }
+}
+
+fn check_checkpoints_at<'a>(
+    report: &mut AuditReport,
+    key: &VerifierKey,
+    edge: &CompactRange,
+    next: &mut std::iter::Peekable<impl Iterator<Item = &'a CheckpointRow>>,
+) {
+    while let Some(c) = next.next_if(|c| c.size == edge.size()) {
+        match Checkpoint::open(&c.note, std::slice::from_ref(key)) {
+            Ok((cp, _)) if cp.size == c.size && cp.root == edge.root() => {}
+            Ok(_) => report.problem(format!(
+                "checkpoint of size {}: root differs from the entries",
+                c.size
+            )),
+            Err(e) => report.problem(format!("checkpoint of size {}: {e}", c.size)),
+        }
+    }
+}
+
+fn check_published(
+    report: &mut AuditReport,
+    dir: &Path,
+    key: &VerifierKey,
+    edge: &CompactRange,
+    latest: Option<&CheckpointRow>,
+) {
+    match latest {
+        Some(c) if c.size == edge.size() => {}
+        Some(c) => report.problem(format!(
+            "latest checkpoint covers {} entries but {} are stored",
+            c.size,
+            edge.size()
+        )),
+        None => report.problem("no checkpoint stored".into()),
+    }
+    let Ok(text) = std::fs::read_to_string(dir.join(CHECKPOINT_FILE)) else {
+        return;
+    };
+    match Checkpoint::open(&text, std::slice::from_ref(key)) {
+        Ok((cp, _)) if cp.size > edge.size() => report.problem(format!(
+            "the node published a checkpoint of size {} but only {} entries are stored",
+            cp.size,
+            edge.size()
+        )),
+        Ok(_) => {}
+        Err(e) => report.problem(format!("checkpoint file: {e}")),
+    }
+}

@@ -1,0 +1,17 @@
+//! A detente node without its HTTP face: the data directory ([`datadir`]), its
+//! configuration ([`config`]), the on-disk Merkle tree ([`tree`]), the sequencer
+//! that turns signed envelopes into durable, checkpointed log entries
+//! ([`sequencer`]), the offline audit ([`audit`]) and the log benchmark ([`bench`]).
+
+pub mod audit;
+pub mod bench;
+pub mod config;
+pub mod datadir;
+mod error;
+mod node;
+pub mod sequencer;
+pub mod tree;
+
+pub use config::Config;
+pub use error::NodeError;
+pub use node::{Appended, Metrics, Node, Published};

@@ -1,0 +1,151 @@
+//! The sequencer: the one writer of the log. It takes signed envelopes from any
+//! number of callers, commits them in batches (one transaction, one fsync and one
+//! checkpoint signature per batch), and answers each caller only once its entries
+//! are durable and covered by a signed checkpoint — so the caller can fetch its
+//! inclusion proof at once.
+
+use crate::datadir::replace_file;
+use crate::node::{Published, Shared};
+use crate::tree::{PendingNodes, TreeFiles};
+use crate::NodeError;
+use detente_domain::{NodeKey, SignedEnvelope};
+use detente_log::merkle::{hash_leaf, CompactRange};
+use detente_log::Checkpoint;
+use detente_storage::{CheckpointRow, EntryRow, LogStore};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{mpsc, oneshot};
+
+/// Upper bound on entries per batch, so one batch's memory and latency stay small.
+pub const MAX_BATCH: usize = 16_384;
+
+/// Where a caller's envelopes landed.
+#[derive(Clone, Debug)]
+pub struct Appended {
+    pub first_index: u64,
+    pub count: u64,
+    /// The checkpoint signed for the batch that holds them.
+    pub checkpoint: Arc<Published>,
+}
+
+pub(crate) struct Job {
+    pub envelopes: Vec<SignedEnvelope>,
+    pub reply: oneshot::Sender<Result<Appended, NodeError>>,
+}
+
+pub(crate) struct Worker {
+    pub key: Arc<NodeKey>,
+    pub store: Arc<dyn LogStore>,
+    pub tree: Arc<TreeFiles>,
+    pub edge: CompactRange,
+    pub shared: Arc<Shared>,
+    pub checkpoint_file: PathBuf,
+}
+
+impl Worker {
+    /// Runs until every sender is dropped.
+    pub fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        while let Some(first) = rx.blocking_recv() {
+            let mut jobs = vec![first];
+            let mut n = jobs[0].envelopes.len();
+            while n < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(j) => {
+                        n += j.envelopes.len();
+                        jobs.push(j);
+                    }
+                    Err(_) => break,
+                }
+            }
+            if let Err(e) = self.commit(jobs) {
+                tracing::error!(error = %e, "log sequencer stopped");
+                self.shared.set_failed(e.to_string());
+                return;
+            }
+        }
+    }
+
+    /// Commits one batch and answers its callers. Returns an error only when the
+    /// node can no longer append safely.
+    fn commit(&mut self, jobs: Vec<Job>) -> Result<(), NodeError> {
+        let started = Instant::now();
+        let before = self.edge.clone();
+        let mut rows = Vec::with_capacity(jobs.iter().map(|j| j.envelopes.len()).sum());
+        let mut pending = PendingNodes::default();
+        let mut spans = Vec::with_capacity(jobs.len());
+        for job in &jobs {
+            spans.push((self.edge.size(), job.envelopes.len() as u64));
+            for env in &job.envelopes {
+                let index = self.edge.size();
+                self.edge
+                    .append(hash_leaf(&env.leaf()), |n| pending.push(n));
+                rows.push(EntryRow {
+                    index,
+                    digest: *env.digest(),
+                    kind: env.kind().to_string(),
+                    time: env.time().to_string(),
+                    envelope: env.bytes().to_vec(),
+                });
+            }
+        }
+        let published = match self.persist(&rows, &pending) {
+            Ok(p) => p,
+            Err(e) => {
+                // Nothing was acknowledged: roll the edge back and tell the callers.
+                self.edge = before;
+                let msg = e.to_string();
+                for job in jobs {
+                    let _ = job.reply.send(Err(NodeError::Append(msg.clone())));
+                }
+                return match e {
+                    NodeError::Storage(_) => Ok(()),
+                    other => Err(other),
+                };
+            }
+        };
+        self.shared
+            .metrics
+            .record_batch(rows.len() as u64, started.elapsed());
+        for (job, (first_index, count)) in jobs.into_iter().zip(spans) {
+            let _ = job.reply.send(Ok(Appended {
+                first_index,
+                count,
+                checkpoint: published.clone(),
+            }));
+        }
+        Ok(())
+    }
+
+    fn persist(
+        &mut self,
+        rows: &[EntryRow],
+        pending: &PendingNodes,
+    ) -> Result<Arc<Published>, NodeError> {
+        let cp = Checkpoint {
+            origin: self.key.name().to_string(),
+            size: self.edge.size(),
+            root: self.edge.root(),
+            extensions: vec![],
+        };
+        let note = cp.sign(&self.key)?;
+        self.store.append(
+            rows,
+            &CheckpointRow {
+                size: cp.size,
+                note: note.clone(),
+            },
+        )?;
+        // Durable from here on. The tree files and the checkpoint copy are derived
+        // and repaired at start if the process dies before they are written.
+        self.tree.write(pending)?;
+        replace_file(&self.checkpoint_file, note.as_bytes())?;
+        let published = Arc::new(Published {
+            size: cp.size,
+            root: cp.root,
+            note,
+        });
+        self.shared.publish(published.clone());
+        Ok(published)
+    }
+}

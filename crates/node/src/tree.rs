@@ -1,0 +1,179 @@
+//! The Merkle tree on disk: one file per tree level, the hash of node `(L, n)` at
+//! byte `32·n` of `tree/level-LL`. Only complete subtrees are stored, so files
+//! only grow by appending, a tile is one contiguous read, and a proof is a few
+//! dozen positional reads — no rebuild, no cache, flat memory.
+//!
+//! The files are derived data: the database holds the entries and checkpoints, and
+//! [`TreeFiles::reconcile`] repairs the files from it after a crash. That is why
+//! they are not fsynced on the append path.
+
+use crate::NodeError;
+use detente_domain::leaf_for;
+use detente_log::merkle::{hash_leaf, CompactRange, NewNode};
+use detente_log::{Hash, HashReader, LogError};
+use detente_storage::LogStore;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+const LEVELS: usize = 64;
+
+pub struct TreeFiles {
+    dir: PathBuf,
+    files: RwLock<Vec<Arc<File>>>,
+}
+
+/// New nodes of one batch, grouped by level, ready to be written.
+#[derive(Default)]
+pub struct PendingNodes {
+    levels: Vec<(u64, Vec<u8>)>,
+}
+
+impl PendingNodes {
+    pub fn push(&mut self, n: NewNode) {
+        let l = n.level as usize;
+        while self.levels.len() <= l {
+            self.levels.push((u64::MAX, Vec::new()));
+        }
+        let (first, buf) = &mut self.levels[l];
+        if *first == u64::MAX {
+            *first = n.index;
+        }
+        buf.extend_from_slice(&n.hash);
+    }
+}
+
+impl TreeFiles {
+    pub fn open(dir: &Path) -> Result<Self, NodeError> {
+        std::fs::create_dir_all(dir).map_err(|e| NodeError::io(dir, e))?;
+        let t = TreeFiles {
+            dir: dir.to_path_buf(),
+            files: RwLock::new(Vec::new()),
+        };
+        for l in 0..LEVELS {
+            if !t.path(l).exists() {
+                break;
+            }
+            t.file(l)?;
+        }
+        Ok(t)
+    }
+
+    fn path(&self, level: usize) -> PathBuf {
+        self.dir.join(format!("level-{level:02}"))
+    }
+
+    /// The file of `level`, created if needed (levels are created in order).
+    fn file(&self, level: usize) -> Result<Arc<File>, NodeError> {
+        if let Some(f) = self.files.read().expect("tree lock").get(level) {
+            return Ok(f.clone());
+        }
+        let mut files = self.files.write().expect("tree lock");
+        while files.len() <= level {
+            let path = self.path(files.len());
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(|e| NodeError::io(&path, e))?;
+            files.push(Arc::new(f));
+        }
+        Ok(files[level].clone())
+    }
+
+    fn count(&self, level: usize) -> Result<u64, NodeError> {
+        let f = self.file(level)?;
+        let len = f
+            .metadata()
+            .map_err(|e| NodeError::io(&self.path(level), e))?
+            .len();
+        Ok(len / 32)
+    }
+
+    /// Writes a batch's new nodes at their positions.
+    pub fn write(&self, pending: &PendingNodes) -> Result<(), NodeError> {
+        for (level, (first, buf)) in pending.levels.iter().enumerate() {
+            if buf.is_empty() {
+                continue;
+            }
+            self.file(level)?
+                .write_all_at(buf, first * 32)
+                .map_err(|e| NodeError::io(&self.path(level), e))?;
+        }
+        Ok(())
+    }
+
+    /// Reads `count` consecutive hashes of `level` from `index`.
+    pub fn read_range(&self, level: u8, index: u64, count: u64) -> Result<Vec<u8>, NodeError> {
+        let mut buf = vec![0u8; (count * 32) as usize];
+        let f = self.file(level as usize)?;
+        f.read_exact_at(&mut buf, index * 32)
+            .map_err(|e| NodeError::io(&self.path(level as usize), e))?;
+        Ok(buf)
+    }
+
+    /// Makes the files describe exactly the first `size` entries of `store`:
+    /// extra hashes (written before a commit that failed) are cut, missing ones
+    /// (not yet written when the process died) are recomputed from the digests.
+    /// Returns the right edge for further appends.
+    pub fn reconcile(&self, store: &dyn LogStore, size: u64) -> Result<CompactRange, NodeError> {
+        let mut start = size;
+        for level in 0..LEVELS {
+            let want = size >> level;
+            if want == 0 {
+                break;
+            }
+            let have = self.count(level)?.min(want);
+            start = start.min(have << level);
+        }
+        for level in 0..LEVELS {
+            if level < self.files.read().expect("tree lock").len() {
+                let path = self.path(level);
+                self.file(level)?
+                    .set_len((start >> level) * 32)
+                    .map_err(|e| NodeError::io(&path, e))?;
+            }
+        }
+        let mut edge = CompactRange::load(self, start)?;
+        const CHUNK: u64 = 65_536;
+        let mut at = start;
+        while at < size {
+            let end = (at + CHUNK).min(size);
+            let mut pending = PendingNodes::default();
+            for d in store.digests(at, end)? {
+                edge.append(hash_leaf(&leaf_for(&d)), |n| pending.push(n));
+            }
+            if edge.size() != end {
+                return Err(NodeError::Integrity(format!(
+                    "entries {at}..{end} are not all in the database"
+                )));
+            }
+            self.write(&pending)?;
+            at = end;
+        }
+        if start < size {
+            tracing::info!(
+                from = start,
+                to = size,
+                "rebuilt tree files from the database"
+            );
+        }
+        Ok(edge)
+    }
+}
+
+impl HashReader for TreeFiles {
+    fn node(&self, level: u8, index: u64) -> Result<Hash, LogError> {
+        let files = self.files.read().expect("tree lock");
+        let f = files
+            .get(level as usize)
+            .ok_or_else(|| LogError::OutOfRange(format!("tree level {level}")))?;
+        let mut h = [0u8; 32];
+        f.read_exact_at(&mut h, index * 32)
+            .map_err(|e| LogError::Storage(format!("tree level {level} node {index}: {e}")))?;
+        Ok(h)
+    }
+}

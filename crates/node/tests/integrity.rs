@@ -1,0 +1,139 @@
+//! A node refuses to start on a store that differs from what it signed, and
+//! `audit` finds every kind of tampering.
+
+use detente_domain::Origin;
+use detente_node::{audit, datadir, Node, NodeError};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+fn new_node(n: u64) -> (tempfile::TempDir, PathBuf) {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("node");
+    datadir::init(&dir, &Origin::parse("cert-a.example").unwrap(), None).unwrap();
+    let node = Node::open(&dir).unwrap();
+    let envs: Vec<_> = (0..n)
+        .map(|i| node.sign("test.entry", json!({ "i": i })).unwrap())
+        .collect();
+    for chunk in envs.chunks(64) {
+        node.submit_blocking(chunk.to_vec())
+            .unwrap()
+            .blocking_recv()
+            .unwrap()
+            .unwrap();
+    }
+    drop(node);
+    (t, dir)
+}
+
+fn sql(dir: &Path, stmt: &str) {
+    let c = rusqlite::Connection::open(dir.join("detente.db")).unwrap();
+    c.execute_batch(stmt).unwrap();
+}
+
+fn refusal(dir: &Path) -> String {
+    match Node::open(dir) {
+        Err(NodeError::Integrity(why)) => why,
+        Err(other) => panic!("expected an integrity error, got {other}"),
+        Ok(_) => panic!("node started on a tampered store"),
+    }
+}
+
+#[test]
+fn clean_store_reopens_and_audits() {
+    let (_t, dir) = new_node(500);
+    let node = Node::open(&dir).unwrap();
+    assert_eq!(node.published().size, 501);
+    drop(node);
+    let r = audit::audit(&dir).unwrap();
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert_eq!(r.entries, 501);
+}
+
+#[test]
+fn truncated_database_is_refused() {
+    let (_t, dir) = new_node(300);
+    sql(&dir, "DELETE FROM entries WHERE idx >= 290");
+    assert!(refusal(&dir).contains("entries"));
+}
+
+#[test]
+fn rolled_back_database_is_refused() {
+    let (_t, dir) = new_node(100);
+    let old = std::fs::read(dir.join("detente.db")).unwrap();
+    // Checkpoint the WAL into the main file first so the copy is complete.
+    sql(&dir, "PRAGMA wal_checkpoint(TRUNCATE)");
+    let snapshot = std::fs::read(dir.join("detente.db")).unwrap();
+    assert!(!snapshot.is_empty() && !old.is_empty());
+    let node = Node::open(&dir).unwrap();
+    let envs: Vec<_> = (0..10)
+        .map(|i| node.sign("test.entry", json!({ "late": i })).unwrap())
+        .collect();
+    node.submit_blocking(envs)
+        .unwrap()
+        .blocking_recv()
+        .unwrap()
+        .unwrap();
+    drop(node);
+    sql(&dir, "PRAGMA wal_checkpoint(TRUNCATE)");
+    std::fs::write(dir.join("detente.db"), snapshot).unwrap();
+    let _ = std::fs::remove_file(dir.join("detente.db-wal"));
+    assert!(refusal(&dir).contains("old copy"));
+}
+
+#[test]
+fn altered_envelope_is_refused_and_audited() {
+    let (_t, dir) = new_node(300);
+    sql(&dir, "UPDATE entries SET envelope = CAST(replace(CAST(envelope AS TEXT), '\"i\":299', '\"i\":298') AS BLOB) WHERE idx = 300");
+    assert!(refusal(&dir).contains("altered"));
+    let r = audit::audit(&dir).unwrap();
+    assert!(
+        r.problems.iter().any(|p| p.contains("entry 300")),
+        "{:?}",
+        r.problems
+    );
+}
+
+#[test]
+fn altered_digest_and_checkpoint_are_audited() {
+    let (_t, dir) = new_node(50);
+    sql(
+        &dir,
+        "UPDATE entries SET digest = zeroblob(32) WHERE idx = 7",
+    );
+    sql(
+        &dir,
+        "UPDATE checkpoints SET note = 'forged' WHERE size = 0",
+    );
+    let r = audit::audit(&dir).unwrap();
+    assert!(
+        r.problems.iter().any(|p| p.contains("entry 7")),
+        "{:?}",
+        r.problems
+    );
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.contains("checkpoint of size 0")),
+        "{:?}",
+        r.problems
+    );
+}
+
+#[test]
+fn lost_tree_files_are_rebuilt_from_the_database() {
+    let (_t, dir) = new_node(1000);
+    let root = Node::open_read_only(&dir).unwrap().published().root;
+    std::fs::remove_dir_all(dir.join("tree")).unwrap();
+    let node = Node::open(&dir).unwrap();
+    assert_eq!(node.published().root, root);
+    assert_eq!(node.root_at(1001).unwrap(), root);
+    node.inclusion_proof(500, 1001).unwrap();
+}
+
+#[test]
+fn second_writer_is_refused() {
+    let (_t, dir) = new_node(1);
+    let _first = Node::open(&dir).unwrap();
+    let err = Node::open(&dir).err().unwrap().to_string();
+    assert!(err.contains("in use"), "{err}");
+}

@@ -1,0 +1,8 @@
+//! Read access to the log when it is not public.
+
+use axum::http::HeaderMap;
+
+/// Decides whether a request may read a non-public log (a local user or a peer).
+pub trait ReaderAuth: Send + Sync {
+    fn allows(&self, headers: &HeaderMap) -> bool;
+}

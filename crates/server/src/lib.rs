@@ -1,0 +1,74 @@
+//! detente's HTTP server. [`run`] takes a bound listener and a shutdown future, so
+//! tests start real nodes on port 0 and stop them cleanly.
+//!
+//! Error policy: handlers return [`Problem`]; every error a client sees — from a
+//! handler, an extractor, the router (404/405) or a middleware (413, 408, 429) — is
+//! RFC 9457 `application/problem+json`, except under `/taxii2/`, where the TAXII
+//! 2.1 error format applies.
+
+mod auth;
+mod middleware;
+mod problem;
+mod routes;
+
+pub use auth::ReaderAuth;
+pub use problem::Problem;
+
+use axum::Router;
+use detente_node::Node;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Counters of HTTP responses, by status class.
+#[derive(Default)]
+pub struct HttpMetrics {
+    pub ok: AtomicU64,
+    pub client_errors: AtomicU64,
+    pub server_errors: AtomicU64,
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub node: Arc<Node>,
+    pub http: Arc<HttpMetrics>,
+    /// Who may read the log when `log.public = false`.
+    pub reader_auth: Option<Arc<dyn ReaderAuth>>,
+}
+
+impl AppState {
+    pub fn new(node: Arc<Node>) -> Self {
+        AppState {
+            node,
+            http: Arc::default(),
+            reader_auth: None,
+        }
+    }
+}
+
+/// The whole application; `extra` routes (e.g. TAXII) are merged in and get the
+/// same limits, timeouts and tracing.
+pub fn app(state: AppState, extra: Option<Router>) -> Router {
+    let mut router = routes::router(state.clone());
+    if let Some(extra) = extra {
+        router = router.merge(extra);
+    }
+    middleware::wrap(router, state)
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves.
+pub async fn run(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -1,0 +1,217 @@
+//! Routes of the log read API (C2SP tlog-tiles plus JSON proofs), health and
+//! metrics.
+
+use crate::problem::Problem;
+use crate::AppState;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::{engine::general_purpose::STANDARD as B64, Engine};
+use detente_log::tiles::TilePath;
+use serde_json::json;
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+pub fn router(state: AppState) -> Router {
+    let log = Router::new()
+        .route("/log/checkpoint", get(checkpoint))
+        .route("/log/tile/{*path}", get(tile))
+        .route("/log/proof/inclusion", get(inclusion))
+        .route("/log/proof/consistency", get(consistency))
+        .route_layer(middleware::from_fn_with_state(state.clone(), log_access));
+    Router::new()
+        .merge(log)
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { Problem::not_found("no such resource") })
+        .with_state(state)
+}
+
+/// Enforces `log.public = false`: only local users and peers may read the log.
+async fn log_access(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if state.node.config().log.public {
+        return next.run(req).await;
+    }
+    let allowed = state
+        .reader_auth
+        .as_ref()
+        .is_some_and(|a| a.allows(req.headers()));
+    if !allowed {
+        let mut r = Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "this node's log is readable only by its users and peers",
+        )
+        .into_response();
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer, Basic realm=\"detente\""),
+        );
+        return r;
+    }
+    next.run(req).await
+}
+
+async fn checkpoint(State(state): State<AppState>) -> Response {
+    let note = state.node.published().note.clone();
+    (
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        note,
+    )
+        .into_response()
+}
+
+async fn tile(
+    State(state): State<AppState>,
+    Path(path): Path<String>,
+) -> Result<Response, Problem> {
+    let t = TilePath::parse(&path).map_err(|e| Problem::bad_request(e.to_string()))?;
+    let node = state.node.clone();
+    let bytes = tokio::task::spawn_blocking(move || node.tile(&t))
+        .await
+        .map_err(|_| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "tile read failed"))??
+        .ok_or_else(|| Problem::not_found(format!("tile/{path} is beyond the current tree")))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            // A tile's bytes never change once it exists, partial or full.
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// Parses a required non-negative decimal query parameter.
+fn param(q: &HashMap<String, String>, name: &str) -> Result<u64, Problem> {
+    let v = q
+        .get(name)
+        .ok_or_else(|| Problem::bad_request(format!("missing query parameter {name}")))?;
+    v.parse::<u64>()
+        .ok()
+        .filter(|_| v.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| Problem::bad_request(format!("{name}={v:?} is not a non-negative integer")))
+}
+
+fn b64_list(hashes: &[[u8; 32]]) -> Vec<String> {
+    hashes.iter().map(|h| B64.encode(h)).collect()
+}
+
+async fn inclusion(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    let index = param(&q, "index")?;
+    let size = match q.contains_key("size") {
+        true => param(&q, "size")?,
+        false => state.node.published().size,
+    };
+    if index >= size {
+        return Err(Problem::bad_request(format!(
+            "index {index} is not below size {size}"
+        )));
+    }
+    let hashes = state.node.inclusion_proof(index, size)?;
+    let leaf = state.node.leaf_hash(index)?;
+    Ok(Json(json!({
+        "index": index,
+        "size": size,
+        "leaf_hash": B64.encode(leaf),
+        "hashes": b64_list(&hashes),
+    })))
+}
+
+async fn consistency(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    let (from, to) = (param(&q, "from")?, param(&q, "to")?);
+    if from > to {
+        return Err(Problem::bad_request(format!(
+            "from={from} is larger than to={to}"
+        )));
+    }
+    let hashes = state.node.consistency_proof(from, to)?;
+    Ok(Json(
+        json!({ "from": from, "to": to, "hashes": b64_list(&hashes) }),
+    ))
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    let p = state.node.published();
+    match state.node.failure() {
+        None => {
+            Json(json!({"status": "ok", "origin": state.node.config().origin, "tree_size": p.size}))
+                .into_response()
+        }
+        Some(why) => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("log sequencer stopped: {why}"),
+        )
+        .into_response(),
+    }
+}
+
+/// Prometheus text exposition. Written out directly rather than through a
+/// registry crate: a handful of counters, and no process-global state, so several
+/// nodes can run in one test process.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let m = state.node.metrics();
+    let p = state.node.published();
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    };
+    metric(
+        "detente_log_tree_size",
+        "gauge",
+        "Entries in the transparency log.",
+        p.size,
+    );
+    metric(
+        "detente_log_appends_total",
+        "counter",
+        "Entries appended since start.",
+        m.appends.load(Ordering::Relaxed),
+    );
+    metric(
+        "detente_log_batches_total",
+        "counter",
+        "Batches committed since start.",
+        m.batches.load(Ordering::Relaxed),
+    );
+    metric(
+        "detente_log_batch_micros_total",
+        "counter",
+        "Time spent committing batches, microseconds.",
+        m.batch_micros.load(Ordering::Relaxed),
+    );
+    let h = &state.http;
+    let _ = writeln!(
+        out,
+        "# HELP detente_http_responses_total HTTP responses by status class.\n# TYPE detente_http_responses_total counter\n\
+         detente_http_responses_total{{class=\"2xx_3xx\"}} {}\n\
+         detente_http_responses_total{{class=\"4xx\"}} {}\n\
+         detente_http_responses_total{{class=\"5xx\"}} {}",
+        h.ok.load(Ordering::Relaxed),
+        h.client_errors.load(Ordering::Relaxed),
+        h.server_errors.load(Ordering::Relaxed)
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
+}

@@ -1,0 +1,70 @@
+//! What a node needs from its database, as a trait, so the node is written once
+//! and each database (SQLite first, PostgreSQL later) lives in its own crate with
+//! its own migrations. The backend is chosen from the database URL's scheme.
+//!
+//! Methods are synchronous: the node calls them from its sequencer thread or from
+//! `spawn_blocking`, and embedded SQLite has no async I/O to offer.
+
+use thiserror::Error;
+
+pub type Hash = [u8; 32];
+
+#[derive(Debug, Error)]
+pub enum StorageError {
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("database schema is version {found}, this build knows up to {known}")]
+    SchemaTooNew { found: i64, known: i64 },
+    #[error("unsupported database URL {0:?} (expected sqlite://PATH)")]
+    UnsupportedUrl(String),
+    #[error("integrity: {0}")]
+    Integrity(String),
+}
+
+/// One log entry as stored: the signed envelope and its digest (the leaf is
+/// `0x01 || digest`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryRow {
+    pub index: u64,
+    pub digest: Hash,
+    pub kind: String,
+    /// RFC 3339 time from the envelope, for queries by period.
+    pub time: String,
+    pub envelope: Vec<u8>,
+}
+
+/// A signed checkpoint as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckpointRow {
+    pub size: u64,
+    pub note: String,
+}
+
+/// Storage of the transparency log's entries and checkpoints.
+pub trait LogStore: Send + Sync + 'static {
+    /// Number of entries stored (the next index).
+    fn entry_count(&self) -> Result<u64, StorageError>;
+
+    /// Appends entries and the checkpoint that covers them in one durable
+    /// transaction: either both are there after a crash, or neither.
+    fn append(&self, entries: &[EntryRow], checkpoint: &CheckpointRow) -> Result<(), StorageError>;
+
+    /// Digests of entries `start..end`, in index order.
+    fn digests(&self, start: u64, end: u64) -> Result<Vec<Hash>, StorageError>;
+
+    fn entry(&self, index: u64) -> Result<Option<EntryRow>, StorageError>;
+
+    /// Visits entries from `start` in index order (for audits and rebuilds).
+    fn scan_entries(
+        &self,
+        start: u64,
+        visit: &mut dyn FnMut(EntryRow) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError>;
+
+    fn latest_checkpoint(&self) -> Result<Option<CheckpointRow>, StorageError>;
+
+    fn scan_checkpoints(
+        &self,
+        visit: &mut dyn FnMut(CheckpointRow) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError>;
+}
