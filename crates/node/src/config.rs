@@ -23,6 +23,28 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default)]
+    pub gate: GateConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GateConfig {
+    /// Jurisdiction profile for everything leaving the node: a built-in name
+    /// (`us-dsp`, `eu-gdpr-ch5`, `none`), a TOML file, or `auto` (by the node's
+    /// country: US -> us-dsp, EU/EEA -> eu-gdpr-ch5, else none).
+    #[serde(default = "auto")]
+    pub profile: String,
+}
+
+fn auto() -> String {
+    "auto".into()
+}
+
+impl Default for GateConfig {
+    fn default() -> Self {
+        GateConfig { profile: auto() }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -96,6 +118,7 @@ impl Config {
             database: default_database(),
             log: LogConfig::default(),
             limits: Limits::default(),
+            gate: GateConfig::default(),
         }
     }
 

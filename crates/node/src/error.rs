@@ -21,6 +21,8 @@ pub enum NodeError {
     Integrity(String),
     #[error("{0} is in use by another detente process")]
     InUse(String),
+    #[error("transfer gate: {0}")]
+    Gate(String),
     #[error("append failed: {0}")]
     Append(String),
     #[error("the log sequencer has stopped")]

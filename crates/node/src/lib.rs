@@ -9,6 +9,7 @@ pub mod config;
 pub mod datadir;
 mod error;
 mod node;
+pub mod outbound;
 pub mod sequencer;
 pub mod tree;
 

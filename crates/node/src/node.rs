@@ -9,7 +9,7 @@ use detente_domain::{leaf_for, sha256, Envelope, NodeKey, Origin, SignedEnvelope
 use detente_log::merkle::{self, hash_leaf, CompactRange};
 use detente_log::tiles::{TileKind, TilePath, TILE_HEIGHT, TILE_WIDTH};
 use detente_log::{Checkpoint, Hash, HashReader};
-use detente_storage::{CheckpointRow, EntryRow, LogStore};
+use detente_storage::{CheckpointRow, EntryRow, LogStore, Store};
 use detente_storage_sqlite::SqliteStore;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -67,7 +67,7 @@ pub struct Node {
     config: Config,
     origin: Origin,
     key: Arc<NodeKey>,
-    store: Arc<dyn LogStore>,
+    store: Arc<dyn Store>,
     tree: Arc<TreeFiles>,
     shared: Arc<Shared>,
     tx: RwLock<Option<mpsc::Sender<Job>>>,
@@ -76,7 +76,7 @@ pub struct Node {
     _lock: Option<std::fs::File>,
 }
 
-type Loaded = (Config, Arc<NodeKey>, Arc<dyn LogStore>);
+type Loaded = (Config, Arc<NodeKey>, Arc<dyn Store>);
 
 fn load(dir: &Path) -> Result<Loaded, NodeError> {
     if !datadir::is_initialised(dir) {
@@ -106,9 +106,19 @@ fn lock_dir(dir: &Path) -> Result<std::fs::File, NodeError> {
     Ok(f)
 }
 
+/// The first entry of every log states who the node is.
+fn genesis_envelope(config: &Config, key: &NodeKey) -> Result<SignedEnvelope, NodeError> {
+    let payload = serde_json::json!({
+        "origin": config.origin,
+        "country": config.country,
+        "verifier_key": key.verifier().to_string(),
+    });
+    Ok(Envelope::new("node.genesis", config.origin()?, payload)?.sign(key)?)
+}
+
 /// Opens the store named by the config's database URL (the scheme picks the
 /// backend; SQLite is the only one built so far).
-fn open_store(config: &Config, dir: &Path) -> Result<Arc<dyn LogStore>, NodeError> {
+fn open_store(config: &Config, dir: &Path) -> Result<Arc<dyn Store>, NodeError> {
     let url = config.database_url(dir);
     Ok(Arc::new(SqliteStore::open_url(&url)?))
 }
@@ -122,6 +132,7 @@ impl Node {
         let (config, key, store) = load(dir)?;
         let tree = Arc::new(TreeFiles::open(&dir.join(TREE_DIR))?);
         let (published, edge) = check_integrity(dir, &key, store.as_ref(), &tree)?;
+        let log_store: Arc<dyn LogStore> = store.clone();
         let genesis = published.size == 0;
         let shared = Arc::new(Shared {
             published: RwLock::new(Arc::new(published)),
@@ -129,14 +140,18 @@ impl Node {
             metrics: Metrics::default(),
         });
         let (tx, rx) = mpsc::channel(1024);
-        let worker = Worker {
+        let mut worker = Worker {
             key: key.clone(),
-            store: store.clone(),
+            store: log_store,
             tree: tree.clone(),
             edge,
             shared: shared.clone(),
             checkpoint_file: dir.join(CHECKPOINT_FILE),
         };
+        if genesis {
+            // Committed before the sequencer starts, so open() never blocks on it.
+            worker.append_now(vec![genesis_envelope(&config, &key)?])?;
+        }
         let handle = std::thread::Builder::new()
             .name("log-sequencer".into())
             .spawn(move || worker.run(rx))
@@ -153,9 +168,6 @@ impl Node {
             worker: Mutex::new(Some(handle)),
             _lock: Some(lock),
         });
-        if genesis {
-            node.record_genesis()?;
-        }
         Ok(node)
     }
 
@@ -202,19 +214,6 @@ impl Node {
         }))
     }
 
-    /// The first entry of every log states who the node is.
-    fn record_genesis(&self) -> Result<(), NodeError> {
-        let payload = serde_json::json!({
-            "origin": self.config.origin,
-            "country": self.config.country,
-            "verifier_key": self.verifier().to_string(),
-        });
-        let env = self.sign("node.genesis", payload)?;
-        let rx = self.submit_blocking(vec![env])?;
-        rx.blocking_recv().map_err(|_| NodeError::Closed)??;
-        Ok(())
-    }
-
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -231,7 +230,7 @@ impl Node {
         self.key.verifier()
     }
 
-    pub fn store(&self) -> &Arc<dyn LogStore> {
+    pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 
@@ -282,6 +281,19 @@ impl Node {
             .blocking_send(Job { envelopes, reply })
             .map_err(|_| NodeError::Closed)?;
         Ok(rx)
+    }
+
+    /// Signs and queues one envelope without waiting for it to be durable, for
+    /// callers that cannot wait (synchronous hooks inside request handlers).
+    pub fn record_detached(&self, kind: &str, payload: Value) -> Result<(), NodeError> {
+        let env = self.sign(kind, payload)?;
+        let (reply, _rx) = oneshot::channel();
+        self.sender()?
+            .try_send(Job {
+                envelopes: vec![env],
+                reply,
+            })
+            .map_err(|_| NodeError::Append("the log queue is full".into()))
     }
 
     /// Signs and appends one envelope.

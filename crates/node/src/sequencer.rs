@@ -66,6 +66,13 @@ impl Worker {
         }
     }
 
+    /// Commits envelopes synchronously, before the worker thread runs.
+    pub fn append_now(&mut self, envelopes: Vec<SignedEnvelope>) -> Result<(), NodeError> {
+        let (reply, mut rx) = oneshot::channel();
+        self.commit(vec![Job { envelopes, reply }])?;
+        rx.try_recv().map_err(|_| NodeError::Closed)?.map(|_| ())
+    }
+
     /// Commits one batch and answers its callers. Returns an error only when the
     /// node can no longer append safely.
     fn commit(&mut self, jobs: Vec<Job>) -> Result<(), NodeError> {

@@ -3,7 +3,9 @@
 //! committed batch survives power loss, one writer connection and a pool of
 //! readers so reads never wait for the sequencer's fsync.
 
-use detente_storage::{CheckpointRow, EntryRow, Hash, LogStore, StorageError};
+use detente_storage::{
+    CheckpointRow, EntryRow, Hash, HoldRow, LogStore, StorageError, TransferStore,
+};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -196,6 +198,129 @@ impl LogStore for SqliteStore {
     }
 }
 
+fn row_to_hold(r: &rusqlite::Row) -> rusqlite::Result<HoldRow> {
+    Ok(HoldRow {
+        id: r.get(0)?,
+        recipient: r.get(1)?,
+        country: r.get(2)?,
+        subject: r.get(3)?,
+        decision: r.get(4)?,
+        status: r.get(5)?,
+        created: r.get(6)?,
+        resolved_by: r.get(7)?,
+        reason: r.get(8)?,
+    })
+}
+
+const HOLD_COLUMNS: &str =
+    "id, recipient, country, subject, decision, status, created, resolved_by, reason";
+
+impl TransferStore for SqliteStore {
+    fn record_volume(
+        &self,
+        recipient: &str,
+        category: &str,
+        count: u64,
+        at: &str,
+    ) -> Result<(), StorageError> {
+        let w = self.writer.lock().map_err(db_err)?;
+        w.execute(
+            "INSERT INTO gate_volumes (recipient, category, count, at) VALUES (?1, ?2, ?3, ?4)",
+            params![recipient, category, count as i64, at],
+        )
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn prior_volume(
+        &self,
+        recipient: &str,
+        category: &str,
+        since: &str,
+    ) -> Result<u64, StorageError> {
+        let c = self.reader()?;
+        let sum: i64 = c
+            .query_row(
+                "SELECT coalesce(sum(count), 0) FROM gate_volumes WHERE recipient = ?1 AND category = ?2 AND at >= ?3",
+                params![recipient, category, since],
+                |r| r.get(0),
+            )
+            .map_err(db_err)?;
+        Ok(sum as u64)
+    }
+
+    fn hold(&self, h: &HoldRow) -> Result<HoldRow, StorageError> {
+        let w = self.writer.lock().map_err(db_err)?;
+        w.execute(
+            "INSERT INTO gate_holds (id, recipient, country, subject, decision, status, created) \
+             VALUES (?1, ?2, ?3, ?4, ?5, 'held', ?6) ON CONFLICT (recipient, subject) DO NOTHING",
+            params![
+                h.id,
+                h.recipient,
+                h.country,
+                h.subject,
+                h.decision,
+                h.created
+            ],
+        )
+        .map_err(db_err)?;
+        w.query_row(
+            &format!("SELECT {HOLD_COLUMNS} FROM gate_holds WHERE recipient = ?1 AND subject = ?2"),
+            params![h.recipient, h.subject],
+            row_to_hold,
+        )
+        .map_err(db_err)
+    }
+
+    fn holds(&self, status: Option<&str>) -> Result<Vec<HoldRow>, StorageError> {
+        let c = self.reader()?;
+        let mut st = c
+            .prepare(&format!(
+                "SELECT {HOLD_COLUMNS} FROM gate_holds WHERE ?1 IS NULL OR status = ?1 ORDER BY created"
+            ))
+            .map_err(db_err)?;
+        let rows = st.query_map([status], row_to_hold).map_err(db_err)?;
+        rows.collect::<Result<_, _>>().map_err(db_err)
+    }
+
+    fn find_hold(&self, recipient: &str, subject: &str) -> Result<Option<HoldRow>, StorageError> {
+        let c = self.reader()?;
+        c.query_row(
+            &format!("SELECT {HOLD_COLUMNS} FROM gate_holds WHERE recipient = ?1 AND subject = ?2"),
+            params![recipient, subject],
+            row_to_hold,
+        )
+        .optional()
+        .map_err(db_err)
+    }
+
+    fn resolve_hold(
+        &self,
+        id: &str,
+        status: &str,
+        by: &str,
+        reason: &str,
+    ) -> Result<Option<HoldRow>, StorageError> {
+        let w = self.writer.lock().map_err(db_err)?;
+        let changed = w
+            .execute(
+                "UPDATE gate_holds SET status = ?2, resolved_by = ?3, reason = ?4 WHERE id = ?1 AND status = 'held'",
+                params![id, status, by, reason],
+            )
+            .map_err(db_err)?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        w.query_row(
+            &format!("SELECT {HOLD_COLUMNS} FROM gate_holds WHERE id = ?1"),
+            [id],
+            row_to_hold,
+        )
+        .optional()
+        .map_err(db_err)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +366,67 @@ mod tests {
         assert_eq!(s.digests(0, 5).unwrap(), vec![[0; 32], [1; 32]]);
         assert_eq!(s.entry(1).unwrap().unwrap(), row(1));
         assert!(s.entry(2).unwrap().is_none());
+    }
+
+    #[test]
+    fn volumes_aggregate_by_recipient_category_and_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        s.record_volume("peer.example", "health", 600, "2025-01-01T00:00:00.000000Z")
+            .unwrap();
+        s.record_volume("peer.example", "health", 500, "2026-06-01T00:00:00.000000Z")
+            .unwrap();
+        s.record_volume("other.example", "health", 9, "2026-06-01T00:00:00.000000Z")
+            .unwrap();
+        assert_eq!(
+            s.prior_volume("peer.example", "health", "2025-11-29T00:00:00.000000Z")
+                .unwrap(),
+            500
+        );
+        assert_eq!(
+            s.prior_volume("peer.example", "health", "2024-01-01T00:00:00.000000Z")
+                .unwrap(),
+            1100
+        );
+        assert_eq!(
+            s.prior_volume("peer.example", "financial", "2024-01-01T00:00:00.000000Z")
+                .unwrap(),
+            0
+        );
+    }
+
+    #[test]
+    fn holds_are_unique_per_subject_and_resolved_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        let h = HoldRow {
+            id: "h1".into(),
+            recipient: "peer.example".into(),
+            country: "RU".into(),
+            subject: "taxii:x".into(),
+            decision: "{}".into(),
+            status: "held".into(),
+            created: "2026-01-01T00:00:00.000000Z".into(),
+            resolved_by: None,
+            reason: None,
+        };
+        assert_eq!(s.hold(&h).unwrap().id, "h1");
+        let again = HoldRow {
+            id: "h2".into(),
+            ..h.clone()
+        };
+        assert_eq!(s.hold(&again).unwrap().id, "h1");
+        assert_eq!(s.holds(Some("held")).unwrap().len(), 1);
+        let done = s
+            .resolve_hold("h1", "approved", "rev", "MLA basis checked")
+            .unwrap()
+            .unwrap();
+        assert_eq!(done.status, "approved");
+        assert!(s
+            .resolve_hold("h1", "rejected", "rev", "")
+            .unwrap()
+            .is_none());
+        assert!(s.holds(Some("held")).unwrap().is_empty());
     }
 
     #[test]

@@ -4,7 +4,10 @@
 use detente_storage::StorageError;
 use rusqlite::Connection;
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/001_log.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/001_log.sql"),
+    include_str!("../migrations/002_transfers.sql"),
+];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

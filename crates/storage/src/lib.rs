@@ -68,3 +68,63 @@ pub trait LogStore: Send + Sync + 'static {
         visit: &mut dyn FnMut(CheckpointRow) -> Result<(), StorageError>,
     ) -> Result<(), StorageError>;
 }
+
+/// A payload the transfer gate held for a reviewer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HoldRow {
+    pub id: String,
+    /// Who would receive it (peer origin or account name).
+    pub recipient: String,
+    pub country: String,
+    /// What is held, e.g. `taxii:indicator--...@2026-01-01T00:00:00.000Z`.
+    pub subject: String,
+    /// The gate's decision, as JSON.
+    pub decision: String,
+    /// `held`, `approved` or `rejected`.
+    pub status: String,
+    pub created: String,
+    pub resolved_by: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// What the transfer gate keeps: volumes sent per recipient (for the 12-month
+/// aggregation of 28 CFR 202.205) and payloads held for review.
+pub trait TransferStore: Send + Sync + 'static {
+    fn record_volume(
+        &self,
+        recipient: &str,
+        category: &str,
+        count: u64,
+        at: &str,
+    ) -> Result<(), StorageError>;
+
+    /// Sum of volumes sent to `recipient` in `category` at or after `since`.
+    fn prior_volume(
+        &self,
+        recipient: &str,
+        category: &str,
+        since: &str,
+    ) -> Result<u64, StorageError>;
+
+    /// Inserts a hold unless one exists for the same recipient and subject;
+    /// returns the hold that is in force.
+    fn hold(&self, row: &HoldRow) -> Result<HoldRow, StorageError>;
+
+    fn holds(&self, status: Option<&str>) -> Result<Vec<HoldRow>, StorageError>;
+
+    fn find_hold(&self, recipient: &str, subject: &str) -> Result<Option<HoldRow>, StorageError>;
+
+    /// Resolves a `held` hold; `None` if there is no such held hold.
+    fn resolve_hold(
+        &self,
+        id: &str,
+        status: &str,
+        by: &str,
+        reason: &str,
+    ) -> Result<Option<HoldRow>, StorageError>;
+}
+
+/// Everything a node stores.
+pub trait Store: LogStore + TransferStore {}
+
+impl<T: LogStore + TransferStore> Store for T {}
