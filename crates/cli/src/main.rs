@@ -37,9 +37,31 @@ enum Command {
     /// The transfer gate: judge a payload for a recipient country.
     #[command(subcommand)]
     Gate(GateCommand),
+    /// Users of the node (TAXII and API access).
+    User(UserArgs),
+    /// TAXII 2.1 collections.
+    Collection(CollectionArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
+}
+
+#[derive(clap::Args)]
+struct UserArgs {
+    /// The node's data directory.
+    #[arg(long, global = true, default_value = "detente-data")]
+    dir: std::path::PathBuf,
+    #[command(subcommand)]
+    command: detente_auth::UserCommand,
+}
+
+#[derive(clap::Args)]
+struct CollectionArgs {
+    /// The node's data directory.
+    #[arg(long, global = true, default_value = "detente-data")]
+    dir: std::path::PathBuf,
+    #[command(subcommand)]
+    command: detente_taxii::CollectionCommand,
 }
 
 #[derive(Subcommand)]
@@ -66,6 +88,10 @@ fn main() -> ExitCode {
         Command::Log(c) => cmd::log::run(c),
         Command::Verify(a) => cmd::log::verify(a),
         Command::Bench(c) => cmd::bench::run(c),
+        Command::User(a) => detente_auth::run_user(&a.dir, a.command).map(|_| ExitCode::SUCCESS),
+        Command::Collection(a) => {
+            detente_taxii::run_collection(&a.dir, a.command).map(|_| ExitCode::SUCCESS)
+        }
         Command::Scan(a) => gate_exit(detente_gate::cli::run_scan(a)),
         Command::Gate(GateCommand::Check(a)) => gate_exit(detente_gate::cli::run_gate_check(a)),
     };

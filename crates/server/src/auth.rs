@@ -6,3 +6,10 @@ use axum::http::HeaderMap;
 pub trait ReaderAuth: Send + Sync {
     fn allows(&self, headers: &HeaderMap) -> bool;
 }
+
+/// Local users (and, through the same authenticator, peers) may read.
+impl<T: detente_auth::Authenticator + ?Sized> ReaderAuth for T {
+    fn allows(&self, headers: &HeaderMap) -> bool {
+        matches!(self.authenticate(headers), Ok(Some(_)))
+    }
+}

@@ -7,11 +7,13 @@
 //! 2.1 error format applies.
 
 mod auth;
+mod compose;
 mod middleware;
 mod problem;
 mod routes;
 
 pub use auth::ReaderAuth;
+pub use compose::{node_app, GateFilter};
 pub use problem::Problem;
 
 use axum::Router;
@@ -49,10 +51,13 @@ impl AppState {
     }
 }
 
-/// The whole application; `extra` routes (e.g. TAXII) are merged in and get the
-/// same limits, timeouts and tracing.
+/// The whole application. `extra` routes (TAXII) are merged in and get the same
+/// rate limits, timeouts and tracing; they enforce their own body limit, which
+/// TAXII reports in its own error format.
 pub fn app(state: AppState, extra: Option<Router>) -> Router {
-    let mut router = routes::router(state.clone());
+    let limit = state.node.config().limits.max_body_bytes;
+    let mut router =
+        routes::router(state.clone()).layer(tower_http::limit::RequestBodyLimitLayer::new(limit));
     if let Some(extra) = extra {
         router = router.merge(extra);
     }

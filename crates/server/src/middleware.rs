@@ -15,7 +15,6 @@ use std::time::Duration;
 use tower_governor::governor::GovernorConfigBuilder;
 use tower_governor::GovernorLayer;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -43,7 +42,6 @@ pub fn wrap(router: Router, state: AppState) -> Router {
     let governor = Arc::new(governor);
     spawn_limiter_cleanup(governor.limiter().clone());
     router
-        .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(limits.request_timeout_secs),

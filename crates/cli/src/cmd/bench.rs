@@ -10,6 +10,8 @@ pub enum BenchCommand {
     Log(LogBenchArgs),
     /// Scanner throughput and memory on generated text and CSV (--quality: corpus scores).
     Scan(detente_gate::cli::BenchScanArgs),
+    /// TAXII ingest and read latency on a temporary node.
+    Taxii(detente_taxii::BenchArgs),
 }
 
 #[derive(Args)]
@@ -31,6 +33,10 @@ pub fn run(c: BenchCommand) -> anyhow::Result<ExitCode> {
     match c {
         BenchCommand::Log(a) => log(a),
         BenchCommand::Scan(a) => detente_gate::cli::run_bench_scan(a),
+        BenchCommand::Taxii(a) => {
+            tokio::runtime::Runtime::new()?.block_on(detente_taxii::run_bench(a))?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

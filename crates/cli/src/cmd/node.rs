@@ -4,7 +4,6 @@ use anyhow::Context;
 use clap::Args;
 use detente_domain::{Country, Origin};
 use detente_node::{datadir, Node};
-use detente_server::AppState;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -57,6 +56,7 @@ fn init_logging() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -77,7 +77,7 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
         tracing::info!(origin = %node.config().origin, key = %node.verifier(), "listening on http://{addr}");
-        let app = detente_server::app(AppState::new(node.clone()), None);
+        let app = detente_server::node_app(node.clone())?;
         detente_server::run(listener, app, shutdown_signal()).await?;
         anyhow::Ok(())
     })?;

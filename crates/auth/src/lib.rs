@@ -1,0 +1,470 @@
+//! Users of a node and how requests prove who they are.
+//!
+//! Passwords are stored as argon2id hashes, bearer tokens as SHA-256 digests
+//! only: a copy of the database never yields a usable credential. Because
+//! argon2 is slow on purpose, successful Basic verifications are cached for a
+//! short time under a keyed digest of the credentials, so that bulk TAXII
+//! clients are not throttled by the hash while a stolen cache (memory only)
+//! still reveals nothing.
+
+mod cache;
+mod cli;
+mod store;
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::Engine;
+use http::HeaderMap;
+use sha2::{Digest, Sha256};
+
+pub use cli::{run_user, UserCommand};
+pub use store::{AuthStore, SqliteAuthStore, UserRecord};
+
+use cache::{FailureThrottle, VerifiedCache};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("database error: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("user '{0}' already exists")]
+    UserExists(String),
+    #[error("no such user '{0}'")]
+    NoSuchUser(String),
+    #[error("unknown role '{0}' (expected officer, reviewer, auditor or admin)")]
+    UnknownRole(String),
+    #[error("invalid user name '{0}' (use 1-64 characters without ':' or whitespace)")]
+    InvalidName(String),
+    #[error("password must not be empty")]
+    EmptyPassword,
+    #[error("malformed Authorization header")]
+    MalformedHeader,
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("too many failed attempts for this user; retry later")]
+    Throttled,
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+    #[error("random number generator failed: {0}")]
+    Random(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Officer,
+    Reviewer,
+    Auditor,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Officer => "officer",
+            Role::Reviewer => "reviewer",
+            Role::Auditor => "auditor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = AuthError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "officer" => Ok(Role::Officer),
+            "reviewer" => Ok(Role::Reviewer),
+            "auditor" => Ok(Role::Auditor),
+            "admin" => Ok(Role::Admin),
+            other => Err(AuthError::UnknownRole(other.to_string())),
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Local users and peer nodes differ in what they may see (TLP AMBER+STRICT
+/// never leaves the organisation), so the distinction travels with every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrincipalKind {
+    User,
+    Peer { origin: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub name: String,
+    pub role: Role,
+    pub kind: PrincipalKind,
+}
+
+/// Who is calling, from the request headers. [`Users`] recognises local
+/// users; the node can wrap it to also recognise peer nodes, and services
+/// such as TAXII take any implementation.
+pub trait Authenticator: Send + Sync {
+    /// `Ok(None)` when the request carries no credentials.
+    fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Principal>, AuthError>;
+}
+
+impl Authenticator for Users {
+    fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Principal>, AuthError> {
+        Users::authenticate(self, headers)
+    }
+}
+
+/// How long a successful Basic verification is trusted without argon2. Short,
+/// because a password changed by another process (the CLI) is only noticed
+/// when the entry expires.
+const CACHE_TTL: Duration = Duration::from_secs(60);
+const CACHE_CAPACITY: usize = 1024;
+/// Failures allowed per user within `FAILURE_WINDOW` before further attempts
+/// are refused without checking the password.
+const MAX_FAILURES: u32 = 5;
+const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+
+/// The user database of one node plus the in-memory verification cache.
+pub struct Users {
+    store: Box<dyn AuthStore>,
+    cache: Mutex<VerifiedCache>,
+    throttle: Mutex<FailureThrottle>,
+}
+
+impl Users {
+    /// Opens (and migrates) the `auth_` tables in the node database at `db_path`.
+    pub fn open(db_path: &Path) -> Result<Users, AuthError> {
+        Ok(Users::with_store(Box::new(SqliteAuthStore::open(db_path)?)))
+    }
+
+    pub fn with_store(store: Box<dyn AuthStore>) -> Users {
+        Users {
+            store,
+            cache: Mutex::new(VerifiedCache::new(CACHE_CAPACITY, CACHE_TTL)),
+            throttle: Mutex::new(FailureThrottle::new(MAX_FAILURES, FAILURE_WINDOW)),
+        }
+    }
+
+    pub fn add_user(&self, name: &str, role: Role, password: &str) -> Result<(), AuthError> {
+        check_name(name)?;
+        let hash = hash_password(password)?;
+        self.store.insert_user(name, role, &hash)
+    }
+
+    pub fn set_password(&self, name: &str, password: &str) -> Result<(), AuthError> {
+        let hash = hash_password(password)?;
+        self.store.update_password(name, &hash)?;
+        self.lock_cache().forget_user(name);
+        Ok(())
+    }
+
+    pub fn remove_user(&self, name: &str) -> Result<(), AuthError> {
+        self.store.delete_user(name)?;
+        self.lock_cache().forget_user(name);
+        Ok(())
+    }
+
+    pub fn list_users(&self) -> Result<Vec<UserRecord>, AuthError> {
+        self.store.list_users()
+    }
+
+    /// Issues a new bearer token. The token is returned once and only its
+    /// SHA-256 digest is stored.
+    pub fn issue_token(&self, name: &str) -> Result<String, AuthError> {
+        self.store
+            .find_user(name)?
+            .ok_or_else(|| AuthError::NoSuchUser(name.to_string()))?;
+        let mut raw = [0u8; 32];
+        getrandom::getrandom(&mut raw).map_err(|e| AuthError::Random(e.to_string()))?;
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+        self.store.insert_token(name, &token_digest(&token))?;
+        Ok(token)
+    }
+
+    /// Revokes every bearer token of `name`; returns how many were revoked.
+    pub fn revoke(&self, name: &str) -> Result<usize, AuthError> {
+        self.store.delete_tokens(name)
+    }
+
+    /// `Ok(None)` when the request carries no credentials (the caller decides
+    /// whether anonymous access is acceptable); an error when it carries wrong
+    /// or malformed ones.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Principal>, AuthError> {
+        let Some(value) = headers.get(http::header::AUTHORIZATION) else {
+            return Ok(None);
+        };
+        let value = value.to_str().map_err(|_| AuthError::MalformedHeader)?;
+        let (scheme, rest) = value
+            .trim()
+            .split_once(' ')
+            .ok_or(AuthError::MalformedHeader)?;
+        match scheme.to_ascii_lowercase().as_str() {
+            "basic" => self.authenticate_basic(rest.trim()).map(Some),
+            "bearer" => self.authenticate_bearer(rest.trim()).map(Some),
+            _ => Err(AuthError::MalformedHeader),
+        }
+    }
+
+    fn authenticate_basic(&self, encoded: &str) -> Result<Principal, AuthError> {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|_| AuthError::MalformedHeader)?;
+        let text = String::from_utf8(decoded).map_err(|_| AuthError::MalformedHeader)?;
+        let (name, password) = text.split_once(':').ok_or(AuthError::MalformedHeader)?;
+        self.verify_password(name, password)
+    }
+
+    /// Verifies a user's password, consulting the cache first.
+    pub fn verify_password(&self, name: &str, password: &str) -> Result<Principal, AuthError> {
+        if let Some(role) = self.lock_cache().lookup(name, password) {
+            return Ok(user_principal(name, role));
+        }
+        if self.lock_throttle().is_blocked(name) {
+            return Err(AuthError::Throttled);
+        }
+        match self.verify_slow(name, password)? {
+            Some(role) => {
+                self.lock_throttle().clear(name);
+                self.lock_cache().insert(name, password, role);
+                Ok(user_principal(name, role))
+            }
+            None => {
+                self.lock_throttle().record_failure(name);
+                tracing::info!(user = name, "failed password authentication");
+                Err(AuthError::InvalidCredentials)
+            }
+        }
+    }
+
+    fn verify_slow(&self, name: &str, password: &str) -> Result<Option<Role>, AuthError> {
+        let Some(user) = self.store.find_user(name)? else {
+            // Spend comparable time on unknown users so timing does not reveal
+            // which names exist.
+            let _ = hash_password(password);
+            return Ok(None);
+        };
+        let parsed =
+            PasswordHash::new(&user.password_hash).map_err(|e| AuthError::Hash(e.to_string()))?;
+        let ok = Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
+        Ok(ok.then_some(user.role))
+    }
+
+    fn authenticate_bearer(&self, token: &str) -> Result<Principal, AuthError> {
+        let user = self
+            .store
+            .find_token_user(&token_digest(token))?
+            .ok_or(AuthError::InvalidCredentials)?;
+        Ok(user_principal(&user.name, user.role))
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, VerifiedCache> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_throttle(&self) -> std::sync::MutexGuard<'_, FailureThrottle> {
+        self.throttle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn user_principal(name: &str, role: Role) -> Principal {
+    Principal {
+        name: name.to_string(),
+        role,
+        kind: PrincipalKind::User,
+    }
+}
+
+fn check_name(name: &str) -> Result<(), AuthError> {
+    let ok = !name.is_empty()
+        && name.chars().count() <= 64
+        && !name.contains(':')
+        && !name.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(AuthError::InvalidName(name.to_string()))
+    }
+}
+
+fn hash_password(password: &str) -> Result<String, AuthError> {
+    if password.is_empty() {
+        return Err(AuthError::EmptyPassword);
+    }
+    let mut salt = [0u8; 16];
+    getrandom::getrandom(&mut salt).map_err(|e| AuthError::Random(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| AuthError::Hash(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AuthError::Hash(e.to_string()))
+}
+
+fn token_digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn users() -> (tempfile::TempDir, Users) {
+        let dir = tempfile::tempdir().unwrap();
+        let users = Users::open(&dir.path().join("detente.db")).unwrap();
+        (dir, users)
+    }
+
+    fn basic(user: &str, pw: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        let v = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"));
+        h.insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Basic {v}")).unwrap(),
+        );
+        h
+    }
+
+    fn bearer(token: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn basic_auth_accepts_right_password_only() {
+        let (_d, u) = users();
+        u.add_user("alice", Role::Officer, "s3cret").unwrap();
+        let p = u.authenticate(&basic("alice", "s3cret")).unwrap().unwrap();
+        assert_eq!(p.name, "alice");
+        assert_eq!(p.role, Role::Officer);
+        assert_eq!(p.kind, PrincipalKind::User);
+        // Second time is served from the cache and still correct.
+        assert!(u.authenticate(&basic("alice", "s3cret")).unwrap().is_some());
+        assert!(matches!(
+            u.authenticate(&basic("alice", "wrong")),
+            Err(AuthError::InvalidCredentials)
+        ));
+        assert!(matches!(
+            u.authenticate(&basic("mallory", "s3cret")),
+            Err(AuthError::InvalidCredentials)
+        ));
+    }
+
+    #[test]
+    fn no_header_is_anonymous() {
+        let (_d, u) = users();
+        assert!(u.authenticate(&HeaderMap::new()).unwrap().is_none());
+    }
+
+    #[test]
+    fn malformed_headers_are_rejected() {
+        let (_d, u) = users();
+        for v in ["Basic !!!", "Basic", "Digest abc", "Basic bm9jb2xvbg=="] {
+            let mut h = HeaderMap::new();
+            h.insert("authorization", HeaderValue::from_str(v).unwrap());
+            assert!(
+                matches!(u.authenticate(&h), Err(AuthError::MalformedHeader)),
+                "{v}"
+            );
+        }
+    }
+
+    #[test]
+    fn password_change_invalidates_cache() {
+        let (_d, u) = users();
+        u.add_user("bob", Role::Reviewer, "old").unwrap();
+        assert!(u.authenticate(&basic("bob", "old")).is_ok());
+        u.set_password("bob", "new").unwrap();
+        assert!(u.authenticate(&basic("bob", "old")).is_err());
+        assert!(u.authenticate(&basic("bob", "new")).is_ok());
+    }
+
+    #[test]
+    fn removed_user_cannot_log_in() {
+        let (_d, u) = users();
+        u.add_user("carol", Role::Admin, "pw").unwrap();
+        assert!(u.authenticate(&basic("carol", "pw")).is_ok());
+        u.remove_user("carol").unwrap();
+        assert!(u.authenticate(&basic("carol", "pw")).is_err());
+        assert!(matches!(
+            u.remove_user("carol"),
+            Err(AuthError::NoSuchUser(_))
+        ));
+    }
+
+    #[test]
+    fn tokens_work_until_revoked() {
+        let (_d, u) = users();
+        u.add_user("dave", Role::Auditor, "pw").unwrap();
+        let t = u.issue_token("dave").unwrap();
+        assert_eq!(t.len(), 43);
+        let p = u.authenticate(&bearer(&t)).unwrap().unwrap();
+        assert_eq!((p.name.as_str(), p.role), ("dave", Role::Auditor));
+        assert!(u.authenticate(&bearer("not-a-token")).is_err());
+        assert_eq!(u.revoke("dave").unwrap(), 1);
+        assert!(u.authenticate(&bearer(&t)).is_err());
+        assert!(matches!(
+            u.issue_token("nobody"),
+            Err(AuthError::NoSuchUser(_))
+        ));
+    }
+
+    #[test]
+    fn repeated_failures_are_throttled() {
+        let (_d, u) = users();
+        u.add_user("erin", Role::Officer, "pw").unwrap();
+        for _ in 0..MAX_FAILURES {
+            assert!(matches!(
+                u.authenticate(&basic("erin", "bad")),
+                Err(AuthError::InvalidCredentials)
+            ));
+        }
+        assert!(matches!(
+            u.authenticate(&basic("erin", "pw")),
+            Err(AuthError::Throttled)
+        ));
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        let (_d, u) = users();
+        assert!(matches!(
+            u.add_user("", Role::Officer, "pw"),
+            Err(AuthError::InvalidName(_))
+        ));
+        assert!(matches!(
+            u.add_user("a:b", Role::Officer, "pw"),
+            Err(AuthError::InvalidName(_))
+        ));
+        assert!(matches!(
+            u.add_user("a", Role::Officer, ""),
+            Err(AuthError::EmptyPassword)
+        ));
+        u.add_user("a", Role::Officer, "pw").unwrap();
+        assert!(matches!(
+            u.add_user("a", Role::Officer, "pw"),
+            Err(AuthError::UserExists(_))
+        ));
+        assert!("boss".parse::<Role>().is_err());
+        assert_eq!("admin".parse::<Role>().unwrap(), Role::Admin);
+    }
+
+    #[test]
+    fn stored_hash_is_argon2id() {
+        let (_d, u) = users();
+        u.add_user("f", Role::Officer, "pw").unwrap();
+        let rec = u.list_users().unwrap();
+        assert_eq!(rec.len(), 1);
+        assert!(rec[0].password_hash.starts_with("$argon2id$"));
+    }
+}

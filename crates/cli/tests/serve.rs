@@ -1,0 +1,108 @@
+//! The binary end to end: entries written by `bench log` are served by `serve`,
+//! their proofs verify over HTTP and offline, and SIGTERM stops the node cleanly.
+
+use base64::{engine::general_purpose::STANDARD as B64, Engine};
+use detente_domain::VerifierKey;
+use detente_log::merkle::{verify_inclusion, Hash};
+use detente_log::Checkpoint;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+fn detente() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_detente"))
+}
+
+fn run_ok(args: &[&str]) -> String {
+    let out = detente().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Kills the server if the test fails half way.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn bench_entries_are_served_and_proofs_verify() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("node");
+    let d = dir.to_str().unwrap();
+    run_ok(&["bench", "log", "--dir", d, "--entries", "1000"]);
+    let key = VerifierKey::parse(run_ok(&["key", "--dir", d]).trim()).unwrap();
+
+    let mut child = Server(
+        detente()
+            .args(["serve", "--dir", d, "--listen", "127.0.0.1:0"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(child.0.stderr.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("serve exited").unwrap();
+        if let Some(at) = line.find("listening on http://") {
+            let rest = &line[at + "listening on ".len()..];
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+
+    let note = reqwest::get(format!("{base}/log/checkpoint"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (cp, _) = Checkpoint::open(&note, std::slice::from_ref(&key)).unwrap();
+    assert_eq!(cp.size, 1001);
+    let p: serde_json::Value =
+        reqwest::get(format!("{base}/log/proof/inclusion?index=500&size=1001"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let h = |v: &serde_json::Value| -> Hash {
+        B64.decode(v.as_str().unwrap()).unwrap().try_into().unwrap()
+    };
+    let hashes: Vec<Hash> = p["hashes"].as_array().unwrap().iter().map(h).collect();
+    verify_inclusion(500, 1001, &h(&p["leaf_hash"]), &hashes, &cp.root).unwrap();
+
+    // Offline, beside the running server.
+    let proof = run_ok(&["log", "proof", "--dir", d, "--index", "500"]);
+    let file = t.path().join("e500.tlog-proof");
+    std::fs::write(&file, &proof).unwrap();
+    let ok = run_ok(&["verify", "--key", &key.to_string(), file.to_str().unwrap()]);
+    assert!(ok.contains("entry 500"), "{ok}");
+    let tampered = proof.replacen("index 500", "index 501", 1);
+    std::fs::write(&file, tampered).unwrap();
+    let out = detente()
+        .args(["verify", "--key", &key.to_string(), file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).lines().count(),
+        1,
+        "one readable line"
+    );
+
+    let pid = child.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(child.0.wait().unwrap().success());
+    run_ok(&["log", "verify", "--dir", d]);
+}

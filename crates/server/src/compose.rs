@@ -1,0 +1,87 @@
+//! Puts a whole node together: the log API, users, and the TAXII server with the
+//! transfer gate on everything it serves to peers.
+
+use crate::AppState;
+use axum::Router;
+use detente_auth::{Principal, PrincipalKind, Users};
+use detente_domain::Country;
+use detente_node::outbound::{Outbound, Verdict};
+use detente_node::{Node, NodeError};
+use detente_taxii::{OutboundDecision, OutboundFilter, Taxii, TaxiiConfig};
+use std::sync::Arc;
+
+/// Builds the application a node serves.
+pub fn node_app(node: Arc<Node>) -> Result<Router, NodeError> {
+    let db = node.dir().join("detente.db");
+    let users = Arc::new(Users::open(&db).map_err(|e| NodeError::Config(format!("users: {e}")))?);
+    let config = TaxiiConfig {
+        max_content_length: node.config().limits.max_body_bytes,
+        ..TaxiiConfig::default()
+    };
+    let gate = GateFilter::new(node.clone(), Arc::new(|_: &str| None))?;
+    let taxii = Taxii::open(node.dir(), users.clone(), config)
+        .map_err(|e| NodeError::Config(format!("taxii: {e}")))?
+        .with_outbound_filter(Arc::new(gate));
+    let mut state = AppState::new(node);
+    state.reader_auth = Some(users);
+    Ok(crate::app(
+        state,
+        Some(detente_taxii::router(Arc::new(taxii))),
+    ))
+}
+
+/// Where a peer is, by origin. Until peers are configured, none is known, and
+/// the gate withholds everything from peers (it fails closed).
+pub type PeerCountry = Arc<dyn Fn(&str) -> Option<Country> + Send + Sync>;
+
+/// The transfer gate as TAXII's outbound filter: each STIX object served to a
+/// peer is scanned and judged for the peer's country; the decision is logged.
+pub struct GateFilter {
+    outbound: Outbound,
+    peer_country: PeerCountry,
+}
+
+impl GateFilter {
+    pub fn new(node: Arc<Node>, peer_country: PeerCountry) -> Result<Self, NodeError> {
+        Ok(GateFilter {
+            outbound: Outbound::new(node)?,
+            peer_country,
+        })
+    }
+}
+
+impl OutboundFilter for GateFilter {
+    fn check(&self, principal: &Principal, object: &serde_json::Value) -> OutboundDecision {
+        let PrincipalKind::Peer { origin } = &principal.kind else {
+            return OutboundDecision::Allow;
+        };
+        let Some(country) = (self.peer_country)(origin) else {
+            return OutboundDecision::Withhold {
+                reason: format!("no country known for peer {origin}"),
+            };
+        };
+        let id = object["id"].as_str().unwrap_or("?");
+        let version = object["modified"].as_str().unwrap_or("");
+        let subject = format!("stix:{id}@{version}");
+        let bytes = object.to_string();
+        match self.outbound.check(
+            origin,
+            country,
+            &subject,
+            &[("object.json", bytes.as_bytes())],
+            None,
+        ) {
+            Ok(Verdict::Send(None)) => OutboundDecision::Allow,
+            Ok(Verdict::Send(Some(redacted))) => match serde_json::from_slice(&redacted) {
+                Ok(v) => OutboundDecision::Replace(v),
+                Err(e) => OutboundDecision::Withhold {
+                    reason: format!("redacted copy is not JSON: {e}"),
+                },
+            },
+            Ok(Verdict::Withhold { reason, .. }) => OutboundDecision::Withhold { reason },
+            Err(e) => OutboundDecision::Withhold {
+                reason: format!("gate failed: {e}"),
+            },
+        }
+    }
+}

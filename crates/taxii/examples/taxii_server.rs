@@ -1,0 +1,79 @@
+//! A stand-alone TAXII server over the detente crates, with the same
+//! subcommand shapes as the `detente` binary (`user`, `collection`, `serve`,
+//! `bench`), for the interop suite and benchmarks before the node exists.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use detente_taxii::{Taxii, TaxiiConfig};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    User {
+        /// Data directory; accepted before or after the subcommand.
+        #[arg(long, global = true)]
+        dir: Option<PathBuf>,
+        #[command(subcommand)]
+        cmd: detente_auth::UserCommand,
+    },
+    Collection {
+        #[arg(long, global = true)]
+        dir: Option<PathBuf>,
+        #[command(subcommand)]
+        cmd: detente_taxii::CollectionCommand,
+    },
+    Serve {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8021")]
+        listen: SocketAddr,
+    },
+    Bench(detente_taxii::BenchArgs),
+}
+
+async fn serve(dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let users = Arc::new(detente_auth::Users::open(&dir.join("detente.db"))?);
+    let taxii = Arc::new(Taxii::open(&dir, users, TaxiiConfig::default())?);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    println!("listening on http://{}/taxii2/", listener.local_addr()?);
+    axum::serve(listener, detente_taxii::router(taxii))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+fn need_dir(dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    dir.context("--dir DIR is required")
+}
+
+#[tokio::main]
+async fn main() {
+    let result = match Cli::parse().command {
+        Command::User { dir, cmd } => {
+            need_dir(dir).and_then(|dir| detente_auth::run_user(&dir, cmd))
+        }
+        Command::Collection { dir, cmd } => {
+            need_dir(dir).and_then(|dir| detente_taxii::run_collection(&dir, cmd))
+        }
+        Command::Serve { dir, listen } => serve(dir, listen).await,
+        Command::Bench(args) => detente_taxii::run_bench(args).await,
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
