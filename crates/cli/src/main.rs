@@ -69,6 +69,10 @@ enum GateCommand {
     /// Decide allow / redact / hold / block for FILEs sent to a country
     /// (exit 0 allow, 1 otherwise, 2 error).
     Check(detente_gate::cli::GateCheckArgs),
+    /// List payloads the gate held for review.
+    Holds(cmd::gate::HoldsArgs),
+    /// Approve or reject a held payload (recorded in the log).
+    Review(cmd::gate::ReviewArgs),
 }
 
 /// Scan and gate answers use exit 1 for "found something", so their errors are 2.
@@ -94,6 +98,8 @@ fn main() -> ExitCode {
         }
         Command::Scan(a) => gate_exit(detente_gate::cli::run_scan(a)),
         Command::Gate(GateCommand::Check(a)) => gate_exit(detente_gate::cli::run_gate_check(a)),
+        Command::Gate(GateCommand::Holds(a)) => cmd::gate::holds(a),
+        Command::Gate(GateCommand::Review(a)) => cmd::gate::review(a),
     };
     match result {
         Ok(code) => code,

@@ -18,12 +18,17 @@ pub fn node_app(node: Arc<Node>) -> Result<Router, NodeError> {
         max_content_length: node.config().limits.max_body_bytes,
         ..TaxiiConfig::default()
     };
-    let gate = GateFilter::new(node.clone(), Arc::new(|_: &str| None))?;
+    let outbound = Arc::new(Outbound::new(node.clone())?);
+    let gate = GateFilter {
+        outbound: outbound.clone(),
+        peer_country: Arc::new(|_: &str| None),
+    };
     let taxii = Taxii::open(node.dir(), users.clone(), config)
         .map_err(|e| NodeError::Config(format!("taxii: {e}")))?
         .with_outbound_filter(Arc::new(gate));
     let mut state = AppState::new(node);
-    state.reader_auth = Some(users);
+    state.auth = Some(users);
+    state.outbound = Some(outbound);
     Ok(crate::app(
         state,
         Some(detente_taxii::router(Arc::new(taxii))),
@@ -37,17 +42,8 @@ pub type PeerCountry = Arc<dyn Fn(&str) -> Option<Country> + Send + Sync>;
 /// The transfer gate as TAXII's outbound filter: each STIX object served to a
 /// peer is scanned and judged for the peer's country; the decision is logged.
 pub struct GateFilter {
-    outbound: Outbound,
-    peer_country: PeerCountry,
-}
-
-impl GateFilter {
-    pub fn new(node: Arc<Node>, peer_country: PeerCountry) -> Result<Self, NodeError> {
-        Ok(GateFilter {
-            outbound: Outbound::new(node)?,
-            peer_country,
-        })
-    }
+    pub outbound: Arc<Outbound>,
+    pub peer_country: PeerCountry,
 }
 
 impl OutboundFilter for GateFilter {

@@ -6,17 +6,18 @@
 //! RFC 9457 `application/problem+json`, except under `/taxii2/`, where the TAXII
 //! 2.1 error format applies.
 
-mod auth;
 mod compose;
+mod holds;
 mod middleware;
 mod problem;
 mod routes;
 
-pub use auth::ReaderAuth;
 pub use compose::{node_app, GateFilter};
 pub use problem::Problem;
 
 use axum::Router;
+use detente_auth::{Authenticator, Principal};
+use detente_node::outbound::Outbound;
 use detente_node::Node;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -37,8 +38,11 @@ pub struct HttpMetrics {
 pub struct AppState {
     pub node: Arc<Node>,
     pub http: Arc<HttpMetrics>,
-    /// Who may read the log when `log.public = false`.
-    pub reader_auth: Option<Arc<dyn ReaderAuth>>,
+    /// Recognises the node's users (and peers); without it only public
+    /// resources are served.
+    pub auth: Option<Arc<dyn Authenticator>>,
+    /// The transfer gate, for reviewers resolving held payloads.
+    pub outbound: Option<Arc<Outbound>>,
 }
 
 impl AppState {
@@ -46,8 +50,14 @@ impl AppState {
         AppState {
             node,
             http: Arc::default(),
-            reader_auth: None,
+            auth: None,
+            outbound: None,
         }
+    }
+
+    /// The caller, if it presented valid credentials.
+    pub fn principal(&self, headers: &axum::http::HeaderMap) -> Option<Principal> {
+        self.auth.as_ref()?.authenticate(headers).ok().flatten()
     }
 }
 

@@ -62,6 +62,10 @@ impl From<NodeError> for Problem {
                     "the log is not accepting appends",
                 )
             }
+            NodeError::Gate(why) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("transfer gate: {why}"),
+            ),
             other => {
                 tracing::error!(error = %other, "internal error");
                 Problem::new(
@@ -70,5 +74,11 @@ impl From<NodeError> for Problem {
                 )
             }
         }
+    }
+}
+
+impl From<detente_storage::StorageError> for Problem {
+    fn from(e: detente_storage::StorageError) -> Self {
+        Problem::from(NodeError::Storage(e))
     }
 }

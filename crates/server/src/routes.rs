@@ -25,6 +25,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), log_access));
     Router::new()
         .merge(log)
+        .merge(crate::holds::router())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(|| async { Problem::not_found("no such resource") })
@@ -36,11 +37,7 @@ async fn log_access(State(state): State<AppState>, req: Request, next: Next) -> 
     if state.node.config().log.public {
         return next.run(req).await;
     }
-    let allowed = state
-        .reader_auth
-        .as_ref()
-        .is_some_and(|a| a.allows(req.headers()));
-    if !allowed {
+    if state.principal(req.headers()).is_none() {
         let mut r = Problem::new(
             StatusCode::UNAUTHORIZED,
             "this node's log is readable only by its users and peers",

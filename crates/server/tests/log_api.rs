@@ -6,7 +6,6 @@ use detente_domain::{leaf_for, Origin};
 use detente_log::merkle::{hash_leaf, verify_consistency, verify_inclusion, Hash};
 use detente_log::Checkpoint;
 use detente_node::{datadir, Node};
-use detente_server::AppState;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -40,7 +39,7 @@ async fn start(edit_config: impl FnOnce(&mut String)) -> TestNode {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let app = detente_server::app(AppState::new(node.clone()), None);
+    let app = detente_server::node_app(node.clone()).unwrap();
     tokio::spawn(detente_server::run(listener, app, async move {
         let _ = rx.await;
     }));
@@ -235,6 +234,36 @@ async fn private_log_needs_credentials() {
     let r = get(&format!("{}/log/checkpoint", t.base)).await;
     assert!(r.headers().contains_key("www-authenticate"));
     assert_problem(r, 401).await;
+    let users = detente_auth::Users::open(&t.node.dir().join("detente.db")).unwrap();
+    users
+        .add_user("ada", detente_auth::Role::Auditor, "ada-password")
+        .unwrap();
+    let c = reqwest::Client::new();
+    let url = format!("{}/log/checkpoint", t.base);
+    let r = c
+        .get(&url)
+        .basic_auth("ada", Some("wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = c
+        .get(&url)
+        .basic_auth("ada", Some("ada-password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let token = users.issue_token("ada").unwrap();
+    assert_eq!(
+        c.get(&url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     // Health and metrics stay readable for monitoring.
     assert_eq!(get(&format!("{}/healthz", t.base)).await.status(), 200);
 }

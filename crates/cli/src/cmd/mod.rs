@@ -1,3 +1,4 @@
 pub mod bench;
+pub mod gate;
 pub mod log;
 pub mod node;

@@ -1,0 +1,118 @@
+//! `/api/v1/gate/holds`: payloads the transfer gate held, for reviewers.
+
+use crate::problem::Problem;
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use detente_auth::{Principal, PrincipalKind, Role};
+use detente_storage::HoldRow;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/gate/holds", get(list))
+        .route("/api/v1/gate/holds/{id}", post(review))
+}
+
+/// A local user with one of `roles`, or 401/403.
+fn require(state: &AppState, headers: &HeaderMap, roles: &[Role]) -> Result<Principal, Problem> {
+    let p = state.principal(headers).ok_or_else(|| {
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "credentials required (Basic or Bearer)",
+        )
+    })?;
+    if !matches!(p.kind, PrincipalKind::User) || !roles.contains(&p.role) {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            format!("{} may not do this", p.name),
+        ));
+    }
+    Ok(p)
+}
+
+fn to_json(h: HoldRow) -> Value {
+    let decision: Value = serde_json::from_str(&h.decision).unwrap_or(Value::Null);
+    json!({
+        "id": h.id, "recipient": h.recipient, "country": h.country, "subject": h.subject,
+        "status": h.status, "created": h.created, "resolved_by": h.resolved_by,
+        "reason": h.reason, "decision": decision,
+    })
+}
+
+async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, Problem> {
+    require(
+        &state,
+        &headers,
+        &[Role::Reviewer, Role::Auditor, Role::Admin],
+    )?;
+    let status = q.get("status").map(String::as_str).unwrap_or("held");
+    let filter = match status {
+        "held" | "approved" | "rejected" => Some(status),
+        "all" => None,
+        other => {
+            return Err(Problem::bad_request(format!(
+                "status={other:?}: use held, approved, rejected or all"
+            )))
+        }
+    };
+    let rows = state.node.store().holds(filter)?;
+    Ok(Json(
+        json!({ "holds": rows.into_iter().map(to_json).collect::<Vec<_>>() }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Review {
+    decision: String,
+    reason: String,
+}
+
+async fn review(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<Review>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, Problem> {
+    let reviewer = require(&state, &headers, &[Role::Reviewer, Role::Admin])?;
+    let Json(r) = body.map_err(|e| Problem::bad_request(e.body_text()))?;
+    let approve = match r.decision.as_str() {
+        "approve" => true,
+        "reject" => false,
+        other => {
+            return Err(Problem::bad_request(format!(
+                "decision {other:?}: use approve or reject"
+            )))
+        }
+    };
+    if r.reason.trim().is_empty() {
+        return Err(Problem::bad_request(
+            "a reason is required; it is recorded in the log",
+        ));
+    }
+    let outbound = state.outbound.as_ref().ok_or_else(|| {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the transfer gate is not running",
+        )
+    })?;
+    let held = outbound
+        .resolve(&id, approve, &reviewer.name, r.reason.trim())
+        .await?
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::CONFLICT,
+                format!("no held payload {id} (unknown or already resolved)"),
+            )
+        })?;
+    Ok(Json(to_json(held)))
+}
