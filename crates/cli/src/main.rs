@@ -37,6 +37,9 @@ enum Command {
     /// The transfer gate: judge a payload for a recipient country.
     #[command(subcommand)]
     Gate(GateCommand),
+    /// Peers: the other nodes this node exchanges with.
+    #[command(subcommand)]
+    Peer(cmd::peer::PeerCommand),
     /// Users of the node (TAXII and API access).
     User(UserArgs),
     /// TAXII 2.1 collections.
@@ -92,6 +95,7 @@ fn main() -> ExitCode {
         Command::Log(c) => cmd::log::run(c),
         Command::Verify(a) => cmd::log::verify(a),
         Command::Bench(c) => cmd::bench::run(c),
+        Command::Peer(c) => cmd::peer::run(c),
         Command::User(a) => detente_auth::run_user(&a.dir, a.command).map(|_| ExitCode::SUCCESS),
         Command::Collection(a) => {
             detente_taxii::run_collection(&a.dir, a.command).map(|_| ExitCode::SUCCESS)

@@ -10,6 +10,7 @@ pub mod datadir;
 mod error;
 mod node;
 pub mod outbound;
+pub mod peers;
 pub mod sequencer;
 pub mod tree;
 

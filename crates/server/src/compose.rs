@@ -3,7 +3,7 @@
 
 use crate::AppState;
 use axum::Router;
-use detente_auth::{Principal, PrincipalKind, Users};
+use detente_auth::{AuthError, Authenticator, Principal, PrincipalKind, Role, Users};
 use detente_domain::Country;
 use detente_node::outbound::{Outbound, Verdict};
 use detente_node::{Node, NodeError};
@@ -18,16 +18,20 @@ pub fn node_app(node: Arc<Node>) -> Result<Router, NodeError> {
         max_content_length: node.config().limits.max_body_bytes,
         ..TaxiiConfig::default()
     };
+    let auth = Arc::new(NodeAuth { users });
     let outbound = Arc::new(Outbound::new(node.clone())?);
+    let peers = node.clone();
+    let peer_country: PeerCountry =
+        Arc::new(move |origin: &str| Some(peers.peer(origin).ok()??.country));
     let gate = GateFilter {
         outbound: outbound.clone(),
-        peer_country: Arc::new(|_: &str| None),
+        peer_country,
     };
-    let taxii = Taxii::open(node.dir(), users.clone(), config)
+    let taxii = Taxii::open(node.dir(), auth.clone(), config)
         .map_err(|e| NodeError::Config(format!("taxii: {e}")))?
         .with_outbound_filter(Arc::new(gate));
     let mut state = AppState::new(node);
-    state.auth = Some(users);
+    state.auth = Some(auth);
     state.outbound = Some(outbound);
     Ok(crate::app(
         state,
@@ -35,8 +39,35 @@ pub fn node_app(node: Arc<Node>) -> Result<Router, NodeError> {
     ))
 }
 
-/// Where a peer is, by origin. Until peers are configured, none is known, and
-/// the gate withholds everything from peers (it fails closed).
+/// Recognises the node's users, and peers whose signed call the server verified
+/// (see `peers::verify_signature`, which also strips any forged marker).
+pub struct NodeAuth {
+    pub users: Arc<Users>,
+}
+
+impl Authenticator for NodeAuth {
+    fn authenticate(
+        &self,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<Option<Principal>, AuthError> {
+        if let Some(origin) = headers
+            .get(crate::PEER_HEADER)
+            .and_then(|v| v.to_str().ok())
+        {
+            return Ok(Some(Principal {
+                name: origin.to_string(),
+                role: Role::Officer,
+                kind: PrincipalKind::Peer {
+                    origin: origin.to_string(),
+                },
+            }));
+        }
+        self.users.authenticate(headers)
+    }
+}
+
+/// Where a peer is, by origin. A peer whose country is unknown gets nothing: the
+/// gate fails closed.
 pub type PeerCountry = Arc<dyn Fn(&str) -> Option<Country> + Send + Sync>;
 
 /// The transfer gate as TAXII's outbound filter: each STIX object served to a

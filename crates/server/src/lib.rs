@@ -9,10 +9,12 @@
 mod compose;
 mod holds;
 mod middleware;
+mod peers;
 mod problem;
 mod routes;
 
-pub use compose::{node_app, GateFilter};
+pub use compose::{node_app, GateFilter, NodeAuth};
+pub use peers::PEER_HEADER;
 pub use problem::Problem;
 
 use axum::Router;
@@ -43,6 +45,8 @@ pub struct AppState {
     pub auth: Option<Arc<dyn Authenticator>>,
     /// The transfer gate, for reviewers resolving held payloads.
     pub outbound: Option<Arc<Outbound>>,
+    /// Nonces of signed peer calls, against replays.
+    pub replay: Arc<detente_federation::ReplayGuard>,
 }
 
 impl AppState {
@@ -52,6 +56,7 @@ impl AppState {
             http: Arc::default(),
             auth: None,
             outbound: None,
+            replay: Arc::default(),
         }
     }
 

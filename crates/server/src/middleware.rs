@@ -42,6 +42,10 @@ pub fn wrap(router: Router, state: AppState) -> Router {
     let governor = Arc::new(governor);
     spawn_limiter_cleanup(governor.limiter().clone());
     router
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::peers::verify_signature,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(limits.request_timeout_secs),

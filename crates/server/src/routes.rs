@@ -26,6 +26,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(log)
         .merge(crate::holds::router())
+        .merge(crate::peers::router())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(|| async { Problem::not_found("no such resource") })

@@ -4,7 +4,8 @@
 //! readers so reads never wait for the sequencer's fsync.
 
 use detente_storage::{
-    CheckpointRow, EntryRow, Hash, HoldRow, LogStore, StorageError, TransferStore,
+    CheckpointRow, EntryRow, Hash, HoldRow, LogStore, PeerRow, PeerStore, StorageError,
+    TransferStore,
 };
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -318,6 +319,57 @@ impl TransferStore for SqliteStore {
         )
         .optional()
         .map_err(db_err)
+    }
+}
+
+fn row_to_peer(r: &rusqlite::Row) -> rusqlite::Result<PeerRow> {
+    Ok(PeerRow {
+        origin: r.get(0)?,
+        url: r.get(1)?,
+        key: r.get(2)?,
+        country: r.get(3)?,
+        added: r.get(4)?,
+    })
+}
+
+impl PeerStore for SqliteStore {
+    fn add_peer(&self, p: &PeerRow) -> Result<bool, StorageError> {
+        let w = self.writer.lock().map_err(db_err)?;
+        let n = w
+            .execute(
+                "INSERT INTO peers (origin, url, key, country, added) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (origin) DO NOTHING",
+                params![p.origin, p.url, p.key, p.country, p.added],
+            )
+            .map_err(db_err)?;
+        Ok(n == 1)
+    }
+
+    fn peer(&self, origin: &str) -> Result<Option<PeerRow>, StorageError> {
+        let c = self.reader()?;
+        c.query_row(
+            "SELECT origin, url, key, country, added FROM peers WHERE origin = ?1",
+            [origin],
+            row_to_peer,
+        )
+        .optional()
+        .map_err(db_err)
+    }
+
+    fn peers(&self) -> Result<Vec<PeerRow>, StorageError> {
+        let c = self.reader()?;
+        let mut st = c
+            .prepare("SELECT origin, url, key, country, added FROM peers ORDER BY origin")
+            .map_err(db_err)?;
+        let rows = st.query_map([], row_to_peer).map_err(db_err)?;
+        rows.collect::<Result<_, _>>().map_err(db_err)
+    }
+
+    fn remove_peer(&self, origin: &str) -> Result<bool, StorageError> {
+        let w = self.writer.lock().map_err(db_err)?;
+        Ok(w.execute("DELETE FROM peers WHERE origin = ?1", [origin])
+            .map_err(db_err)?
+            == 1)
     }
 }
 

@@ -124,7 +124,27 @@ pub trait TransferStore: Send + Sync + 'static {
     ) -> Result<Option<HoldRow>, StorageError>;
 }
 
-/// Everything a node stores.
-pub trait Store: LogStore + TransferStore {}
+/// A configured peer node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerRow {
+    pub origin: String,
+    pub url: String,
+    /// Verifier key, C2SP signed-note form.
+    pub key: String,
+    pub country: String,
+    pub added: String,
+}
 
-impl<T: LogStore + TransferStore> Store for T {}
+pub trait PeerStore: Send + Sync + 'static {
+    /// Adds a peer; false if one with that origin exists.
+    fn add_peer(&self, peer: &PeerRow) -> Result<bool, StorageError>;
+    fn peer(&self, origin: &str) -> Result<Option<PeerRow>, StorageError>;
+    fn peers(&self) -> Result<Vec<PeerRow>, StorageError>;
+    /// False if there was no such peer.
+    fn remove_peer(&self, origin: &str) -> Result<bool, StorageError>;
+}
+
+/// Everything a node stores.
+pub trait Store: LogStore + TransferStore + PeerStore {}
+
+impl<T: LogStore + TransferStore + PeerStore> Store for T {}

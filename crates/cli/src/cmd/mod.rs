@@ -2,3 +2,4 @@ pub mod bench;
 pub mod gate;
 pub mod log;
 pub mod node;
+pub mod peer;

@@ -1,0 +1,93 @@
+//! Peers: the other nodes this node exchanges with. Adding or removing one is
+//! recorded in the log, so who was trusted, and since when, is on the record.
+
+use crate::{Node, NodeError};
+use detente_domain::{time, Country, Origin, VerifierKey};
+use detente_storage::PeerRow;
+use serde_json::json;
+
+/// A validated peer.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    pub origin: Origin,
+    pub url: String,
+    pub key: VerifierKey,
+    pub country: Country,
+}
+
+impl Peer {
+    pub fn parse(origin: &str, url: &str, key: &str, country: &str) -> Result<Peer, NodeError> {
+        let origin = Origin::parse(origin)?;
+        let key = VerifierKey::parse(key)?;
+        if key.name() != origin.as_str() {
+            return Err(NodeError::Config(format!(
+                "the key is named {}, but the peer is {origin}: a peer's key must carry its origin",
+                key.name()
+            )));
+        }
+        let url = url.trim_end_matches('/');
+        let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+        let host_ok = url
+            .split("://")
+            .nth(1)
+            .is_some_and(|h| !h.is_empty() && !h.contains(char::is_whitespace));
+        if !scheme_ok || !host_ok {
+            return Err(NodeError::Config(format!(
+                "peer URL {url:?} must be http(s)://host[:port][/path]"
+            )));
+        }
+        Ok(Peer {
+            origin,
+            url: url.to_string(),
+            key,
+            country: Country::parse(country)?,
+        })
+    }
+
+    pub fn from_row(r: &PeerRow) -> Result<Peer, NodeError> {
+        Peer::parse(&r.origin, &r.url, &r.key, &r.country)
+    }
+}
+
+impl Node {
+    /// Adds a peer; false if it was already configured.
+    pub async fn add_peer(&self, p: &Peer) -> Result<bool, NodeError> {
+        if p.origin.as_str() == self.config().origin {
+            return Err(NodeError::Config("a node cannot be its own peer".into()));
+        }
+        let row = PeerRow {
+            origin: p.origin.to_string(),
+            url: p.url.clone(),
+            key: p.key.to_string(),
+            country: p.country.to_string(),
+            added: time::format(&time::now()),
+        };
+        if !self.store().add_peer(&row)? {
+            return Ok(false);
+        }
+        self.record(
+            "peer.added",
+            json!({ "origin": row.origin, "url": row.url, "key": row.key, "country": row.country }),
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Removes a peer; false if there was none.
+    pub async fn remove_peer(&self, origin: &str) -> Result<bool, NodeError> {
+        if !self.store().remove_peer(origin)? {
+            return Ok(false);
+        }
+        self.record("peer.removed", json!({ "origin": origin }))
+            .await?;
+        Ok(true)
+    }
+
+    pub fn peer(&self, origin: &str) -> Result<Option<Peer>, NodeError> {
+        self.store()
+            .peer(origin)?
+            .as_ref()
+            .map(Peer::from_row)
+            .transpose()
+    }
+}
