@@ -8,9 +8,11 @@ pub mod bench;
 pub mod config;
 pub mod datadir;
 mod error;
+pub mod exchange;
 mod node;
 pub mod outbound;
 pub mod peers;
+pub mod report;
 pub mod sequencer;
 pub mod tree;
 

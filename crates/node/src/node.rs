@@ -252,6 +252,19 @@ impl Node {
         Ok(Envelope::new(kind, self.origin.clone(), payload)?.sign(&self.key)?)
     }
 
+    /// Signs an envelope dated `at` (the exchange's clock, which tests and the
+    /// demo simulate; in production it is the system clock).
+    pub fn sign_at(
+        &self,
+        kind: &str,
+        payload: Value,
+        at: detente_domain::time::Timestamp,
+    ) -> Result<SignedEnvelope, NodeError> {
+        let mut env = Envelope::new(kind, self.origin.clone(), payload)?;
+        env.time = at;
+        Ok(env.sign(&self.key)?)
+    }
+
     fn sender(&self) -> Result<mpsc::Sender<Job>, NodeError> {
         self.tx
             .read()

@@ -5,13 +5,24 @@ use crate::AppState;
 use axum::Router;
 use detente_auth::{AuthError, Authenticator, Principal, PrincipalKind, Role, Users};
 use detente_domain::Country;
+use detente_node::exchange::Exchange;
 use detente_node::outbound::{Outbound, Verdict};
 use detente_node::{Node, NodeError};
 use detente_taxii::{OutboundDecision, OutboundFilter, Taxii, TaxiiConfig};
 use std::sync::Arc;
 
-/// Builds the application a node serves.
+/// Builds the application a node serves, with the system clock.
 pub fn node_app(node: Arc<Node>) -> Result<Router, NodeError> {
+    node_app_with_clock(node, detente_node::exchange::system_clock())
+}
+
+/// Builds the application with the clock cooperation events are dated by (a
+/// simulated one in tests and `detente demo`). Must run inside a tokio runtime:
+/// it starts the delivery worker, which stops when the router is dropped.
+pub fn node_app_with_clock(
+    node: Arc<Node>,
+    clock: detente_node::exchange::Clock,
+) -> Result<Router, NodeError> {
     let db = node.dir().join("detente.db");
     let users = Arc::new(Users::open(&db).map_err(|e| NodeError::Config(format!("users: {e}")))?);
     let config = TaxiiConfig {
@@ -30,9 +41,14 @@ pub fn node_app(node: Arc<Node>) -> Result<Router, NodeError> {
     let taxii = Taxii::open(node.dir(), auth.clone(), config)
         .map_err(|e| NodeError::Config(format!("taxii: {e}")))?
         .with_outbound_filter(Arc::new(gate));
+    let exchange = Exchange::new(node.clone(), clock)?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(exchange.clone().run_delivery(stopped));
     let mut state = AppState::new(node);
     state.auth = Some(auth);
     state.outbound = Some(outbound);
+    state.exchange = Some(exchange);
+    state.stop_delivery = Some(Arc::new(stop));
     Ok(crate::app(
         state,
         Some(detente_taxii::router(Arc::new(taxii))),

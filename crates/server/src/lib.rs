@@ -7,13 +7,14 @@
 //! 2.1 error format applies.
 
 mod compose;
+mod exchange;
 mod holds;
 mod middleware;
 mod peers;
 mod problem;
 mod routes;
 
-pub use compose::{node_app, GateFilter, NodeAuth};
+pub use compose::{node_app, node_app_with_clock, GateFilter, NodeAuth};
 pub use peers::PEER_HEADER;
 pub use problem::Problem;
 
@@ -45,6 +46,10 @@ pub struct AppState {
     pub auth: Option<Arc<dyn Authenticator>>,
     /// The transfer gate, for reviewers resolving held payloads.
     pub outbound: Option<Arc<Outbound>>,
+    /// Cooperation requests, when the node runs them.
+    pub exchange: Option<Arc<detente_node::exchange::Exchange>>,
+    /// Dropping the last clone stops the delivery worker.
+    pub stop_delivery: Option<Arc<tokio::sync::watch::Sender<bool>>>,
     /// Nonces of signed peer calls, against replays.
     pub replay: Arc<detente_federation::ReplayGuard>,
 }
@@ -56,6 +61,8 @@ impl AppState {
             http: Arc::default(),
             auth: None,
             outbound: None,
+            exchange: None,
+            stop_delivery: None,
             replay: Arc::default(),
         }
     }

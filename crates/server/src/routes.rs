@@ -27,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .merge(log)
         .merge(crate::holds::router())
         .merge(crate::peers::router())
+        .merge(crate::exchange::router())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(|| async { Problem::not_found("no such resource") })

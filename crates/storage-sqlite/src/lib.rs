@@ -12,16 +12,17 @@ use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::Mutex;
 
+mod exchange;
 mod migrate;
 
 pub use migrate::SCHEMA_VERSION;
 
 pub struct SqliteStore {
-    writer: Mutex<Connection>,
+    pub(crate) writer: Mutex<Connection>,
     readers: r2d2::Pool<SqliteConnectionManager>,
 }
 
-fn db_err(e: impl std::fmt::Display) -> StorageError {
+pub(crate) fn db_err(e: impl std::fmt::Display) -> StorageError {
     StorageError::Database(e.to_string())
 }
 
@@ -56,7 +57,9 @@ impl SqliteStore {
         Self::open(Path::new(path))
     }
 
-    fn reader(&self) -> Result<r2d2::PooledConnection<SqliteConnectionManager>, StorageError> {
+    pub(crate) fn reader(
+        &self,
+    ) -> Result<r2d2::PooledConnection<SqliteConnectionManager>, StorageError> {
         self.readers.get().map_err(db_err)
     }
 

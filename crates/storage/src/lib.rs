@@ -144,7 +144,98 @@ pub trait PeerStore: Send + Sync + 'static {
     fn remove_peer(&self, origin: &str) -> Result<bool, StorageError>;
 }
 
-/// Everything a node stores.
-pub trait Store: LogStore + TransferStore + PeerStore {}
+/// Summary of one request, for listing and reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestRow {
+    pub id: String,
+    /// `outbound` (this node sent it) or `inbound`.
+    pub direction: String,
+    pub peer: String,
+    pub kind: String,
+    pub urgency: String,
+    pub tlp: String,
+    pub reference: String,
+    pub status: String,
+    pub submitted_at: String,
+    pub acknowledge_by: String,
+    pub answer_by: String,
+    pub acknowledged_at: Option<String>,
+    pub closed_at: Option<String>,
+    pub updated_at: String,
+}
 
-impl<T: LogStore + TransferStore + PeerStore> Store for T {}
+/// One lifecycle event of a request: an envelope in this node's log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventRow {
+    pub request_id: String,
+    pub seq: u64,
+    pub event_id: String,
+    /// Origin of the node that signed it.
+    pub actor: String,
+    pub kind: String,
+    pub at: String,
+    pub log_index: u64,
+    pub envelope: Vec<u8>,
+    pub receipt: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub digest: Hash,
+    pub peer: String,
+    pub request_id: String,
+    pub envelope: Vec<u8>,
+    pub created: String,
+    pub attempts: u64,
+    pub next_attempt: String,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RequestFilter {
+    pub peer: Option<String>,
+    pub direction: Option<String>,
+    pub status: Option<String>,
+    pub since: Option<String>,
+    pub limit: Option<u64>,
+}
+
+pub trait ExchangeStore: Send + Sync + 'static {
+    /// Stores an event and the request's new summary in one transaction.
+    fn record_event(&self, request: &RequestRow, event: &EventRow) -> Result<(), StorageError>;
+    fn request(&self, id: &str) -> Result<Option<RequestRow>, StorageError>;
+    fn requests(&self, filter: &RequestFilter) -> Result<Vec<RequestRow>, StorageError>;
+    fn events(&self, request_id: &str) -> Result<Vec<EventRow>, StorageError>;
+    /// Every event of every request, grouped by request and in order (reports).
+    fn scan_events(
+        &self,
+        visit: &mut dyn FnMut(EventRow) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError>;
+    fn event_by_id(&self, event_id: &str) -> Result<Option<EventRow>, StorageError>;
+    fn set_receipt(&self, event_id: &str, receipt: &str) -> Result<(), StorageError>;
+    fn outbox_add(&self, row: &OutboxRow) -> Result<(), StorageError>;
+    /// Undelivered envelopes due at `now`, oldest first.
+    fn outbox_due(&self, now: &str, limit: u64) -> Result<Vec<OutboxRow>, StorageError>;
+    fn outbox_failed(
+        &self,
+        digest: &Hash,
+        next_attempt: &str,
+        error: &str,
+    ) -> Result<(), StorageError>;
+    fn outbox_delivered(&self, digest: &Hash, at: &str) -> Result<(), StorageError>;
+    fn outbox(&self, request_id: &str) -> Result<Vec<OutboxRow>, StorageError>;
+    fn inbox_get(&self, digest: &Hash) -> Result<Option<String>, StorageError>;
+    fn inbox_put(
+        &self,
+        digest: &Hash,
+        peer: &str,
+        log_index: u64,
+        response: &str,
+    ) -> Result<(), StorageError>;
+}
+
+/// Everything a node stores.
+pub trait Store: LogStore + TransferStore + PeerStore + ExchangeStore {}
+
+impl<T: LogStore + TransferStore + PeerStore + ExchangeStore> Store for T {}

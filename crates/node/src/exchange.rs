@@ -1,0 +1,738 @@
+//! Cooperation requests between nodes. Every lifecycle event is an envelope
+//! signed by the acting node and appended to its log; the envelope then goes
+//! through a durable outbox to the counterpart, which checks it, appends the same
+//! bytes to its own log and answers with a receipt: a C2SP tlog-proof of the
+//! envelope in the recipient's log. A `submitted` envelope is answered with the
+//! recipient's signed `delivered` event as well. So both logs hold every event of
+//! an exchange, and delivery is provable from the sender's records alone.
+
+use crate::outbound::{Outbound, Verdict};
+use crate::{Appended, Node, NodeError};
+use detente_domain::{leaf_for, time, SignedEnvelope, VerifierKey};
+use detente_federation::Signed;
+use detente_log::proof_file::ProofFile;
+use detente_requests::{
+    apply, Event, EventId, EventKind, Limits, NewRequest, Policy, RequestId, RequestState, Side,
+    TimedEvent, Timeline, TransitionError,
+};
+use detente_storage::{EventRow, OutboxRow, RequestFilter, RequestRow};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+use tokio::sync::{Mutex, Notify};
+
+/// The clock events are dated with. The system clock in production; tests and
+/// `detente demo` pass a simulated one.
+pub type Clock = Arc<dyn Fn() -> time::Timestamp + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(time::now)
+}
+
+#[derive(Debug, Error)]
+pub enum ExchangeError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(#[from] TransitionError),
+    #[error("refused by the peer's node: {0}")]
+    Refused(String),
+    #[error("the transfer gate {verdict}: {reason}")]
+    Gate {
+        verdict: &'static str,
+        reason: String,
+        hold: Option<String>,
+    },
+    #[error(transparent)]
+    Node(#[from] NodeError),
+}
+
+impl From<detente_storage::StorageError> for ExchangeError {
+    fn from(e: detente_storage::StorageError) -> Self {
+        ExchangeError::Node(NodeError::Storage(e))
+    }
+}
+
+/// What `detente` puts in a request event's envelope.
+fn payload(event: &Event, sender: &str, recipient: &str) -> Value {
+    json!({ "event": event, "sender": sender, "recipient": recipient })
+}
+
+/// A request event read back from an envelope.
+pub struct Parsed {
+    pub envelope: SignedEnvelope,
+    pub origin: String,
+    pub sender: String,
+    pub recipient: String,
+    pub timed: TimedEvent,
+}
+
+/// Parses and checks a request envelope signed by `key`.
+pub fn parse_envelope(bytes: &[u8], key: &VerifierKey) -> Result<Parsed, ExchangeError> {
+    let (envelope, env) =
+        SignedEnvelope::verify(bytes, key).map_err(|e| ExchangeError::Invalid(e.to_string()))?;
+    let field = |k: &str| env.payload[k].as_str().map(str::to_string);
+    let (Some(sender), Some(recipient)) = (field("sender"), field("recipient")) else {
+        return Err(ExchangeError::Invalid(
+            "envelope payload lacks sender or recipient".into(),
+        ));
+    };
+    let event: Event = serde_json::from_value(env.payload["event"].clone())
+        .map_err(|e| ExchangeError::Invalid(format!("not a request event: {e}")))?;
+    if env.kind != format!("request.{}", event.kind.name()) {
+        return Err(ExchangeError::Invalid(format!(
+            "envelope type {} does not match its event",
+            env.kind
+        )));
+    }
+    let origin = env.origin.to_string();
+    let actor = if origin == sender {
+        Side::Sender
+    } else if origin == recipient {
+        Side::Recipient
+    } else {
+        return Err(ExchangeError::Invalid(format!(
+            "{origin} is neither sender nor recipient"
+        )));
+    };
+    let timed = TimedEvent {
+        at: env.time,
+        actor,
+        event,
+    };
+    Ok(Parsed {
+        envelope,
+        origin,
+        sender,
+        recipient,
+        timed,
+    })
+}
+
+/// Shards of the per-request lock: events of one request are applied one at a
+/// time, different requests in parallel.
+const LOCKS: usize = 64;
+
+pub struct Exchange {
+    node: Arc<Node>,
+    outbound: Arc<Outbound>,
+    policy: Policy,
+    limits: Limits,
+    clock: Clock,
+    http: reqwest::Client,
+    wake: Notify,
+    locks: Vec<Mutex<()>>,
+}
+
+/// A request as shown to users: its state and its timeline.
+pub fn request_json(row: &RequestRow, events: &[EventRow], outbox: &[OutboxRow]) -> Value {
+    let timeline: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            let env: Value = serde_json::from_slice(&e.envelope).unwrap_or(Value::Null);
+            json!({ "seq": e.seq, "event_id": e.event_id, "type": e.kind, "actor": e.actor, "at": e.at,
+                    "log_index": e.log_index, "receipt": e.receipt, "event": env["payload"]["event"] })
+        })
+        .collect();
+    let deliveries: Vec<Value> = outbox
+        .iter()
+        .map(|o| json!({ "envelope": hex::encode(o.digest), "attempts": o.attempts, "last_error": o.last_error,
+                         "delivered_at": o.delivered_at, "next_attempt": o.next_attempt }))
+        .collect();
+    json!({
+        "id": row.id, "direction": row.direction, "peer": row.peer, "type": row.kind, "urgency": row.urgency,
+        "tlp": row.tlp, "reference": row.reference, "status": row.status, "submitted_at": row.submitted_at,
+        "acknowledge_by": row.acknowledge_by, "answer_by": row.answer_by, "acknowledged_at": row.acknowledged_at,
+        "closed_at": row.closed_at, "timeline": timeline, "deliveries": deliveries,
+    })
+}
+
+fn enum_str<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+impl Exchange {
+    pub fn new(node: Arc<Node>, clock: Clock) -> Result<Arc<Exchange>, NodeError> {
+        let outbound = Arc::new(Outbound::new(node.clone())?);
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| NodeError::Config(format!("http client: {e}")))?;
+        Ok(Arc::new(Exchange {
+            node,
+            outbound,
+            policy: Policy::default(),
+            limits: Limits::default(),
+            clock,
+            http,
+            wake: Notify::new(),
+            locks: (0..LOCKS).map(|_| Mutex::new(())).collect(),
+        }))
+    }
+
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    pub fn now(&self) -> time::Timestamp {
+        (self.clock)()
+    }
+
+    fn lock_for(&self, request_id: &str) -> &Mutex<()> {
+        let h = request_id
+            .bytes()
+            .fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(b as usize));
+        &self.locks[h % LOCKS]
+    }
+
+    /// The events of a request as a timeline, read back from their envelopes.
+    fn timeline(&self, request_id: &str) -> Result<(Timeline, Vec<EventRow>), ExchangeError> {
+        let rows = self.node.store().events(request_id)?;
+        let mut events = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let env: Value = serde_json::from_slice(&r.envelope)
+                .map_err(|e| ExchangeError::Invalid(e.to_string()))?;
+            let event: Event = serde_json::from_value(env["payload"]["event"].clone())
+                .map_err(|e| ExchangeError::Invalid(e.to_string()))?;
+            let actor = if env["payload"]["sender"] == env["origin"] {
+                Side::Sender
+            } else {
+                Side::Recipient
+            };
+            let at = time::parse(&r.at)
+                .ok_or_else(|| ExchangeError::Invalid("bad event time".into()))?;
+            events.push(TimedEvent { at, actor, event });
+        }
+        Ok((Timeline { events }, rows))
+    }
+
+    fn state(
+        &self,
+        request_id: &str,
+    ) -> Result<(RequestState, RequestRow, Vec<EventRow>), ExchangeError> {
+        let row = self
+            .node
+            .store()
+            .request(request_id)?
+            .ok_or_else(|| ExchangeError::NotFound(format!("no request {request_id}")))?;
+        let (timeline, rows) = self.timeline(request_id)?;
+        let state = timeline
+            .fold()
+            .map_err(|e| ExchangeError::Invalid(format!("stored timeline: {e}")))?;
+        Ok((state, row, rows))
+    }
+
+    /// Submits a new request to a peer.
+    pub async fn submit(&self, request: NewRequest) -> Result<Value, ExchangeError> {
+        let id = RequestId::random();
+        let _guard = self.lock_for(&id.to_string()).lock().await;
+        let peer = self.node.peer(request.recipient.as_str())?.ok_or_else(|| {
+            ExchangeError::Invalid(format!("{} is not a peer of this node", request.recipient))
+        })?;
+        let at = self.now();
+        let deadlines = self
+            .policy
+            .deadline_for(request.request_type, request.urgency, at);
+        let event = Event {
+            id: EventId::random(),
+            request_id: id,
+            kind: EventKind::Submitted {
+                request: Box::new(request),
+                deadlines,
+            },
+        };
+        event
+            .validate(&self.limits)
+            .map_err(|e| ExchangeError::Invalid(e.to_string()))?;
+        let state = RequestState::open(&event, Side::Sender, at)?;
+        let me = self.node.config().origin.clone();
+        self.emit(
+            &event,
+            &me,
+            peer.origin.as_str(),
+            &state,
+            at,
+            "outbound",
+            peer.country,
+        )
+        .await?;
+        self.show(&id.to_string())
+    }
+
+    /// Acts on an existing request: acknowledge, answer, decline, withdraw,
+    /// message, extend. The lifecycle decides whether this node may.
+    pub async fn act(&self, request_id: &str, kind: EventKind) -> Result<Value, ExchangeError> {
+        let id =
+            RequestId::parse(request_id).map_err(|e| ExchangeError::NotFound(e.to_string()))?;
+        let _guard = self.lock_for(request_id).lock().await;
+        let (state, row, _) = self.state(request_id)?;
+        let me = self.node.config().origin.clone();
+        let (side, sender, recipient) = match row.direction.as_str() {
+            "outbound" => (Side::Sender, me.clone(), row.peer.clone()),
+            _ => (Side::Recipient, row.peer.clone(), me.clone()),
+        };
+        let at = self.now().max(state.last_event_at);
+        let event = Event {
+            id: EventId::random(),
+            request_id: id,
+            kind,
+        };
+        event
+            .validate(&self.limits)
+            .map_err(|e| ExchangeError::Invalid(e.to_string()))?;
+        let next = apply(&state, &event, side, at)?;
+        let peer = self
+            .node
+            .peer(&row.peer)?
+            .ok_or_else(|| ExchangeError::Invalid(format!("{} is no longer a peer", row.peer)))?;
+        self.emit(
+            &event,
+            &sender,
+            &recipient,
+            &next,
+            at,
+            &row.direction,
+            peer.country,
+        )
+        .await?;
+        self.show(request_id)
+    }
+
+    /// Gate, sign, log, store and queue one event of this node.
+    #[allow(clippy::too_many_arguments)]
+    async fn emit(
+        &self,
+        event: &Event,
+        sender: &str,
+        recipient: &str,
+        state: &RequestState,
+        at: time::Timestamp,
+        direction: &str,
+        peer_country: detente_domain::Country,
+    ) -> Result<(), ExchangeError> {
+        let me = self.node.config().origin.clone();
+        let peer = if me == sender { recipient } else { sender };
+        let body = payload(event, sender, recipient);
+        let subject = format!("request-event:{}", event.id);
+        let bytes = body.to_string();
+        match self.outbound.check(
+            peer,
+            peer_country,
+            &subject,
+            &[("event.json", bytes.as_bytes())],
+            None,
+        )? {
+            Verdict::Send(None) => {}
+            Verdict::Send(Some(_)) => {
+                return Err(ExchangeError::Gate {
+                    verdict: "requires redaction",
+                    reason: "remove the personal data or ask a reviewer to approve".into(),
+                    hold: None,
+                })
+            }
+            Verdict::Withhold { reason, hold } => {
+                return Err(ExchangeError::Gate {
+                    verdict: if hold.is_some() {
+                        "held it for review"
+                    } else {
+                        "blocked it"
+                    },
+                    reason,
+                    hold,
+                })
+            }
+        }
+        let env = self
+            .node
+            .sign_at(&format!("request.{}", event.kind.name()), body, at)?;
+        let appended = self.node.append(vec![env.clone()]).await?;
+        self.store_event(state, direction, peer, &env, appended.first_index, None)?;
+        self.node.store().outbox_add(&OutboxRow {
+            digest: *env.digest(),
+            peer: peer.to_string(),
+            request_id: event.request_id.to_string(),
+            envelope: env.bytes().to_vec(),
+            created: time::format(&time::now()),
+            attempts: 0,
+            next_attempt: time::format(&time::now()),
+            last_error: None,
+            delivered_at: None,
+        })?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    fn store_event(
+        &self,
+        state: &RequestState,
+        direction: &str,
+        peer: &str,
+        env: &SignedEnvelope,
+        log_index: u64,
+        receipt: Option<String>,
+    ) -> Result<(), ExchangeError> {
+        let v: Value = serde_json::from_slice(env.bytes())
+            .map_err(|e| ExchangeError::Invalid(e.to_string()))?;
+        let event: Event = serde_json::from_value(v["payload"]["event"].clone())
+            .map_err(|e| ExchangeError::Invalid(e.to_string()))?;
+        let reference = match &event.kind {
+            EventKind::Submitted { request, .. } => request.reference.clone(),
+            _ => self
+                .node
+                .store()
+                .request(&state.request_id.to_string())?
+                .map(|r| r.reference)
+                .unwrap_or_default(),
+        };
+        let fmt = |t: &time::Timestamp| time::format(t);
+        let row = RequestRow {
+            id: state.request_id.to_string(),
+            direction: direction.to_string(),
+            peer: peer.to_string(),
+            kind: state.request_type.as_str().to_string(),
+            urgency: state.urgency.as_str().to_string(),
+            tlp: enum_str(&state.tlp),
+            reference,
+            status: state.status.as_str().to_string(),
+            submitted_at: fmt(&state.submitted_at),
+            acknowledge_by: fmt(&state.deadlines.acknowledge_by),
+            answer_by: fmt(&state.deadlines.answer_by),
+            acknowledged_at: state.acknowledged_at.as_ref().map(fmt),
+            closed_at: state.closed_at.as_ref().map(fmt),
+            updated_at: fmt(&state.last_event_at),
+        };
+        let seq = self.node.store().events(&row.id)?.len() as u64;
+        let ev = EventRow {
+            request_id: row.id.clone(),
+            seq,
+            event_id: event.id.to_string(),
+            actor: v["origin"].as_str().unwrap_or_default().to_string(),
+            kind: event.kind.name().to_string(),
+            at: env.time().to_string(),
+            log_index,
+            envelope: env.bytes().to_vec(),
+            receipt,
+        };
+        self.node.store().record_event(&row, &ev)?;
+        Ok(())
+    }
+
+    /// A request with its timeline and delivery attempts.
+    pub fn show(&self, request_id: &str) -> Result<Value, ExchangeError> {
+        let (state, row, events) = self.state(request_id)?;
+        let outbox = self.node.store().outbox(request_id)?;
+        let mut v = request_json(&row, &events, &outbox);
+        v["overdue"] = json!(state.is_overdue(self.now()));
+        Ok(v)
+    }
+
+    pub fn list(&self, filter: &RequestFilter) -> Result<Vec<Value>, ExchangeError> {
+        let now = time::format(&self.now());
+        let rows = self.node.store().requests(filter)?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let closed = r.closed_at.is_some();
+                let overdue = !closed && r.answer_by < now;
+                json!({ "id": r.id, "direction": r.direction, "peer": r.peer, "type": r.kind, "urgency": r.urgency,
+                        "tlp": r.tlp, "reference": r.reference, "status": r.status, "submitted_at": r.submitted_at,
+                        "answer_by": r.answer_by, "overdue": overdue })
+            })
+            .collect())
+    }
+
+    /// Handles an envelope a peer delivered; returns the response (receipt) JSON.
+    /// Idempotent: a redelivered envelope gets the response it got the first time.
+    pub async fn receive(&self, peer_origin: &str, bytes: &[u8]) -> Result<String, ExchangeError> {
+        let peer = self
+            .node
+            .peer(peer_origin)?
+            .ok_or_else(|| ExchangeError::Refused(format!("{peer_origin} is not a peer")))?;
+        let parsed = parse_envelope(bytes, &peer.key)?;
+        let me = self.node.config().origin.clone();
+        let counterpart_ok = (parsed.sender == peer_origin && parsed.recipient == me)
+            || (parsed.recipient == peer_origin && parsed.sender == me);
+        if !counterpart_ok {
+            return Err(ExchangeError::Refused(
+                "this envelope is not between you and this node".into(),
+            ));
+        }
+        let request_id = parsed.timed.event.request_id.to_string();
+        let _guard = self.lock_for(&request_id).lock().await;
+        if let Some(stored) = self.node.store().inbox_get(parsed.envelope.digest())? {
+            return Ok(stored);
+        }
+        let direction = if parsed.sender == me {
+            "outbound"
+        } else {
+            "inbound"
+        };
+        let (response, index) = match &parsed.timed.event.kind {
+            EventKind::Submitted { .. } => self.receive_submission(&parsed, peer_origin).await?,
+            _ => {
+                let (state, _, _) = self.state(&request_id)?;
+                let next = apply(
+                    &state,
+                    &parsed.timed.event,
+                    parsed.timed.actor,
+                    parsed.timed.at,
+                )?;
+                let appended = self.node.append(vec![parsed.envelope.clone()]).await?;
+                self.store_event(
+                    &next,
+                    direction,
+                    peer_origin,
+                    &parsed.envelope,
+                    appended.first_index,
+                    None,
+                )?;
+                (
+                    self.receipt(&appended, appended.first_index, &parsed.envelope, &[])?,
+                    appended.first_index,
+                )
+            }
+        };
+        self.node
+            .store()
+            .inbox_put(parsed.envelope.digest(), peer_origin, index, &response)?;
+        Ok(response)
+    }
+
+    /// A new request arrives: log it together with this node's signed `delivered`.
+    async fn receive_submission(
+        &self,
+        parsed: &Parsed,
+        peer: &str,
+    ) -> Result<(String, u64), ExchangeError> {
+        let request_id = parsed.timed.event.request_id;
+        if self
+            .node
+            .store()
+            .request(&request_id.to_string())?
+            .is_some()
+        {
+            return Err(TransitionError::AlreadySubmitted { request_id }.into());
+        }
+        parsed
+            .timed
+            .event
+            .validate(&self.limits)
+            .map_err(|e| ExchangeError::Invalid(e.to_string()))?;
+        let opened = RequestState::open(&parsed.timed.event, parsed.timed.actor, parsed.timed.at)?;
+        let delivered = Event {
+            id: EventId::random(),
+            request_id,
+            kind: EventKind::Delivered {},
+        };
+        let at = self.now().max(parsed.timed.at);
+        let next = apply(&opened, &delivered, Side::Recipient, at)?;
+        let me = self.node.config().origin.clone();
+        let env = self.node.sign_at(
+            "request.delivered",
+            payload(&delivered, &parsed.sender, &me),
+            at,
+        )?;
+        let appended = self
+            .node
+            .append(vec![parsed.envelope.clone(), env.clone()])
+            .await?;
+        let i = appended.first_index;
+        self.store_event(&opened, "inbound", peer, &parsed.envelope, i, None)?;
+        self.store_event(&next, "inbound", peer, &env, i + 1, None)?;
+        Ok((
+            self.receipt(&appended, i, &parsed.envelope, std::slice::from_ref(&env))?,
+            i,
+        ))
+    }
+
+    /// `{"receipt": <tlog-proof of the envelope in this log>, "envelopes": [...]}`.
+    fn receipt(
+        &self,
+        appended: &Appended,
+        index: u64,
+        env: &SignedEnvelope,
+        replies: &[SignedEnvelope],
+    ) -> Result<String, ExchangeError> {
+        let cp = &appended.checkpoint;
+        let proof = ProofFile {
+            extra: Some(env.leaf().to_vec()),
+            index,
+            proof: self.node.inclusion_proof(index, cp.size)?,
+            checkpoint: cp.note.clone(),
+        };
+        let replies: Vec<String> = replies.iter().map(|e| B64.encode(e.bytes())).collect();
+        Ok(json!({ "receipt": proof.format(), "envelopes": replies }).to_string())
+    }
+
+    /// Delivers due outbox entries until shutdown; failures back off
+    /// exponentially (1 s doubling up to 5 minutes) and every attempt is recorded.
+    pub async fn run_delivery(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            let delivered = self.deliver_due().await.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "outbox pass failed");
+                0
+            });
+            if delivered > 0 {
+                continue;
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
+    /// One pass over the due outbox entries; returns how many were delivered.
+    pub async fn deliver_due(self: &Arc<Self>) -> Result<usize, ExchangeError> {
+        let due = self
+            .node
+            .store()
+            .outbox_due(&time::format(&time::now()), 256)?;
+        let mut delivered = 0;
+        let mut tasks = tokio::task::JoinSet::new();
+        for row in due {
+            let this = self.clone();
+            tasks.spawn(async move { this.deliver_one(row).await });
+        }
+        while let Some(r) = tasks.join_next().await {
+            if matches!(r, Ok(Ok(true))) {
+                delivered += 1;
+            }
+        }
+        Ok(delivered)
+    }
+
+    /// Applies the receipt and any envelopes a peer sent back with it.
+    async fn accept_reply(&self, row: &OutboxRow, reply: Reply) -> Result<(), ExchangeError> {
+        let parsed = parse_envelope(&row.envelope, &self.node.verifier())?;
+        self.node
+            .store()
+            .set_receipt(&parsed.timed.event.id.to_string(), &reply.receipt)?;
+        let peer = self
+            .node
+            .peer(&row.peer)?
+            .ok_or_else(|| ExchangeError::Refused("peer removed".into()))?;
+        for b64 in reply.envelopes {
+            let bytes = B64
+                .decode(b64)
+                .map_err(|e| ExchangeError::Invalid(e.to_string()))?;
+            let p = parse_envelope(&bytes, &peer.key)?;
+            let id = p.timed.event.id.to_string();
+            let _guard = self
+                .lock_for(&p.timed.event.request_id.to_string())
+                .lock()
+                .await;
+            if self.node.store().event_by_id(&id)?.is_some() {
+                continue;
+            }
+            let (state, row2, _) = self.state(&p.timed.event.request_id.to_string())?;
+            let next = apply(&state, &p.timed.event, p.timed.actor, p.timed.at)?;
+            let appended = self.node.append(vec![p.envelope.clone()]).await?;
+            self.store_event(
+                &next,
+                &row2.direction,
+                &row.peer,
+                &p.envelope,
+                appended.first_index,
+                None,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+use base64::{engine::general_purpose::STANDARD as B64, Engine};
+
+#[derive(serde::Deserialize)]
+struct Reply {
+    receipt: String,
+    #[serde(default)]
+    envelopes: Vec<String>,
+}
+
+impl Exchange {
+    async fn deliver_one(self: Arc<Self>, row: OutboxRow) -> Result<bool, ExchangeError> {
+        match self.post(&row).await {
+            Ok(reply) => {
+                self.node
+                    .store()
+                    .outbox_delivered(&row.digest, &time::format(&time::now()))?;
+                if let Err(e) = self.accept_reply(&row, reply).await {
+                    tracing::error!(error = %e, peer = %row.peer, "could not apply a peer's reply");
+                }
+                Ok(true)
+            }
+            Err(why) => {
+                let wait = 1u64 << row.attempts.min(8);
+                let next = time::now() + chrono::TimeDelta::seconds(wait.min(300) as i64);
+                tracing::warn!(peer = %row.peer, attempts = row.attempts + 1, error = %why, "delivery failed; will retry");
+                self.node
+                    .store()
+                    .outbox_failed(&row.digest, &time::format(&next), &why)?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// POSTs the envelope, signed, and checks the receipt: a proof that exactly
+    /// this envelope is in the peer's log, under the peer's signed checkpoint.
+    async fn post(&self, row: &OutboxRow) -> Result<Reply, String> {
+        let peer = self
+            .node
+            .peer(&row.peer)
+            .map_err(|e| e.to_string())?
+            .ok_or("peer removed")?;
+        let url = format!("{}/federation/v1/envelopes", peer.url);
+        let parsed = reqwest::Url::parse(&url).map_err(|e| e.to_string())?;
+        let authority = match parsed.port() {
+            Some(p) => format!("{}:{p}", parsed.host_str().unwrap_or("")),
+            None => parsed.host_str().unwrap_or("").to_string(),
+        };
+        let query = parsed.query().map(|q| format!("?{q}")).unwrap_or_default();
+        let signed = Signed {
+            method: "POST",
+            authority: &authority,
+            path: parsed.path(),
+            query: &query,
+            body: &row.envelope,
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut req = self
+            .http
+            .post(parsed.clone())
+            .header("content-type", "application/json")
+            .body(row.envelope.clone());
+        for (name, value) in detente_federation::sign(self.node.key(), &signed, now) {
+            req = req.header(name, value);
+        }
+        let resp = req.send().await.map_err(|e| format!("{e}"))?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|e| e.to_string())?;
+        if !status.is_success() {
+            return Err(format!(
+                "{status}: {}",
+                text.chars().take(300).collect::<String>()
+            ));
+        }
+        let reply: Reply = serde_json::from_str(&text).map_err(|e| format!("bad receipt: {e}"))?;
+        let proof = ProofFile::parse(&reply.receipt).map_err(|e| format!("bad receipt: {e}"))?;
+        let digest = detente_domain::sha256(&row.envelope);
+        let leaf = leaf_for(&digest);
+        if proof.extra.as_deref() != Some(&leaf[..]) {
+            return Err("receipt is for another envelope".into());
+        }
+        proof
+            .verify(&leaf, &peer.key)
+            .map_err(|e| format!("receipt does not verify: {e}"))?;
+        Ok(reply)
+    }
+}

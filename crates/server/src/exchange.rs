@@ -1,0 +1,209 @@
+//! Cooperation requests over HTTP: `/api/v1/requests` for the node's users, and
+//! `/federation/v1/envelopes`, where peers deliver signed envelopes.
+
+use crate::problem::Problem;
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use detente_auth::{PrincipalKind, Role};
+use detente_node::exchange::{Exchange, ExchangeError};
+use detente_requests::{EventKind, NewRequest};
+use detente_storage::RequestFilter;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/requests", get(list).post(create))
+        .route("/api/v1/requests/{id}", get(show))
+        .route("/api/v1/requests/{id}/{action}", post(act))
+        .route("/api/v1/report", get(report))
+        .route("/federation/v1/envelopes", post(deliver))
+}
+
+impl From<ExchangeError> for Problem {
+    fn from(e: ExchangeError) -> Self {
+        match e {
+            ExchangeError::NotFound(m) => Problem::not_found(m),
+            ExchangeError::Invalid(m) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, m),
+            ExchangeError::Conflict(t) => Problem::new(StatusCode::CONFLICT, t.to_string()),
+            ExchangeError::Refused(m) => Problem::new(StatusCode::FORBIDDEN, m),
+            e @ ExchangeError::Gate { .. } => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+            }
+            ExchangeError::Node(n) => Problem::from(n),
+        }
+    }
+}
+
+fn exchange(state: &AppState) -> Result<&Arc<Exchange>, Problem> {
+    state.exchange.as_ref().ok_or_else(|| {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "cooperation requests are not running on this node",
+        )
+    })
+}
+
+/// A local user; officers and admins may act, auditors and reviewers only read.
+fn user(state: &AppState, headers: &HeaderMap, act: bool) -> Result<(), Problem> {
+    let p = state.principal(headers).ok_or_else(|| {
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "credentials required (Basic or Bearer)",
+        )
+    })?;
+    let ok = matches!(p.kind, PrincipalKind::User)
+        && (!act || matches!(p.role, Role::Officer | Role::Admin));
+    if !ok {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            format!("{} may not do this", p.name),
+        ));
+    }
+    Ok(())
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Problem> {
+    serde_json::from_slice(body)
+        .map_err(|e| Problem::bad_request(format!("invalid JSON body: {e}")))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    user(&state, &headers, true)?;
+    let request: NewRequest = json_body(&body)?;
+    let view = exchange(&state)?.submit(request).await?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    user(&state, &headers, false)?;
+    Ok(Json(exchange(&state)?.show(&id)?))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, Problem> {
+    user(&state, &headers, false)?;
+    let unknown: Vec<&String> = q
+        .keys()
+        .filter(|k| !["peer", "direction", "status", "since", "limit"].contains(&k.as_str()))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Problem::bad_request(format!(
+            "unknown query parameter(s): {unknown:?}"
+        )));
+    }
+    let limit = match q.get("limit") {
+        Some(l) => Some(
+            l.parse::<u64>()
+                .map_err(|_| Problem::bad_request(format!("limit={l:?} is not a number")))?,
+        ),
+        None => None,
+    };
+    if let Some(d) = q.get("direction") {
+        if d != "outbound" && d != "inbound" {
+            return Err(Problem::bad_request(
+                "direction must be outbound or inbound",
+            ));
+        }
+    }
+    let filter = RequestFilter {
+        peer: q.get("peer").cloned(),
+        direction: q.get("direction").cloned(),
+        status: q.get("status").cloned(),
+        since: q.get("since").cloned(),
+        limit,
+    };
+    Ok(Json(
+        json!({ "requests": exchange(&state)?.list(&filter)? }),
+    ))
+}
+
+/// `acknowledge`, `answer`, `partial-answer`, `decline`, `withdraw`, `messages`,
+/// `extend`: each body is the event's fields.
+async fn act(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<Value>, Problem> {
+    user(&state, &headers, true)?;
+    let tag = match action.as_str() {
+        "acknowledge" => "acknowledged",
+        "answer" => "answered",
+        "partial-answer" => "partially_answered",
+        "decline" => "declined",
+        "withdraw" => "withdrawn",
+        "messages" => "message",
+        "extend" => "deadline_extended",
+        other => {
+            return Err(Problem::not_found(format!(
+                "no action {other:?} on a request"
+            )))
+        }
+    };
+    let mut fields: Value = if body.is_empty() {
+        json!({})
+    } else {
+        json_body(&body)?
+    };
+    let Some(obj) = fields.as_object_mut() else {
+        return Err(Problem::bad_request("the body must be a JSON object"));
+    };
+    obj.insert("type".into(), json!(tag));
+    let kind: EventKind = serde_json::from_value(fields)
+        .map_err(|e| Problem::bad_request(format!("invalid {action}: {e}")))?;
+    Ok(Json(exchange(&state)?.act(&id, kind).await?))
+}
+
+async fn report(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, Problem> {
+    user(&state, &headers, false)?;
+    let ex = exchange(&state)?;
+    let since = match q.get("since") {
+        Some(s) => Some(detente_node::report::parse_date(s).map_err(Problem::bad_request)?),
+        None => None,
+    };
+    let r = detente_node::report::build(
+        ex.node(),
+        q.get("peer").map(String::as_str),
+        since,
+        ex.now(),
+    )?;
+    Ok(Json(r))
+}
+
+/// A peer delivers an envelope; the answer is the receipt.
+async fn deliver(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let Some(PrincipalKind::Peer { origin }) = state.principal(&headers).map(|p| p.kind) else {
+        return Err(Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "envelopes must be signed by a configured peer (RFC 9421)",
+        ));
+    };
+    let response = exchange(&state)?.receive(&origin, &body).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], response).into_response())
+}

@@ -1,0 +1,311 @@
+//! Two real nodes exchange a cooperation request end to end: delivery with a
+//! receipt from the recipient's log, the lifecycle with 409 on invalid steps,
+//! messages both ways, the report, and bad input refused with nothing stored.
+
+use detente_auth::{Role, Users};
+use detente_domain::{Country, Origin};
+use detente_node::{datadir, Node};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Running {
+    node: Arc<Node>,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(origin: &str, country: &str) -> Running {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("n");
+    datadir::init(
+        &dir,
+        &Origin::parse(origin).unwrap(),
+        Some(Country::parse(country).unwrap()),
+    )
+    .unwrap();
+    let users = Users::open(&dir.join("detente.db")).unwrap();
+    users
+        .add_user("admin", Role::Admin, "admin-password")
+        .unwrap();
+    users
+        .add_user("officer", Role::Officer, "officer-password")
+        .unwrap();
+    users
+        .add_user("auditor", Role::Auditor, "auditor-password")
+        .unwrap();
+    let node = Node::open(&dir).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = detente_server::node_app(node.clone()).unwrap();
+    tokio::spawn(detente_server::run(listener, app, std::future::pending()));
+    Running {
+        node,
+        base,
+        _dir: t,
+    }
+}
+
+async fn peer(c: &reqwest::Client, at: &Running, other: &Running, country: &str) {
+    let r = c
+        .post(format!("{}/api/v1/peers", at.base))
+        .basic_auth("admin", Some("admin-password"))
+        .json(
+            &json!({ "origin": other.node.config().origin, "url": other.base,
+                       "key": other.node.verifier().to_string(), "country": country }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+}
+
+fn officer(c: &reqwest::Client, method: reqwest::Method, url: String) -> reqwest::RequestBuilder {
+    c.request(method, url)
+        .basic_auth("officer", Some("officer-password"))
+}
+
+async fn get(c: &reqwest::Client, at: &Running, id: &str) -> Value {
+    officer(
+        c,
+        reqwest::Method::GET,
+        format!("{}/api/v1/requests/{id}", at.base),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap()
+}
+
+/// Waits until the request reaches `status` at `at`.
+async fn wait_status(c: &reqwest::Client, at: &Running, id: &str, status: &str) -> Value {
+    for _ in 0..200 {
+        let v = get(c, at, id).await;
+        if v["status"] == status {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!(
+        "{id} never became {status} at {}: {}",
+        at.node.config().origin,
+        get(c, at, id).await
+    );
+}
+
+/// Waits until `at` holds `n` events of the request; returns how many it has.
+async fn wait_events(c: &reqwest::Client, at: &Running, id: &str, n: usize) -> usize {
+    let count = |v: &Value| v["timeline"].as_array().map_or(0, Vec::len);
+    for _ in 0..200 {
+        if count(&get(c, at, id).await) >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    count(&get(c, at, id).await)
+}
+
+fn request_to(to: &str) -> Value {
+    json!({
+        "type": "subscriber_information",
+        "reference": "2021/CC/0042",
+        "issuing_authority": "Public Prosecutor's Office, Cybercrime Unit",
+        "legal_basis": "Budapest Convention Art. 31",
+        "offence": "Extortion by ransomware",
+        "facts": "On 7 May 2021 a pipeline operator's billing systems were encrypted.",
+        "data_requested": "Subscriber records of the account behind the ransom portal",
+        "link_to_offence": "The account hosted the ransom negotiation portal",
+        "urgency": "normal",
+        "tlp": "amber",
+        "recipient": to
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_goes_through_its_whole_lifecycle() {
+    let a = start("cert-a.example", "RU").await;
+    let b = start("cert-b.example", "US").await;
+    let c = reqwest::Client::new();
+    peer(&c, &a, &b, "US").await;
+    peer(&c, &b, &a, "RU").await;
+
+    let r = officer(
+        &c,
+        reqwest::Method::POST,
+        format!("{}/api/v1/requests", a.base),
+    )
+    .json(&request_to("cert-b.example"))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let created: Value = r.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+
+    // Delivered: A holds B's signed `delivered` and a receipt from B's log.
+    let at_a = wait_status(&c, &a, &id, "delivered").await;
+    assert!(at_a["timeline"][0]["receipt"]
+        .as_str()
+        .unwrap()
+        .starts_with("c2sp.org/tlog-proof@v1"));
+    assert_eq!(at_a["timeline"][1]["type"], "delivered");
+    assert_eq!(at_a["timeline"][1]["actor"], "cert-b.example");
+    let at_b = get(&c, &b, &id).await;
+    assert_eq!(at_b["direction"], "inbound");
+    assert_eq!(at_b["status"], "delivered");
+
+    // The sender cannot acknowledge or answer; 409 with the reason, nothing stored.
+    let before = a.node.published().size;
+    let r = officer(
+        &c,
+        reqwest::Method::POST,
+        format!("{}/api/v1/requests/{id}/answer", a.base),
+    )
+    .json(&json!({"note": "x"}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 409);
+    assert!(r.text().await.unwrap().contains("only the recipient"));
+    assert_eq!(a.node.published().size, before);
+
+    let act = |who: &Running, action: &str, body: Value| {
+        officer(
+            &c,
+            reqwest::Method::POST,
+            format!("{}/api/v1/requests/{id}/{action}", who.base),
+        )
+        .json(&body)
+        .send()
+    };
+    assert_eq!(
+        act(&b, "acknowledge", json!({})).await.unwrap().status(),
+        200
+    );
+    wait_status(&c, &a, &id, "acknowledged").await;
+    assert_eq!(
+        act(&b, "acknowledge", json!({})).await.unwrap().status(),
+        409
+    );
+    assert_eq!(
+        act(&a, "messages", json!({"text": "Any update?"}))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    wait_events(&c, &b, &id, 4).await;
+    assert_eq!(
+        act(&b, "messages", json!({"text": "Working on it."}))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        act(&b, "answer", json!({"note": "Subscriber: Example Ltd."}))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let done = wait_status(&c, &a, &id, "answered").await;
+    let kinds: Vec<&str> = done["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    for k in [
+        "submitted",
+        "delivered",
+        "acknowledged",
+        "message",
+        "answered",
+    ] {
+        assert!(kinds.contains(&k), "{kinds:?}");
+    }
+    assert_eq!(
+        act(&a, "withdraw", json!({})).await.unwrap().status(),
+        409,
+        "final states are final"
+    );
+
+    // Both logs hold every event; A's report shows one answered request.
+    assert_eq!(wait_events(&c, &b, &id, kinds.len()).await, kinds.len());
+    let report: Value = c
+        .get(format!("{}/api/v1/report?peer=cert-b.example", a.base))
+        .basic_auth("auditor", Some("auditor-password"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let out = &report["reports"][0]["outbound"];
+    assert_eq!(out["sent"], 1, "{report}");
+    assert_eq!(out["answered"], 1, "{report}");
+    assert_eq!(report["reports"][0]["inbound"]["sent"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_requests_are_refused_and_store_nothing() {
+    let a = start("cert-a.example", "RU").await;
+    let b = start("cert-b.example", "US").await;
+    let c = reqwest::Client::new();
+    peer(&c, &a, &b, "US").await;
+    let size = a.node.published().size;
+    let post = |body: String| {
+        officer(
+            &c,
+            reqwest::Method::POST,
+            format!("{}/api/v1/requests", a.base),
+        )
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+    };
+    let mut unknown_type = request_to("cert-b.example");
+    unknown_type["type"] = json!("telepathy");
+    let mut bad_tlp = request_to("cert-b.example");
+    bad_tlp["tlp"] = json!("purple");
+    let mut empty_facts = request_to("cert-b.example");
+    empty_facts["facts"] = json!("");
+    for (body, status) in [
+        ("{not json".to_string(), 400),
+        (unknown_type.to_string(), 400),
+        (bad_tlp.to_string(), 400),
+        (empty_facts.to_string(), 422),
+        (request_to("cert-x.example").to_string(), 422),
+    ] {
+        let r = post(body.clone()).await.unwrap();
+        assert_eq!(r.status(), status, "{body}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+    }
+    let r = c
+        .post(format!("{}/api/v1/requests", a.base))
+        .json(&request_to("cert-b.example"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = c
+        .post(format!("{}/api/v1/requests", a.base))
+        .basic_auth("auditor", Some("auditor-password"))
+        .json(&request_to("cert-b.example"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // An unsigned delivery is refused.
+    let r = c
+        .post(format!("{}/federation/v1/envelopes", b.base))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(a.node.published().size, size, "nothing was logged");
+}

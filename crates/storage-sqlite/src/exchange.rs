@@ -1,0 +1,252 @@
+//! SQLite side of cooperation requests: summaries, events, outbox and inbox.
+
+use crate::{db_err, SqliteStore};
+use detente_storage::{
+    EventRow, ExchangeStore, Hash, OutboxRow, RequestFilter, RequestRow, StorageError,
+};
+use rusqlite::{params, OptionalExtension, Row};
+
+const REQUEST_COLUMNS: &str =
+    "id, direction, peer, type, urgency, tlp, reference, status, submitted_at, \
+    acknowledge_by, answer_by, acknowledged_at, closed_at, updated_at";
+const EVENT_COLUMNS: &str =
+    "request_id, seq, event_id, actor, kind, at, log_index, envelope, receipt";
+const OUTBOX_COLUMNS: &str =
+    "digest, peer, request_id, envelope, created, attempts, next_attempt, last_error, delivered_at";
+
+fn request_row(r: &Row) -> rusqlite::Result<RequestRow> {
+    Ok(RequestRow {
+        id: r.get(0)?,
+        direction: r.get(1)?,
+        peer: r.get(2)?,
+        kind: r.get(3)?,
+        urgency: r.get(4)?,
+        tlp: r.get(5)?,
+        reference: r.get(6)?,
+        status: r.get(7)?,
+        submitted_at: r.get(8)?,
+        acknowledge_by: r.get(9)?,
+        answer_by: r.get(10)?,
+        acknowledged_at: r.get(11)?,
+        closed_at: r.get(12)?,
+        updated_at: r.get(13)?,
+    })
+}
+
+fn event_row(r: &Row) -> rusqlite::Result<EventRow> {
+    Ok(EventRow {
+        request_id: r.get(0)?,
+        seq: r.get::<_, i64>(1)? as u64,
+        event_id: r.get(2)?,
+        actor: r.get(3)?,
+        kind: r.get(4)?,
+        at: r.get(5)?,
+        log_index: r.get::<_, i64>(6)? as u64,
+        envelope: r.get(7)?,
+        receipt: r.get(8)?,
+    })
+}
+
+fn outbox_row(r: &Row) -> rusqlite::Result<OutboxRow> {
+    let digest: Vec<u8> = r.get(0)?;
+    Ok(OutboxRow {
+        digest: digest.try_into().unwrap_or([0; 32]),
+        peer: r.get(1)?,
+        request_id: r.get(2)?,
+        envelope: r.get(3)?,
+        created: r.get(4)?,
+        attempts: r.get::<_, i64>(5)? as u64,
+        next_attempt: r.get(6)?,
+        last_error: r.get(7)?,
+        delivered_at: r.get(8)?,
+    })
+}
+
+impl ExchangeStore for SqliteStore {
+    fn record_event(&self, q: &RequestRow, e: &EventRow) -> Result<(), StorageError> {
+        let mut w = self.writer.lock().map_err(db_err)?;
+        let tx = w.transaction().map_err(db_err)?;
+        tx.execute(
+            &format!(
+                "INSERT INTO requests ({REQUEST_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, answer_by = excluded.answer_by, \
+                 acknowledged_at = excluded.acknowledged_at, closed_at = excluded.closed_at, updated_at = excluded.updated_at"
+            ),
+            params![
+                q.id, q.direction, q.peer, q.kind, q.urgency, q.tlp, q.reference, q.status, q.submitted_at,
+                q.acknowledge_by, q.answer_by, q.acknowledged_at, q.closed_at, q.updated_at
+            ],
+        )
+        .map_err(db_err)?;
+        tx.execute(
+            &format!("INSERT INTO request_events ({EVENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+            params![
+                e.request_id, e.seq as i64, e.event_id, e.actor, e.kind, e.at, e.log_index as i64, e.envelope,
+                e.receipt
+            ],
+        )
+        .map_err(db_err)?;
+        tx.commit().map_err(db_err)
+    }
+
+    fn request(&self, id: &str) -> Result<Option<RequestRow>, StorageError> {
+        let c = self.reader()?;
+        c.query_row(
+            &format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = ?1"),
+            [id],
+            request_row,
+        )
+        .optional()
+        .map_err(db_err)
+    }
+
+    fn requests(&self, f: &RequestFilter) -> Result<Vec<RequestRow>, StorageError> {
+        let c = self.reader()?;
+        let mut st = c
+            .prepare(&format!(
+                "SELECT {REQUEST_COLUMNS} FROM requests WHERE (?1 IS NULL OR peer = ?1) \
+                 AND (?2 IS NULL OR direction = ?2) AND (?3 IS NULL OR status = ?3) \
+                 AND (?4 IS NULL OR submitted_at >= ?4) ORDER BY submitted_at, id LIMIT ?5"
+            ))
+            .map_err(db_err)?;
+        let limit = f.limit.map_or(i64::MAX, |l| l as i64);
+        let rows = st
+            .query_map(
+                params![f.peer, f.direction, f.status, f.since, limit],
+                request_row,
+            )
+            .map_err(db_err)?;
+        rows.collect::<Result<_, _>>().map_err(db_err)
+    }
+
+    fn events(&self, request_id: &str) -> Result<Vec<EventRow>, StorageError> {
+        let c = self.reader()?;
+        let mut st = c
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM request_events WHERE request_id = ?1 ORDER BY seq"
+            ))
+            .map_err(db_err)?;
+        let rows = st.query_map([request_id], event_row).map_err(db_err)?;
+        rows.collect::<Result<_, _>>().map_err(db_err)
+    }
+
+    fn scan_events(
+        &self,
+        visit: &mut dyn FnMut(EventRow) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        let c = self.reader()?;
+        let mut st = c
+            .prepare(&format!(
+                "SELECT {EVENT_COLUMNS} FROM request_events ORDER BY request_id, seq"
+            ))
+            .map_err(db_err)?;
+        let mut rows = st.query([]).map_err(db_err)?;
+        while let Some(r) = rows.next().map_err(db_err)? {
+            visit(event_row(r).map_err(db_err)?)?;
+        }
+        Ok(())
+    }
+
+    fn event_by_id(&self, event_id: &str) -> Result<Option<EventRow>, StorageError> {
+        let c = self.reader()?;
+        c.query_row(
+            &format!("SELECT {EVENT_COLUMNS} FROM request_events WHERE event_id = ?1"),
+            [event_id],
+            event_row,
+        )
+        .optional()
+        .map_err(db_err)
+    }
+
+    fn set_receipt(&self, event_id: &str, receipt: &str) -> Result<(), StorageError> {
+        let w = self.writer.lock().map_err(db_err)?;
+        w.execute(
+            "UPDATE request_events SET receipt = ?2 WHERE event_id = ?1",
+            params![event_id, receipt],
+        )
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn outbox_add(&self, o: &OutboxRow) -> Result<(), StorageError> {
+        let w = self.writer.lock().map_err(db_err)?;
+        w.execute(
+            &format!("INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, NULL, NULL) ON CONFLICT DO NOTHING"),
+            params![&o.digest[..], o.peer, o.request_id, o.envelope, o.created, o.next_attempt],
+        )
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn outbox_due(&self, now: &str, limit: u64) -> Result<Vec<OutboxRow>, StorageError> {
+        let c = self.reader()?;
+        let mut st = c
+            .prepare_cached(&format!(
+                "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE delivered_at IS NULL AND next_attempt <= ?1 \
+                 ORDER BY created LIMIT ?2"
+            ))
+            .map_err(db_err)?;
+        let rows = st
+            .query_map(params![now, limit as i64], outbox_row)
+            .map_err(db_err)?;
+        rows.collect::<Result<_, _>>().map_err(db_err)
+    }
+
+    fn outbox_failed(&self, digest: &Hash, next: &str, error: &str) -> Result<(), StorageError> {
+        let w = self.writer.lock().map_err(db_err)?;
+        w.execute(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?2, last_error = ?3 WHERE digest = ?1",
+            params![&digest[..], next, error],
+        )
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn outbox_delivered(&self, digest: &Hash, at: &str) -> Result<(), StorageError> {
+        let w = self.writer.lock().map_err(db_err)?;
+        w.execute(
+            "UPDATE outbox SET attempts = attempts + 1, delivered_at = ?2, last_error = NULL WHERE digest = ?1",
+            params![&digest[..], at],
+        )
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn outbox(&self, request_id: &str) -> Result<Vec<OutboxRow>, StorageError> {
+        let c = self.reader()?;
+        let mut st = c
+            .prepare(&format!(
+                "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE request_id = ?1 ORDER BY created"
+            ))
+            .map_err(db_err)?;
+        let rows = st.query_map([request_id], outbox_row).map_err(db_err)?;
+        rows.collect::<Result<_, _>>().map_err(db_err)
+    }
+
+    fn inbox_get(&self, digest: &Hash) -> Result<Option<String>, StorageError> {
+        let c = self.reader()?;
+        c.query_row(
+            "SELECT response FROM inbox WHERE digest = ?1",
+            [&digest[..]],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db_err)
+    }
+
+    fn inbox_put(
+        &self,
+        digest: &Hash,
+        peer: &str,
+        log_index: u64,
+        response: &str,
+    ) -> Result<(), StorageError> {
+        let w = self.writer.lock().map_err(db_err)?;
+        w.execute(
+            "INSERT INTO inbox (digest, peer, log_index, response) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+            params![&digest[..], peer, log_index as i64, response],
+        )
+        .map_err(db_err)?;
+        Ok(())
+    }
+}
