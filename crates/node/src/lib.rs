@@ -15,6 +15,7 @@ pub mod peers;
 pub mod report;
 pub mod sequencer;
 pub mod tree;
+pub mod witnessing;
 
 pub use config::Config;
 pub use error::NodeError;

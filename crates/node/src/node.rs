@@ -226,6 +226,11 @@ impl Node {
         &self.key
     }
 
+    /// The signing key, shared (the witness cosigns with it).
+    pub fn key_arc(&self) -> Arc<NodeKey> {
+        self.key.clone()
+    }
+
     pub fn verifier(&self) -> VerifierKey {
         self.key.verifier()
     }

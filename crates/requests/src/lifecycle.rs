@@ -375,6 +375,15 @@ impl RequestState {
         actor: Side,
         at: DateTime<Utc>,
     ) -> Result<RequestState, TransitionError> {
+        Self::open_with_capacity(event, actor, at, 1)
+    }
+
+    fn open_with_capacity(
+        event: &Event,
+        actor: Side,
+        at: DateTime<Utc>,
+        capacity: usize,
+    ) -> Result<RequestState, TransitionError> {
         let EventKind::Submitted { request, deadlines } = &event.kind else {
             return Err(TransitionError::NotSubmittedFirst {
                 kind: event.kind.name(),
@@ -408,12 +417,16 @@ impl RequestState {
             extensions: 0,
             last_event_at: at,
             replayed: false,
-            applied: vec![Applied {
-                id: event.id,
-                actor,
-                fingerprint: fingerprint(event, actor, at),
-                proposed_answer_by: None,
-            }],
+            applied: {
+                let mut v = Vec::with_capacity(capacity.max(1));
+                v.push(Applied {
+                    id: event.id,
+                    actor,
+                    fingerprint: fingerprint(event, actor, at),
+                    proposed_answer_by: None,
+                });
+                v
+            },
         })
     }
 
@@ -703,8 +716,10 @@ impl Timeline {
 
 pub(crate) fn fold_slice(events: &[TimedEvent]) -> Result<RequestState, TimelineError> {
     let (first, rest) = events.split_first().ok_or(TimelineError::Empty)?;
-    let mut state = RequestState::open(&first.event, first.actor, first.at)
-        .map_err(|source| TimelineError::Transition { index: 0, source })?;
+    // One allocation per request: the report folds millions of timelines.
+    let mut state =
+        RequestState::open_with_capacity(&first.event, first.actor, first.at, events.len())
+            .map_err(|source| TimelineError::Transition { index: 0, source })?;
     for (i, e) in rest.iter().enumerate() {
         state
             .apply_mut(&e.event, e.actor, e.at)

@@ -24,6 +24,24 @@
 //! - `invalid`: timelines in the period (by their first event's time) that fail
 //!   the lifecycle rules; they are in no other count, and a non-zero value means
 //!   the record itself is disputed.
+//!
+//! JSON (field order as serialised; `until` and the percentile fields may be
+//! `null`; `declined_by_ground` always lists all nine grounds):
+//!
+//! ```json
+//! {"peer": "cert.b.example",
+//!  "period": {"since": "2020-01-01T00:00:00.000000Z", "until": null},
+//!  "now": "2021-06-16T12:00:00.000000Z",
+//!  "outbound": {"sent": 80, "delivered": 80, "acknowledged": 0, "answered": 0,
+//!               "partially_answered": 0, "declined": 0, "withdrawn": 0,
+//!               "pending": 80, "overdue": 80, "acknowledgement_overdue": 80,
+//!               "answered_late": 0,
+//!               "declined_by_ground": {"immunity_or_privilege": 0, "...": 0},
+//!               "time_to_acknowledge": {"samples": 0, "median_seconds": null, "p90_seconds": null},
+//!               "time_to_answer": {"samples": 0, "median_seconds": null, "p90_seconds": null},
+//!               "invalid": 0},
+//!  "inbound": {"sent": 12, "...": "same fields"}}
+//! ```
 
 use crate::lifecycle::{RequestState, Status, Timeline, TimelineError};
 use crate::serde_util::{origin as origin_serde, ts, ts_opt};

@@ -122,6 +122,22 @@ impl IncidentClass {
         IncidentClass::Vulnerable,
         IncidentClass::Other,
     ];
+
+    /// The JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentClass::AbusiveContent => "abusive_content",
+            IncidentClass::MaliciousCode => "malicious_code",
+            IncidentClass::InformationGathering => "information_gathering",
+            IncidentClass::IntrusionAttempts => "intrusion_attempts",
+            IncidentClass::Intrusions => "intrusions",
+            IncidentClass::Availability => "availability",
+            IncidentClass::InformationContentSecurity => "information_content_security",
+            IncidentClass::Fraud => "fraud",
+            IncidentClass::Vulnerable => "vulnerable",
+            IncidentClass::Other => "other",
+        }
+    }
 }
 
 /// `emergency` means a risk to life or physical safety (Second Protocol Art. 9,
@@ -174,6 +190,17 @@ impl Tlp {
         Tlp::AmberStrict,
         Tlp::Red,
     ];
+
+    /// The JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tlp::Clear => "clear",
+            Tlp::Green => "green",
+            Tlp::Amber => "amber",
+            Tlp::AmberStrict => "amber_strict",
+            Tlp::Red => "red",
+        }
+    }
 
     /// Accepts `TLP:AMBER+STRICT`, `amber+strict`, `amber_strict`, `AMBER STRICT`,
     /// with or without the `TLP:` prefix, in any case. `WHITE` is refused with a
@@ -268,6 +295,21 @@ impl DeclineGround {
         DeclineGround::Disproportionate,
         DeclineGround::Other,
     ];
+
+    /// The JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeclineGround::ImmunityOrPrivilege => "immunity_or_privilege",
+            DeclineGround::FundamentalRights => "fundamental_rights",
+            DeclineGround::NeBisInIdem => "ne_bis_in_idem",
+            DeclineGround::NoDualCriminality => "no_dual_criminality",
+            DeclineGround::InsufficientInformation => "insufficient_information",
+            DeclineGround::NotWithinCompetence => "not_within_competence",
+            DeclineGround::DataNotAvailable => "data_not_available",
+            DeclineGround::Disproportionate => "disproportionate",
+            DeclineGround::Other => "other",
+        }
+    }
 }
 
 /// Which party of one request acts. Authority over a transition follows the side,
@@ -301,6 +343,15 @@ impl fmt::Display for Side {
 pub enum Direction {
     Outbound,
     Inbound,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Outbound => "outbound",
+            Direction::Inbound => "inbound",
+        }
+    }
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -477,6 +528,21 @@ mod tests {
         assert_eq!(serde_json::to_value(Side::Recipient).unwrap(), "recipient");
         assert_eq!(serde_json::to_value(Direction::Inbound).unwrap(), "inbound");
         assert!(serde_json::from_value::<RequestType>("Preservation".into()).is_err());
+        for t in Tlp::ALL {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+        }
+        for c in IncidentClass::ALL {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+        }
+        for g in DeclineGround::ALL {
+            assert_eq!(serde_json::to_value(g).unwrap(), g.as_str());
+        }
+        for d in [Direction::Outbound, Direction::Inbound] {
+            assert_eq!(serde_json::to_value(d).unwrap(), d.as_str());
+        }
+        for u in Urgency::ALL {
+            assert_eq!(serde_json::to_value(u).unwrap(), u.as_str());
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use detente_node::exchange::Exchange;
 use detente_node::outbound::{Outbound, Verdict};
 use detente_node::{Node, NodeError};
 use detente_taxii::{OutboundDecision, OutboundFilter, Taxii, TaxiiConfig};
+use detente_witness::{LogConfig, Witness};
 use std::sync::Arc;
 
 /// Builds the application a node serves, with the system clock.
@@ -42,17 +43,46 @@ pub fn node_app_with_clock(
         .map_err(|e| NodeError::Config(format!("taxii: {e}")))?
         .with_outbound_filter(Arc::new(gate));
     let exchange = Exchange::new(node.clone(), clock)?;
+    let witness = Arc::new(open_witness(&node)?);
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(exchange.clone().run_delivery(stopped));
+    tokio::spawn(exchange.clone().run_delivery(stopped.clone()));
+    tokio::spawn(detente_node::witnessing::run(node.clone(), stopped));
     let mut state = AppState::new(node);
     state.auth = Some(auth);
     state.outbound = Some(outbound);
     state.exchange = Some(exchange);
+    state.witness = Some(witness.clone());
     state.stop_delivery = Some(Arc::new(stop));
-    Ok(crate::app(
-        state,
-        Some(detente_taxii::router(Arc::new(taxii))),
-    ))
+    let extra = detente_taxii::router(Arc::new(taxii)).merge(detente_witness::router(witness));
+    Ok(crate::app(state, Some(extra)))
+}
+
+/// The witness this node runs for its peers' logs. A conflicting checkpoint
+/// (proof that a peer showed two versions of its log) is recorded in this node's
+/// own log as well as kept by the witness.
+fn open_witness(node: &Arc<Node>) -> Result<Witness, NodeError> {
+    let mut logs = Vec::new();
+    for p in node.store().peers()? {
+        logs.push(peer_log(&p.origin, &p.key)?);
+    }
+    let w = Witness::open(node.dir().join("detente.db"), node.key_arc(), logs)
+        .map_err(|e| NodeError::Config(format!("witness: {e}")))?;
+    let n = node.clone();
+    w.on_conflict(move |c| {
+        tracing::error!(origin = %c.origin, kind = ?c.kind, "a peer presented a checkpoint inconsistent with one it signed before");
+        let evidence = serde_json::json!({ "origin": c.origin, "kind": format!("{:?}", c.kind).to_lowercase(),
+            "cosigned_checkpoint": c.cosigned_note, "conflicting_checkpoint": c.submitted_note });
+        if let Err(e) = n.record_detached("witness.conflict", evidence) {
+            tracing::error!(error = %e, "could not log the conflict");
+        }
+    });
+    Ok(w)
+}
+
+/// A peer's log as the witness knows it.
+pub fn peer_log(origin: &str, key: &str) -> Result<LogConfig, NodeError> {
+    let key = detente_domain::VerifierKey::parse(key)?;
+    LogConfig::new(origin, vec![key]).map_err(|e| NodeError::Config(format!("witness: {e}")))
 }
 
 /// Recognises the node's users, and peers whose signed call the server verified

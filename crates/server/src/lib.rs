@@ -48,6 +48,8 @@ pub struct AppState {
     pub outbound: Option<Arc<Outbound>>,
     /// Cooperation requests, when the node runs them.
     pub exchange: Option<Arc<detente_node::exchange::Exchange>>,
+    /// This node as a witness of its peers' logs.
+    pub witness: Option<Arc<detente_witness::Witness>>,
     /// Dropping the last clone stops the delivery worker.
     pub stop_delivery: Option<Arc<tokio::sync::watch::Sender<bool>>>,
     /// Nonces of signed peer calls, against replays.
@@ -62,6 +64,7 @@ impl AppState {
             auth: None,
             outbound: None,
             exchange: None,
+            witness: None,
             stop_delivery: None,
             replay: Arc::default(),
         }

@@ -93,7 +93,10 @@ fn spawn_limiter_cleanup<K, M>(
 /// Turns bare error responses (router 404/405, 413, 408) into problem+json and
 /// counts responses. TAXII paths keep their own error format.
 async fn problems_and_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let taxii = req.uri().path().starts_with("/taxii2");
+    // TAXII and tlog-witness define their own error bodies (a witness's 409
+    // carries the tree size), so they are passed through untouched.
+    let path = req.uri().path();
+    let own_format = path.starts_with("/taxii2") || path.starts_with("/witness/");
     let res = next.run(req).await;
     let status = res.status();
     let counter = match status.as_u16() {
@@ -106,7 +109,7 @@ async fn problems_and_metrics(State(state): State<AppState>, req: Request, next:
         v.as_bytes().starts_with(PROBLEM_JSON.as_bytes())
             || v.as_bytes().starts_with(b"application/taxii+json")
     });
-    if !status.is_client_error() && !status.is_server_error() || is_problem || taxii {
+    if !status.is_client_error() && !status.is_server_error() || is_problem || own_format {
         return res;
     }
     let detail = match status {

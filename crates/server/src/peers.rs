@@ -166,6 +166,12 @@ async fn add(
             format!("{} is already a peer", peer.origin),
         ));
     }
+    if let Some(w) = &state.witness {
+        w.add_log(crate::compose::peer_log(
+            peer.origin.as_str(),
+            &peer.key.to_string(),
+        )?);
+    }
     let row = state
         .node
         .store()

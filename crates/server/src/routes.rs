@@ -19,6 +19,7 @@ use std::sync::atomic::Ordering;
 pub fn router(state: AppState) -> Router {
     let log = Router::new()
         .route("/log/checkpoint", get(checkpoint))
+        .route("/log/checkpoint/cosigned", get(cosigned_checkpoint))
         .route("/log/tile/{*path}", get(tile))
         .route("/log/proof/inclusion", get(inclusion))
         .route("/log/proof/consistency", get(consistency))
@@ -64,6 +65,22 @@ async fn checkpoint(State(state): State<AppState>) -> Response {
         note,
     )
         .into_response()
+}
+
+/// The largest checkpoint with witness cosignatures, all of them appended.
+async fn cosigned_checkpoint(State(state): State<AppState>) -> Result<Response, Problem> {
+    let note = state
+        .node
+        .cosigned_checkpoint()?
+        .ok_or_else(|| Problem::not_found("no checkpoint has been cosigned yet"))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        note,
+    )
+        .into_response())
 }
 
 async fn tile(

@@ -309,3 +309,63 @@ async fn bad_requests_are_refused_and_store_nothing() {
     assert_eq!(r.status(), 401);
     assert_eq!(a.node.published().size, size, "nothing was logged");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn peers_cosign_checkpoints_and_a_fork_is_caught() {
+    use detente_log::{cosignature, note, Checkpoint};
+    let a = start("cert-a.example", "RU").await;
+    let b = start("cert-b.example", "US").await;
+    let c = reqwest::Client::new();
+    peer(&c, &a, &b, "US").await;
+    peer(&c, &b, &a, "RU").await;
+
+    // B cosigns A's checkpoints as A's log grows.
+    let mut cosigned = String::new();
+    for _ in 0..300 {
+        let r = c
+            .get(format!("{}/log/checkpoint/cosigned", a.base))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            cosigned = r.text().await.unwrap();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(cosigned.contains("\u{2014} cert-b.example "), "{cosigned}");
+    let (cp, n) = Checkpoint::open(&cosigned, &[a.node.verifier()]).unwrap();
+    let sig = n.sigs.iter().find(|s| s.name == "cert-b.example").unwrap();
+    assert!(cosignature::verify(&b.node.verifier(), &cp.body(), sig).is_some());
+
+    // A (its key) now shows B a checkpoint of the same size with another root.
+    let key_a = detente_domain::NodeKey::parse(
+        &std::fs::read_to_string(a.node.dir().join("node.key")).unwrap(),
+    )
+    .unwrap();
+    let forked = Checkpoint {
+        root: [7; 32],
+        ..cp.clone()
+    }
+    .sign(&key_a)
+    .unwrap();
+    let body = format!("old {}\n\n{forked}", cp.size);
+    let r = c
+        .post(format!("{}/witness/add-checkpoint", b.base))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let mut logged = false;
+    for _ in 0..100 {
+        let size = b.node.published().size;
+        logged = (0..size).any(|i| b.node.entry(i).unwrap().unwrap().kind == "witness.conflict");
+        if logged {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(logged, "the fork is recorded in B's log");
+    let _ = note::parse(&forked).unwrap();
+}

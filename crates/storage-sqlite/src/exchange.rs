@@ -2,7 +2,8 @@
 
 use crate::{db_err, SqliteStore};
 use detente_storage::{
-    EventRow, ExchangeStore, Hash, OutboxRow, RequestFilter, RequestRow, StorageError,
+    CosignatureStore, EventRow, ExchangeStore, Hash, OutboxRow, RequestFilter, RequestRow,
+    StorageError,
 };
 use rusqlite::{params, OptionalExtension, Row};
 
@@ -248,5 +249,63 @@ impl ExchangeStore for SqliteStore {
         )
         .map_err(db_err)?;
         Ok(())
+    }
+}
+
+impl CosignatureStore for SqliteStore {
+    fn add_cosignature(
+        &self,
+        witness: &str,
+        size: u64,
+        line: &str,
+        timestamp: u64,
+    ) -> Result<(), StorageError> {
+        let w = self.writer.lock().map_err(db_err)?;
+        w.execute(
+            "INSERT INTO cosignatures (witness, size, line, timestamp) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+            params![witness, size as i64, line, timestamp as i64],
+        )
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn cosignatures(&self, size: u64) -> Result<Vec<String>, StorageError> {
+        let c = self.reader()?;
+        let mut st = c
+            .prepare_cached("SELECT line FROM cosignatures WHERE size = ?1 ORDER BY witness")
+            .map_err(db_err)?;
+        let rows = st.query_map([size as i64], |r| r.get(0)).map_err(db_err)?;
+        rows.collect::<Result<_, _>>().map_err(db_err)
+    }
+
+    fn last_cosigned(&self, witness: &str) -> Result<Option<u64>, StorageError> {
+        let c = self.reader()?;
+        let v: Option<i64> = c
+            .query_row(
+                "SELECT max(size) FROM cosignatures WHERE witness = ?1",
+                [witness],
+                |r| r.get(0),
+            )
+            .map_err(db_err)?;
+        Ok(v.map(|v| v as u64))
+    }
+
+    fn latest_cosigned_size(&self) -> Result<Option<u64>, StorageError> {
+        let c = self.reader()?;
+        let v: Option<i64> = c
+            .query_row("SELECT max(size) FROM cosignatures", [], |r| r.get(0))
+            .map_err(db_err)?;
+        Ok(v.map(|v| v as u64))
+    }
+
+    fn checkpoint_at(&self, size: u64) -> Result<Option<String>, StorageError> {
+        let c = self.reader()?;
+        c.query_row(
+            "SELECT note FROM checkpoints WHERE size = ?1",
+            [size as i64],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db_err)
     }
 }

@@ -9,6 +9,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/002_transfers.sql"),
     include_str!("../migrations/003_peers.sql"),
     include_str!("../migrations/004_exchange.sql"),
+    include_str!("../migrations/005_cosignatures.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

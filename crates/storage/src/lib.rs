@@ -235,7 +235,25 @@ pub trait ExchangeStore: Send + Sync + 'static {
     ) -> Result<(), StorageError>;
 }
 
-/// Everything a node stores.
-pub trait Store: LogStore + TransferStore + PeerStore + ExchangeStore {}
+/// Cosignatures of this node's checkpoints by its witnesses.
+pub trait CosignatureStore: Send + Sync + 'static {
+    fn add_cosignature(
+        &self,
+        witness: &str,
+        size: u64,
+        line: &str,
+        timestamp: u64,
+    ) -> Result<(), StorageError>;
+    /// Signature lines for the checkpoint of `size`.
+    fn cosignatures(&self, size: u64) -> Result<Vec<String>, StorageError>;
+    /// The largest size `witness` has cosigned.
+    fn last_cosigned(&self, witness: &str) -> Result<Option<u64>, StorageError>;
+    /// The largest checkpoint size with at least one cosignature.
+    fn latest_cosigned_size(&self) -> Result<Option<u64>, StorageError>;
+    fn checkpoint_at(&self, size: u64) -> Result<Option<String>, StorageError>;
+}
 
-impl<T: LogStore + TransferStore + PeerStore + ExchangeStore> Store for T {}
+/// Everything a node stores.
+pub trait Store: LogStore + TransferStore + PeerStore + ExchangeStore + CosignatureStore {}
+
+impl<T: LogStore + TransferStore + PeerStore + ExchangeStore + CosignatureStore> Store for T {}
