@@ -44,6 +44,10 @@ enum Command {
     User(UserArgs),
     /// TAXII 2.1 collections.
     Collection(CollectionArgs),
+    /// Reciprocity report of a node (optionally writing an evidence bundle).
+    Report(cmd::report::ReportArgs),
+    /// Verify an evidence bundle offline and recompute its report.
+    VerifyReport(cmd::report::VerifyReportArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
@@ -95,6 +99,8 @@ fn main() -> ExitCode {
         Command::Log(c) => cmd::log::run(c),
         Command::Verify(a) => cmd::log::verify(a),
         Command::Bench(c) => cmd::bench::run(c),
+        Command::Report(a) => cmd::report::report(a),
+        Command::VerifyReport(a) => cmd::report::verify_report(a),
         Command::Peer(c) => cmd::peer::run(c),
         Command::User(a) => detente_auth::run_user(&a.dir, a.command).map(|_| ExitCode::SUCCESS),
         Command::Collection(a) => {

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod config;
 pub mod datadir;
 mod error;
+pub mod evidence;
 pub mod exchange;
 mod node;
 pub mod outbound;

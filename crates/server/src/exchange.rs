@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/requests/{id}", get(show))
         .route("/api/v1/requests/{id}/{action}", post(act))
         .route("/api/v1/report", get(report))
+        .route("/api/v1/report/evidence", post(evidence))
         .route("/federation/v1/envelopes", post(deliver))
 }
 
@@ -190,6 +191,28 @@ async fn report(
         ex.now(),
     )?;
     Ok(Json(r))
+}
+
+/// Issues the report into the log and returns the evidence bundle.
+async fn evidence(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, Problem> {
+    user(&state, &headers, false)?;
+    let ex = exchange(&state)?;
+    let since = match q.get("since") {
+        Some(s) => Some(detente_node::report::parse_date(s).map_err(Problem::bad_request)?),
+        None => None,
+    };
+    let b = detente_node::evidence::bundle(
+        ex.node(),
+        q.get("peer").map(String::as_str),
+        since,
+        ex.now(),
+    )
+    .await?;
+    Ok(Json(b))
 }
 
 /// A peer delivers an envelope; the answer is the receipt.

@@ -369,3 +369,122 @@ async fn peers_cosign_checkpoints_and_a_fork_is_caught() {
     assert!(logged, "the fork is recorded in B's log");
     let _ = note::parse(&forked).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn evidence_verifies_offline_and_every_tampering_is_caught() {
+    use base64::{engine::general_purpose::STANDARD as B64, Engine};
+    use detente_node::evidence::verify;
+    let a = start("cert-a.example", "RU").await;
+    let b = start("cert-b.example", "US").await;
+    let c = reqwest::Client::new();
+    peer(&c, &a, &b, "US").await;
+    peer(&c, &b, &a, "RU").await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let r = officer(
+            &c,
+            reqwest::Method::POST,
+            format!("{}/api/v1/requests", a.base),
+        )
+        .json(&request_to("cert-b.example"))
+        .send()
+        .await
+        .unwrap();
+        ids.push(
+            r.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    for id in &ids {
+        wait_status(&c, &a, id, "delivered").await;
+    }
+    let r = officer(
+        &c,
+        reqwest::Method::POST,
+        format!("{}/api/v1/requests/{}/acknowledge", b.base, ids[0]),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    wait_status(&c, &a, &ids[0], "acknowledged").await;
+
+    let bundle: Value = c
+        .post(format!("{}/api/v1/report/evidence", a.base))
+        .basic_auth("auditor", Some("auditor-password"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let keys = vec![a.node.verifier(), b.node.verifier()];
+    let ok = verify(&bundle, &keys).unwrap();
+    assert_eq!(ok.envelopes, 3 * 2 + 1);
+    assert_eq!(ok.receipts, 3);
+    assert_eq!(ok.report["reports"][0]["outbound"]["sent"], 3);
+    assert_eq!(ok.report["reports"][0]["outbound"]["acknowledged"], 1);
+
+    // Changed payload.
+    let mut t = bundle.clone();
+    let env = String::from_utf8(
+        B64.decode(t["entries"][0]["envelope"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    t["entries"][0]["envelope"] =
+        json!(B64.encode(env.replacen("2021/CC/0042", "2021/CC/0043", 1)));
+    assert!(verify(&t, &keys).is_err(), "changed payload");
+    // Dropped envelope.
+    let mut t = bundle.clone();
+    t["entries"].as_array_mut().unwrap().pop();
+    assert!(
+        verify(&t, &keys).unwrap_err().contains("missing"),
+        "dropped envelope"
+    );
+    // Reordered entries (indexes swapped).
+    let mut t = bundle.clone();
+    let (i0, i1) = (
+        t["entries"][0]["index"].clone(),
+        t["entries"][1]["index"].clone(),
+    );
+    t["entries"][0]["index"] = i1;
+    t["entries"][1]["index"] = i0;
+    assert!(verify(&t, &keys).is_err(), "reordered");
+    // Wrong key for the reporting node.
+    let stranger = detente_domain::NodeKey::generate("cert-a.example")
+        .unwrap()
+        .verifier();
+    assert!(
+        verify(&bundle, &[stranger, b.node.verifier()]).is_err(),
+        "wrong key"
+    );
+    // The bundle's own keys are not trusted: without B's key, B's envelopes fail.
+    assert!(verify(&bundle, &[a.node.verifier()])
+        .unwrap_err()
+        .contains("no trusted key"));
+    // Forged receipt.
+    let mut t = bundle.clone();
+    let entry = t["entries"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|e| e["receipt"].is_string())
+        .unwrap();
+    let receipt = entry["receipt"].as_str().unwrap().to_string();
+    let forged = receipt.replacen("index ", "index 9", 1);
+    entry["receipt"] = json!(forged);
+    assert!(verify(&t, &keys).is_err(), "forged receipt");
+    // A changed claim in the signed report.
+    let mut t = bundle.clone();
+    let report_env = String::from_utf8(
+        B64.decode(t["report_entry"]["envelope"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    t["report_entry"]["envelope"] =
+        json!(B64.encode(report_env.replacen("\"sent\":3", "\"sent\":4", 1)));
+    assert!(verify(&t, &keys).is_err(), "changed report");
+}

@@ -3,3 +3,4 @@ pub mod gate;
 pub mod log;
 pub mod node;
 pub mod peer;
+pub mod report;
