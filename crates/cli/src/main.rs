@@ -44,6 +44,8 @@ enum Command {
     User(UserArgs),
     /// TAXII 2.1 collections.
     Collection(CollectionArgs),
+    /// Two nodes replay two years of requests; prints the report and verifies the evidence.
+    Demo(cmd::demo::DemoArgs),
     /// Reciprocity report of a node (optionally writing an evidence bundle).
     Report(cmd::report::ReportArgs),
     /// Verify an evidence bundle offline and recompute its report.
@@ -99,6 +101,7 @@ fn main() -> ExitCode {
         Command::Log(c) => cmd::log::run(c),
         Command::Verify(a) => cmd::log::verify(a),
         Command::Bench(c) => cmd::bench::run(c),
+        Command::Demo(a) => cmd::demo::run(a),
         Command::Report(a) => cmd::report::report(a),
         Command::VerifyReport(a) => cmd::report::verify_report(a),
         Command::Peer(c) => cmd::peer::run(c),

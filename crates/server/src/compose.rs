@@ -24,6 +24,15 @@ pub fn node_app_with_clock(
     node: Arc<Node>,
     clock: detente_node::exchange::Clock,
 ) -> Result<Router, NodeError> {
+    Ok(node_app_parts(node, clock)?.0)
+}
+
+/// The application and its exchange, for callers that drive requests in process
+/// (`detente demo`, benchmarks).
+pub fn node_app_parts(
+    node: Arc<Node>,
+    clock: detente_node::exchange::Clock,
+) -> Result<(Router, Arc<Exchange>), NodeError> {
     let db = node.dir().join("detente.db");
     let users = Arc::new(Users::open(&db).map_err(|e| NodeError::Config(format!("users: {e}")))?);
     let config = TaxiiConfig {
@@ -50,11 +59,11 @@ pub fn node_app_with_clock(
     let mut state = AppState::new(node);
     state.auth = Some(auth);
     state.outbound = Some(outbound);
-    state.exchange = Some(exchange);
+    state.exchange = Some(exchange.clone());
     state.witness = Some(witness.clone());
     state.stop_delivery = Some(Arc::new(stop));
     let extra = detente_taxii::router(Arc::new(taxii)).merge(detente_witness::router(witness));
-    Ok(crate::app(state, Some(extra)))
+    Ok((crate::app(state, Some(extra)), exchange))
 }
 
 /// The witness this node runs for its peers' logs. A conflicting checkpoint

@@ -14,7 +14,7 @@ mod peers;
 mod problem;
 mod routes;
 
-pub use compose::{node_app, node_app_with_clock, GateFilter, NodeAuth};
+pub use compose::{node_app, node_app_parts, node_app_with_clock, GateFilter, NodeAuth};
 pub use peers::PEER_HEADER;
 pub use problem::Problem;
 

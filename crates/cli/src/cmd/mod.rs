@@ -1,4 +1,5 @@
 pub mod bench;
+pub mod demo;
 pub mod gate;
 pub mod log;
 pub mod node;
