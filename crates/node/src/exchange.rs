@@ -406,6 +406,8 @@ impl Exchange {
             acknowledged_at: state.acknowledged_at.as_ref().map(fmt),
             closed_at: state.closed_at.as_ref().map(fmt),
             updated_at: fmt(&state.last_event_at),
+            delivered_at: state.delivered_at.as_ref().map(fmt),
+            decline_ground: state.decline_ground.as_ref().map(enum_str),
         };
         let seq = self.node.store().events(&row.id)?.len() as u64;
         let ev = EventRow {

@@ -5,10 +5,13 @@
 use crate::exchange::parse_envelope;
 use crate::{Node, NodeError};
 use detente_domain::{time, Origin, VerifierKey};
-use detente_requests::{reciprocity_report, Direction, Period, ReportItem, Timeline};
-use detente_storage::EventRow;
+use detente_requests::{
+    reciprocity_report, report_from_summaries, DeclineGround, Direction, Period, ReciprocityReport,
+    ReportItem, Status, Summary, Timeline,
+};
+use detente_storage::{RequestFilter, RequestRow};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// `YYYY-MM-DD` (midnight UTC) or RFC 3339.
 pub fn parse_date(s: &str) -> Result<time::Timestamp, String> {
@@ -60,7 +63,31 @@ pub fn items_from_envelopes<'a>(
         .collect()
 }
 
-/// Reports for every peer in `items` (or one), as JSON.
+/// The JSON of a set of reports.
+fn to_json(me: &str, reports: Vec<ReciprocityReport>, now: time::Timestamp) -> Value {
+    let reports: Vec<Value> = reports
+        .iter()
+        .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
+        .collect();
+    json!({ "node": me, "generated_at": time::format(&now), "reports": reports })
+}
+
+fn period(since: Option<time::Timestamp>) -> Period {
+    Period {
+        since: since.unwrap_or(chrono::DateTime::UNIX_EPOCH),
+        until: None,
+    }
+}
+
+/// The peers to report on: all those seen, or the one asked for.
+fn peers<'a>(all: impl Iterator<Item = &'a Origin>, only: Option<&str>) -> Vec<Origin> {
+    let set: BTreeSet<&Origin> = all
+        .filter(|p| only.is_none_or(|o| o == p.as_str()))
+        .collect();
+    set.into_iter().cloned().collect()
+}
+
+/// Reports recomputed from timelines (what an offline verifier does), as JSON.
 pub fn reports_json(
     me: &str,
     items: &[ReportItem],
@@ -68,48 +95,61 @@ pub fn reports_json(
     since: Option<time::Timestamp>,
     now: time::Timestamp,
 ) -> Value {
-    let period = Period {
-        since: since.unwrap_or(chrono::DateTime::UNIX_EPOCH),
-        until: None,
-    };
-    let mut peers: Vec<&Origin> = items.iter().map(|i| &i.peer).collect();
-    peers.sort();
-    peers.dedup();
-    let reports: Vec<Value> = peers
-        .into_iter()
-        .filter(|p| peer.is_none_or(|want| want == p.as_str()))
-        .map(|p| {
-            serde_json::to_value(reciprocity_report(items, p, period, now)).unwrap_or(Value::Null)
-        })
+    let reports = peers(items.iter().map(|i| &i.peer), peer)
+        .iter()
+        .map(|p| reciprocity_report(items, p, period(since), now))
         .collect();
-    json!({ "node": me, "generated_at": time::format(&now), "reports": reports })
+    to_json(me, reports, now)
 }
 
-/// The report of this node, from its stored request events.
+fn parse_enum<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
+    serde_json::from_value(Value::from(s)).ok()
+}
+
+/// One stored summary row as the report's input.
+fn summary(r: &RequestRow) -> Option<Summary> {
+    let t = |s: &str| time::parse(s);
+    Some(Summary {
+        direction: parse_enum::<Direction>(&r.direction)?,
+        peer: Origin::parse(&r.peer).ok()?,
+        status: parse_enum::<Status>(&r.status)?,
+        submitted_at: t(&r.submitted_at)?,
+        acknowledge_by: t(&r.acknowledge_by)?,
+        answer_by: t(&r.answer_by)?,
+        delivered: r.delivered_at.is_some(),
+        acknowledged_at: r.acknowledged_at.as_deref().and_then(t),
+        closed_at: r.closed_at.as_deref().and_then(t),
+        decline_ground: r
+            .decline_ground
+            .as_deref()
+            .and_then(parse_enum::<DeclineGround>),
+    })
+}
+
+/// The report of this node, from its per-request summaries (one row per
+/// request, kept with every event), so it stays fast at millions of requests.
 pub fn build(
     node: &Node,
     peer: Option<&str>,
     since: Option<time::Timestamp>,
     now: time::Timestamp,
 ) -> Result<Value, NodeError> {
-    let me = node.config().origin.clone();
-    let mut rows: Vec<EventRow> = Vec::new();
-    node.store().scan_events(&mut |e| {
-        rows.push(e);
-        Ok(())
-    })?;
-    let key_of = |origin: &str| -> Option<VerifierKey> {
-        if origin == me {
-            return Some(node.verifier());
-        }
-        node.peer(origin).ok().flatten().map(|p| p.key)
+    let filter = RequestFilter {
+        peer: peer.map(str::to_string),
+        ..RequestFilter::default()
     };
-    let items = items_from_envelopes(
-        &me,
-        rows.iter()
-            .map(|r| (r.request_id.clone(), r.envelope.as_slice())),
-        &key_of,
-    )
-    .map_err(NodeError::Integrity)?;
-    Ok(reports_json(&me, &items, peer, since, now))
+    let rows = node.store().requests(&filter)?;
+    let summaries = rows
+        .iter()
+        .map(|r| {
+            summary(r).ok_or_else(|| {
+                NodeError::Integrity(format!("request {} has an unreadable summary", r.id))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let reports = peers(summaries.iter().map(|s| &s.peer), peer)
+        .iter()
+        .map(|p| report_from_summaries(&summaries, p, period(since), now))
+        .collect();
+    Ok(to_json(&node.config().origin, reports, now))
 }

@@ -42,8 +42,8 @@ pub use lifecycle::{
     TransitionError,
 };
 pub use report::{
-    nearest_rank, reciprocity_report, DirectionStats, DurationStats, Period, ReciprocityReport,
-    ReportItem,
+    nearest_rank, reciprocity_report, report_from_summaries, DirectionStats, DurationStats, Period,
+    ReciprocityReport, ReportItem, Summary,
 };
 pub use request::{AttachmentRef, Limits, NewRequest, ValidationError, ValidationErrors};
 pub use types::{

@@ -141,11 +141,46 @@ struct Acc {
     to_answer: Vec<i64>,
 }
 
+/// What a report needs of one request: its state reduced to the fields the
+/// counts and durations use. Built from a folded timeline ([`Summary::of`]) or
+/// from a node's stored summary rows, so both paths share one counting rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    pub direction: Direction,
+    pub peer: Origin,
+    pub status: Status,
+    pub submitted_at: DateTime<Utc>,
+    pub acknowledge_by: DateTime<Utc>,
+    pub answer_by: DateTime<Utc>,
+    pub delivered: bool,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub decline_ground: Option<DeclineGround>,
+}
+
+impl Summary {
+    pub fn of(direction: Direction, peer: Origin, s: &RequestState) -> Summary {
+        Summary {
+            direction,
+            peer,
+            status: s.status,
+            submitted_at: s.submitted_at,
+            acknowledge_by: s.deadlines.acknowledge_by,
+            answer_by: s.deadlines.answer_by,
+            delivered: s.delivered_at.is_some(),
+            acknowledged_at: s.acknowledged_at,
+            closed_at: s.closed_at,
+            decline_ground: s.decline_ground,
+        }
+    }
+}
+
 impl Acc {
-    fn add(&mut self, s: &RequestState, now: DateTime<Utc>) {
+    fn add(&mut self, s: &Summary, now: DateTime<Utc>) {
         let st = &mut self.stats;
+        let is_final = s.status.is_final();
         st.sent += 1;
-        st.delivered += s.delivered_at.is_some() as u64;
+        st.delivered += s.delivered as u64;
         if let Some(t) = s.acknowledged_at {
             st.acknowledged += 1;
             self.to_ack.push((t - s.submitted_at).num_seconds());
@@ -168,12 +203,12 @@ impl Acc {
             Status::PartiallyAnswered => st.partially_answered += 1,
             Status::Submitted | Status::Delivered | Status::Acknowledged => {}
         }
-        if !s.is_final() {
-            st.pending += 1;
-        }
-        st.overdue += s.is_overdue(now) as u64;
-        st.acknowledgement_overdue += s.is_acknowledgement_overdue(now) as u64;
-        st.answered_late += s.closed_late() as u64;
+        st.pending += !is_final as u64;
+        st.overdue += (!is_final && now > s.answer_by) as u64;
+        st.acknowledgement_overdue +=
+            (!is_final && s.acknowledged_at.is_none() && now > s.acknowledge_by) as u64;
+        let closed = matches!(s.status, Status::Answered | Status::Declined);
+        st.answered_late += (closed && s.closed_at.is_some_and(|t| t > s.answer_by)) as u64;
     }
 
     fn finish(mut self) -> DirectionStats {
@@ -215,7 +250,7 @@ pub fn reciprocity_report<'a>(
             continue;
         }
         match item.timeline.fold_until(now) {
-            Ok(state) => acc.add(&state, now),
+            Ok(state) => acc.add(&Summary::of(item.direction, item.peer.clone(), &state), now),
             Err(_) => acc.stats.invalid += 1,
         }
     }
@@ -235,5 +270,33 @@ impl Timeline {
     pub fn fold_until(&self, now: DateTime<Utc>) -> Result<RequestState, TimelineError> {
         let n = self.events.iter().take_while(|e| e.at <= now).count();
         crate::lifecycle::fold_slice(&self.events[..n])
+    }
+}
+
+/// The same report from summaries a node keeps (one row per request), which is
+/// how a node reports over millions of requests without re-reading envelopes.
+pub fn report_from_summaries<'a>(
+    summaries: impl IntoIterator<Item = &'a Summary>,
+    peer: &Origin,
+    period: Period,
+    now: DateTime<Utc>,
+) -> ReciprocityReport {
+    let mut out = Acc::default();
+    let mut inb = Acc::default();
+    for s in summaries {
+        if s.peer != *peer || !period.contains(s.submitted_at) || s.submitted_at > now {
+            continue;
+        }
+        match s.direction {
+            Direction::Outbound => out.add(s, now),
+            Direction::Inbound => inb.add(s, now),
+        }
+    }
+    ReciprocityReport {
+        peer: peer.clone(),
+        period,
+        now,
+        outbound: out.finish(),
+        inbound: inb.finish(),
     }
 }

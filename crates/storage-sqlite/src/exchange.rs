@@ -9,7 +9,7 @@ use rusqlite::{params, OptionalExtension, Row};
 
 const REQUEST_COLUMNS: &str =
     "id, direction, peer, type, urgency, tlp, reference, status, submitted_at, \
-    acknowledge_by, answer_by, acknowledged_at, closed_at, updated_at";
+    acknowledge_by, answer_by, acknowledged_at, closed_at, updated_at, delivered_at, decline_ground";
 const EVENT_COLUMNS: &str =
     "request_id, seq, event_id, actor, kind, at, log_index, envelope, receipt";
 const OUTBOX_COLUMNS: &str =
@@ -31,6 +31,8 @@ fn request_row(r: &Row) -> rusqlite::Result<RequestRow> {
         acknowledged_at: r.get(11)?,
         closed_at: r.get(12)?,
         updated_at: r.get(13)?,
+        delivered_at: r.get(14)?,
+        decline_ground: r.get(15)?,
     })
 }
 
@@ -69,13 +71,15 @@ impl ExchangeStore for SqliteStore {
         let tx = w.transaction().map_err(db_err)?;
         tx.execute(
             &format!(
-                "INSERT INTO requests ({REQUEST_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+                "INSERT INTO requests ({REQUEST_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
                  ON CONFLICT (id) DO UPDATE SET status = excluded.status, answer_by = excluded.answer_by, \
-                 acknowledged_at = excluded.acknowledged_at, closed_at = excluded.closed_at, updated_at = excluded.updated_at"
+                 acknowledged_at = excluded.acknowledged_at, closed_at = excluded.closed_at, updated_at = excluded.updated_at, \
+                 delivered_at = excluded.delivered_at, decline_ground = excluded.decline_ground"
             ),
             params![
                 q.id, q.direction, q.peer, q.kind, q.urgency, q.tlp, q.reference, q.status, q.submitted_at,
-                q.acknowledge_by, q.answer_by, q.acknowledged_at, q.closed_at, q.updated_at
+                q.acknowledge_by, q.answer_by, q.acknowledged_at, q.closed_at, q.updated_at, q.delivered_at,
+                q.decline_ground
             ],
         )
         .map_err(db_err)?;

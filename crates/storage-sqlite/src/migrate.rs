@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/003_peers.sql"),
     include_str!("../migrations/004_exchange.sql"),
     include_str!("../migrations/005_cosignatures.sql"),
+    include_str!("../migrations/006_request_summary.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -162,6 +162,8 @@ pub struct RequestRow {
     pub acknowledged_at: Option<String>,
     pub closed_at: Option<String>,
     pub updated_at: String,
+    pub delivered_at: Option<String>,
+    pub decline_ground: Option<String>,
 }
 
 /// One lifecycle event of a request: an envelope in this node's log.
