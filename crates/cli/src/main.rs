@@ -40,6 +40,9 @@ enum Command {
     /// Peers: the other nodes this node exchanges with.
     #[command(subcommand)]
     Peer(cmd::peer::PeerCommand),
+    /// Cooperation requests on a running node (create, list, show, act on them).
+    #[command(subcommand)]
+    Request(cmd::request::RequestCommand),
     /// Users of the node (TAXII and API access).
     User(UserArgs),
     /// TAXII 2.1 collections.
@@ -105,6 +108,7 @@ fn main() -> ExitCode {
         Command::Report(a) => cmd::report::report(a),
         Command::VerifyReport(a) => cmd::report::verify_report(a),
         Command::Peer(c) => cmd::peer::run(c),
+        Command::Request(c) => cmd::request::run(c),
         Command::User(a) => detente_auth::run_user(&a.dir, a.command).map(|_| ExitCode::SUCCESS),
         Command::Collection(a) => {
             detente_taxii::run_collection(&a.dir, a.command).map(|_| ExitCode::SUCCESS)

@@ -125,6 +125,9 @@ pub struct Exchange {
     http: reqwest::Client,
     wake: Notify,
     locks: Vec<Mutex<()>>,
+    /// Request ids whose `submitted` envelope just got its receipt (benchmarks,
+    /// live views).
+    delivered: tokio::sync::broadcast::Sender<String>,
 }
 
 /// A request as shown to users: its state and its timeline.
@@ -173,11 +176,17 @@ impl Exchange {
             http,
             wake: Notify::new(),
             locks: (0..LOCKS).map(|_| Mutex::new(())).collect(),
+            delivered: tokio::sync::broadcast::channel(1 << 16).0,
         }))
     }
 
     pub fn node(&self) -> &Arc<Node> {
         &self.node
+    }
+
+    /// Announces each request whose submission got the recipient's receipt.
+    pub fn subscribe_delivered(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.delivered.subscribe()
     }
 
     pub fn now(&self) -> time::Timestamp {
@@ -617,6 +626,7 @@ impl Exchange {
         self.node
             .store()
             .set_receipt(&parsed.timed.event.id.to_string(), &reply.receipt)?;
+        let submitted = matches!(parsed.timed.event.kind, EventKind::Submitted { .. });
         let peer = self
             .node
             .peer(&row.peer)?
@@ -645,6 +655,9 @@ impl Exchange {
                 appended.first_index,
                 None,
             )?;
+        }
+        if submitted {
+            let _ = self.delivered.send(row.request_id.clone());
         }
         Ok(())
     }

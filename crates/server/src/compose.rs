@@ -55,7 +55,8 @@ pub fn node_app_parts(
     let witness = Arc::new(open_witness(&node)?);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(exchange.clone().run_delivery(stopped.clone()));
-    tokio::spawn(detente_node::witnessing::run(node.clone(), stopped));
+    tokio::spawn(detente_node::witnessing::run(node.clone(), stopped.clone()));
+    tokio::spawn(follow_peers(node.clone(), witness.clone(), stopped));
     let mut state = AppState::new(node);
     state.auth = Some(auth);
     state.outbound = Some(outbound);
@@ -86,6 +87,26 @@ fn open_witness(node: &Arc<Node>) -> Result<Witness, NodeError> {
         }
     });
     Ok(w)
+}
+
+/// Keeps the witness following every configured peer's log, however the peer
+/// was added.
+async fn follow_peers(
+    node: Arc<Node>,
+    witness: Arc<Witness>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        for p in node.store().peers().unwrap_or_default() {
+            if let Ok(log) = peer_log(&p.origin, &p.key) {
+                witness.add_log(log);
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 /// A peer's log as the witness knows it.

@@ -10,6 +10,7 @@ mod compose;
 mod exchange;
 mod holds;
 mod middleware;
+mod openapi;
 mod peers;
 mod problem;
 mod routes;

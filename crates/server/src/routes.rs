@@ -29,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::holds::router())
         .merge(crate::peers::router())
         .merge(crate::exchange::router())
+        .merge(crate::openapi::router())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(|| async { Problem::not_found("no such resource") })

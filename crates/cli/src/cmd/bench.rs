@@ -10,6 +10,8 @@ pub enum BenchCommand {
     Log(LogBenchArgs),
     /// Scanner throughput and memory on generated text and CSV (--quality: corpus scores).
     Scan(detente_gate::cli::BenchScanArgs),
+    /// Two nodes on loopback: requests delivered with receipt per second, latency.
+    Federation(super::bench_federation::FederationBenchArgs),
     /// TAXII ingest and read latency on a temporary node.
     Taxii(detente_taxii::BenchArgs),
 }
@@ -33,6 +35,7 @@ pub fn run(c: BenchCommand) -> anyhow::Result<ExitCode> {
     match c {
         BenchCommand::Log(a) => log(a),
         BenchCommand::Scan(a) => detente_gate::cli::run_bench_scan(a),
+        BenchCommand::Federation(a) => super::bench_federation::run(a),
         BenchCommand::Taxii(a) => {
             tokio::runtime::Runtime::new()?.block_on(detente_taxii::run_bench(a))?;
             Ok(ExitCode::SUCCESS)

@@ -10,12 +10,12 @@
 //! clock that dates request events, which is simulated so two years pass in
 //! seconds. The simulated clock is a demo and test facility only.
 
+use super::cluster::{peer, start, ClusterNode};
 use anyhow::{bail, Context};
 use clap::Args;
-use detente_domain::{sha256, time, Country, Origin};
-use detente_node::exchange::{Clock, Exchange};
-use detente_node::peers::Peer;
-use detente_node::{datadir, evidence, Node};
+use detente_domain::{sha256, time};
+use detente_node::evidence;
+use detente_node::exchange::Clock;
 use detente_requests::{EventKind, NewRequest};
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -33,12 +33,6 @@ pub struct DemoArgs {
     /// Keep the evidence bundle here.
     #[arg(long)]
     pub evidence: Option<PathBuf>,
-}
-
-struct DemoNode {
-    node: Arc<Node>,
-    exchange: Arc<Exchange>,
-    url: String,
 }
 
 /// A simulated clock both nodes date their events with.
@@ -59,36 +53,6 @@ impl SimClock {
             chrono::DateTime::from_timestamp_micros(v.load(Ordering::SeqCst)).expect("in range")
         })
     }
-}
-
-async fn start(
-    dir: &std::path::Path,
-    origin: &str,
-    country: &str,
-    clock: Clock,
-) -> anyhow::Result<DemoNode> {
-    datadir::init(dir, &Origin::parse(origin)?, Some(Country::parse(country)?))?;
-    let node = Node::open(dir)?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let (app, exchange) = detente_server::node_app_parts(node.clone(), clock)?;
-    tokio::spawn(detente_server::run(listener, app, std::future::pending()));
-    Ok(DemoNode {
-        node,
-        exchange,
-        url,
-    })
-}
-
-async fn peer(a: &DemoNode, b: &DemoNode, country: &str) -> anyhow::Result<()> {
-    let p = Peer::parse(
-        &b.node.config().origin,
-        &b.url,
-        &b.node.verifier().to_string(),
-        country,
-    )?;
-    a.node.add_peer(&p).await?;
-    Ok(())
 }
 
 fn request(to: &str, n: usize, year: i32) -> anyhow::Result<NewRequest> {
@@ -148,7 +112,7 @@ fn hex_digest(b: &[u8]) -> String {
 }
 
 /// Waits until the request is at least `status` on `at` (delivery is real).
-async fn wait_for(at: &DemoNode, id: &str, status: &str) -> anyhow::Result<()> {
+async fn wait_for(at: &ClusterNode, id: &str, status: &str) -> anyhow::Result<()> {
     for _ in 0..1000 {
         // Not found yet is normal: the envelope is still on its way.
         if at.exchange.show(id).is_ok_and(|v| v["status"] == status) {

@@ -1,7 +1,10 @@
 pub mod bench;
+pub mod bench_federation;
+pub mod cluster;
 pub mod demo;
 pub mod gate;
 pub mod log;
 pub mod node;
 pub mod peer;
 pub mod report;
+pub mod request;

@@ -1,0 +1,47 @@
+//! Nodes started in process on loopback, for `detente demo` and benchmarks: real
+//! data directories, servers and HTTP between them.
+
+use detente_domain::{Country, Origin};
+use detente_node::exchange::{Clock, Exchange};
+use detente_node::peers::Peer;
+use detente_node::{datadir, Node};
+use std::path::Path;
+use std::sync::Arc;
+
+pub struct ClusterNode {
+    pub node: Arc<Node>,
+    pub exchange: Arc<Exchange>,
+    pub url: String,
+}
+
+/// Initialises a node in `dir` and serves it on 127.0.0.1:0.
+pub async fn start(
+    dir: &Path,
+    origin: &str,
+    country: &str,
+    clock: Clock,
+) -> anyhow::Result<ClusterNode> {
+    datadir::init(dir, &Origin::parse(origin)?, Some(Country::parse(country)?))?;
+    let node = Node::open(dir)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (app, exchange) = detente_server::node_app_parts(node.clone(), clock)?;
+    tokio::spawn(detente_server::run(listener, app, std::future::pending()));
+    Ok(ClusterNode {
+        node,
+        exchange,
+        url,
+    })
+}
+
+/// Makes `b` a peer of `a`.
+pub async fn peer(a: &ClusterNode, b: &ClusterNode, country: &str) -> anyhow::Result<()> {
+    let p = Peer::parse(
+        &b.node.config().origin,
+        &b.url,
+        &b.node.verifier().to_string(),
+        country,
+    )?;
+    a.node.add_peer(&p).await?;
+    Ok(())
+}
