@@ -15,7 +15,7 @@ use detente_requests::{
     apply, Event, EventId, EventKind, Limits, NewRequest, Policy, RequestId, RequestState, Side,
     TimedEvent, Timeline, TransitionError,
 };
-use detente_storage::{EventRow, OutboxRow, RequestFilter, RequestRow};
+use detente_storage::{EventRow, ExchangeWrite, OutboxRow, RequestFilter, RequestRow};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -361,8 +361,8 @@ impl Exchange {
             .node
             .sign_at(&format!("request.{}", event.kind.name()), body, at)?;
         let appended = self.node.append(vec![env.clone()]).await?;
-        self.store_event(state, direction, peer, &env, appended.first_index, None)?;
-        self.node.store().outbox_add(&OutboxRow {
+        let recorded = self.event_write(state, direction, peer, &env, appended.first_index)?;
+        let queued = ExchangeWrite::OutboxAdd(OutboxRow {
             digest: *env.digest(),
             peer: peer.to_string(),
             request_id: event.request_id.to_string(),
@@ -372,20 +372,31 @@ impl Exchange {
             next_attempt: time::format(&time::now()),
             last_error: None,
             delivered_at: None,
-        })?;
+        });
+        self.persist(vec![recorded, queued]).await?;
         self.wake.notify_one();
         Ok(())
     }
 
-    fn store_event(
+    /// Durably applies a group of writes (group-committed with other requests').
+    async fn persist(&self, writes: Vec<ExchangeWrite>) -> Result<(), ExchangeError> {
+        self.node
+            .store()
+            .write(writes)
+            .await
+            .map_err(|_| ExchangeError::Node(NodeError::Closed))??;
+        Ok(())
+    }
+
+    /// The write that records `env` (the event that led to `state`).
+    fn event_write(
         &self,
         state: &RequestState,
         direction: &str,
         peer: &str,
         env: &SignedEnvelope,
         log_index: u64,
-        receipt: Option<String>,
-    ) -> Result<(), ExchangeError> {
+    ) -> Result<ExchangeWrite, ExchangeError> {
         let v: Value = serde_json::from_slice(env.bytes())
             .map_err(|e| ExchangeError::Invalid(e.to_string()))?;
         let event: Event = serde_json::from_value(v["payload"]["event"].clone())
@@ -418,7 +429,7 @@ impl Exchange {
             delivered_at: state.delivered_at.as_ref().map(fmt),
             decline_ground: state.decline_ground.as_ref().map(enum_str),
         };
-        let seq = self.node.store().events(&row.id)?.len() as u64;
+        let seq = state.event_count().saturating_sub(1) as u64;
         let ev = EventRow {
             request_id: row.id.clone(),
             seq,
@@ -428,10 +439,9 @@ impl Exchange {
             at: env.time().to_string(),
             log_index,
             envelope: env.bytes().to_vec(),
-            receipt,
+            receipt: None,
         };
-        self.node.store().record_event(&row, &ev)?;
-        Ok(())
+        Ok(ExchangeWrite::RecordEvent(row, ev))
     }
 
     /// A request with its timeline and delivery attempts.
@@ -484,7 +494,7 @@ impl Exchange {
         } else {
             "inbound"
         };
-        let (response, index) = match &parsed.timed.event.kind {
+        let (response, index, mut writes) = match &parsed.timed.event.kind {
             EventKind::Submitted { .. } => self.receive_submission(&parsed, peer_origin).await?,
             _ => {
                 let (state, _, _) = self.state(&request_id)?;
@@ -495,23 +505,27 @@ impl Exchange {
                     parsed.timed.at,
                 )?;
                 let appended = self.node.append(vec![parsed.envelope.clone()]).await?;
-                self.store_event(
+                let w = self.event_write(
                     &next,
                     direction,
                     peer_origin,
                     &parsed.envelope,
                     appended.first_index,
-                    None,
                 )?;
                 (
                     self.receipt(&appended, appended.first_index, &parsed.envelope, &[])?,
                     appended.first_index,
+                    vec![w],
                 )
             }
         };
-        self.node
-            .store()
-            .inbox_put(parsed.envelope.digest(), peer_origin, index, &response)?;
+        writes.push(ExchangeWrite::InboxPut {
+            digest: *parsed.envelope.digest(),
+            peer: peer_origin.to_string(),
+            log_index: index,
+            response: response.clone(),
+        });
+        self.persist(writes).await?;
         Ok(response)
     }
 
@@ -520,7 +534,7 @@ impl Exchange {
         &self,
         parsed: &Parsed,
         peer: &str,
-    ) -> Result<(String, u64), ExchangeError> {
+    ) -> Result<(String, u64, Vec<ExchangeWrite>), ExchangeError> {
         let request_id = parsed.timed.event.request_id;
         if self
             .node
@@ -554,11 +568,14 @@ impl Exchange {
             .append(vec![parsed.envelope.clone(), env.clone()])
             .await?;
         let i = appended.first_index;
-        self.store_event(&opened, "inbound", peer, &parsed.envelope, i, None)?;
-        self.store_event(&next, "inbound", peer, &env, i + 1, None)?;
+        let writes = vec![
+            self.event_write(&opened, "inbound", peer, &parsed.envelope, i)?,
+            self.event_write(&next, "inbound", peer, &env, i + 1)?,
+        ];
         Ok((
             self.receipt(&appended, i, &parsed.envelope, std::slice::from_ref(&env))?,
             i,
+            writes,
         ))
     }
 
@@ -623,9 +640,16 @@ impl Exchange {
     /// Applies the receipt and any envelopes a peer sent back with it.
     async fn accept_reply(&self, row: &OutboxRow, reply: Reply) -> Result<(), ExchangeError> {
         let parsed = parse_envelope(&row.envelope, &self.node.verifier())?;
-        self.node
-            .store()
-            .set_receipt(&parsed.timed.event.id.to_string(), &reply.receipt)?;
+        let mut writes = vec![
+            ExchangeWrite::SetReceipt {
+                event_id: parsed.timed.event.id.to_string(),
+                receipt: reply.receipt.clone(),
+            },
+            ExchangeWrite::OutboxDelivered {
+                digest: row.digest,
+                at: time::format(&time::now()),
+            },
+        ];
         let submitted = matches!(parsed.timed.event.kind, EventKind::Submitted { .. });
         let peer = self
             .node
@@ -647,15 +671,15 @@ impl Exchange {
             let (state, row2, _) = self.state(&p.timed.event.request_id.to_string())?;
             let next = apply(&state, &p.timed.event, p.timed.actor, p.timed.at)?;
             let appended = self.node.append(vec![p.envelope.clone()]).await?;
-            self.store_event(
+            writes.push(self.event_write(
                 &next,
                 &row2.direction,
                 &row.peer,
                 &p.envelope,
                 appended.first_index,
-                None,
-            )?;
+            )?);
         }
+        self.persist(writes).await?;
         if submitted {
             let _ = self.delivered.send(row.request_id.clone());
         }
@@ -676,9 +700,6 @@ impl Exchange {
     async fn deliver_one(self: Arc<Self>, row: OutboxRow) -> Result<bool, ExchangeError> {
         match self.post(&row).await {
             Ok(reply) => {
-                self.node
-                    .store()
-                    .outbox_delivered(&row.digest, &time::format(&time::now()))?;
                 if let Err(e) = self.accept_reply(&row, reply).await {
                     tracing::error!(error = %e, peer = %row.peer, "could not apply a peer's reply");
                 }
@@ -688,9 +709,12 @@ impl Exchange {
                 let wait = 1u64 << row.attempts.min(8);
                 let next = time::now() + chrono::TimeDelta::seconds(wait.min(300) as i64);
                 tracing::warn!(peer = %row.peer, attempts = row.attempts + 1, error = %why, "delivery failed; will retry");
-                self.node
-                    .store()
-                    .outbox_failed(&row.digest, &time::format(&next), &why)?;
+                self.persist(vec![ExchangeWrite::OutboxFailed {
+                    digest: row.digest,
+                    next_attempt: time::format(&next),
+                    error: why,
+                }])
+                .await?;
                 Ok(false)
             }
         }

@@ -2,10 +2,10 @@
 
 use crate::{db_err, SqliteStore};
 use detente_storage::{
-    CosignatureStore, EventRow, ExchangeStore, Hash, OutboxRow, RequestFilter, RequestRow,
-    StorageError,
+    CosignatureStore, EventRow, ExchangeStore, ExchangeWrite, Hash, OutboxRow, RequestFilter,
+    RequestRow, StorageError, WriteDone,
 };
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 const REQUEST_COLUMNS: &str =
     "id, direction, peer, type, urgency, tlp, reference, status, submitted_at, \
@@ -65,33 +65,100 @@ fn outbox_row(r: &Row) -> rusqlite::Result<OutboxRow> {
     })
 }
 
-impl ExchangeStore for SqliteStore {
-    fn record_event(&self, q: &RequestRow, e: &EventRow) -> Result<(), StorageError> {
+/// Runs one write on a connection inside the caller's transaction.
+pub(crate) fn apply(c: &Connection, w: &ExchangeWrite) -> Result<(), StorageError> {
+    match w {
+        ExchangeWrite::RecordEvent(q, e) => {
+            c.execute(
+                &format!(
+                    "INSERT INTO requests ({REQUEST_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
+                     ON CONFLICT (id) DO UPDATE SET status = excluded.status, answer_by = excluded.answer_by, \
+                     acknowledged_at = excluded.acknowledged_at, closed_at = excluded.closed_at, updated_at = excluded.updated_at, \
+                     delivered_at = excluded.delivered_at, decline_ground = excluded.decline_ground"
+                ),
+                params![
+                    q.id, q.direction, q.peer, q.kind, q.urgency, q.tlp, q.reference, q.status, q.submitted_at,
+                    q.acknowledge_by, q.answer_by, q.acknowledged_at, q.closed_at, q.updated_at, q.delivered_at,
+                    q.decline_ground
+                ],
+            )
+            .map_err(db_err)?;
+            c.execute(
+                &format!("INSERT INTO request_events ({EVENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+                params![
+                    e.request_id, e.seq as i64, e.event_id, e.actor, e.kind, e.at, e.log_index as i64, e.envelope,
+                    e.receipt
+                ],
+            )
+            .map_err(db_err)?;
+        }
+        ExchangeWrite::OutboxAdd(o) => {
+            c.execute(
+                &format!("INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, NULL, NULL) ON CONFLICT DO NOTHING"),
+                params![&o.digest[..], o.peer, o.request_id, o.envelope, o.created, o.next_attempt],
+            )
+            .map_err(db_err)?;
+        }
+        ExchangeWrite::OutboxDelivered { digest, at } => {
+            c.execute(
+                "UPDATE outbox SET attempts = attempts + 1, delivered_at = ?2, last_error = NULL WHERE digest = ?1",
+                params![&digest[..], at],
+            )
+            .map_err(db_err)?;
+        }
+        ExchangeWrite::OutboxFailed {
+            digest,
+            next_attempt,
+            error,
+        } => {
+            c.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?2, last_error = ?3 WHERE digest = ?1",
+                params![&digest[..], next_attempt, error],
+            )
+            .map_err(db_err)?;
+        }
+        ExchangeWrite::SetReceipt { event_id, receipt } => {
+            c.execute(
+                "UPDATE request_events SET receipt = ?2 WHERE event_id = ?1",
+                params![event_id, receipt],
+            )
+            .map_err(db_err)?;
+        }
+        ExchangeWrite::InboxPut {
+            digest,
+            peer,
+            log_index,
+            response,
+        } => {
+            c.execute(
+                "INSERT INTO inbox (digest, peer, log_index, response) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+                params![&digest[..], peer, *log_index as i64, response],
+            )
+            .map_err(db_err)?;
+        }
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Applies writes in their own transaction, synchronously.
+    fn apply_now(&self, writes: &[ExchangeWrite]) -> Result<(), StorageError> {
         let mut w = self.writer.lock().map_err(db_err)?;
         let tx = w.transaction().map_err(db_err)?;
-        tx.execute(
-            &format!(
-                "INSERT INTO requests ({REQUEST_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
-                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, answer_by = excluded.answer_by, \
-                 acknowledged_at = excluded.acknowledged_at, closed_at = excluded.closed_at, updated_at = excluded.updated_at, \
-                 delivered_at = excluded.delivered_at, decline_ground = excluded.decline_ground"
-            ),
-            params![
-                q.id, q.direction, q.peer, q.kind, q.urgency, q.tlp, q.reference, q.status, q.submitted_at,
-                q.acknowledge_by, q.answer_by, q.acknowledged_at, q.closed_at, q.updated_at, q.delivered_at,
-                q.decline_ground
-            ],
-        )
-        .map_err(db_err)?;
-        tx.execute(
-            &format!("INSERT INTO request_events ({EVENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
-            params![
-                e.request_id, e.seq as i64, e.event_id, e.actor, e.kind, e.at, e.log_index as i64, e.envelope,
-                e.receipt
-            ],
-        )
-        .map_err(db_err)?;
+        for x in writes {
+            apply(&tx, x)?;
+        }
         tx.commit().map_err(db_err)
+    }
+}
+
+impl ExchangeStore for SqliteStore {
+    fn write(&self, writes: Vec<ExchangeWrite>) -> WriteDone {
+        self.group.submit(writes)
+    }
+
+    fn record_event(&self, q: &RequestRow, e: &EventRow) -> Result<(), StorageError> {
+        self.apply_now(&[ExchangeWrite::RecordEvent(q.clone(), e.clone())])
     }
 
     fn request(&self, id: &str) -> Result<Option<RequestRow>, StorageError> {
@@ -164,23 +231,14 @@ impl ExchangeStore for SqliteStore {
     }
 
     fn set_receipt(&self, event_id: &str, receipt: &str) -> Result<(), StorageError> {
-        let w = self.writer.lock().map_err(db_err)?;
-        w.execute(
-            "UPDATE request_events SET receipt = ?2 WHERE event_id = ?1",
-            params![event_id, receipt],
-        )
-        .map_err(db_err)?;
-        Ok(())
+        self.apply_now(&[ExchangeWrite::SetReceipt {
+            event_id: event_id.into(),
+            receipt: receipt.into(),
+        }])
     }
 
     fn outbox_add(&self, o: &OutboxRow) -> Result<(), StorageError> {
-        let w = self.writer.lock().map_err(db_err)?;
-        w.execute(
-            &format!("INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, NULL, NULL) ON CONFLICT DO NOTHING"),
-            params![&o.digest[..], o.peer, o.request_id, o.envelope, o.created, o.next_attempt],
-        )
-        .map_err(db_err)?;
-        Ok(())
+        self.apply_now(&[ExchangeWrite::OutboxAdd(o.clone())])
     }
 
     fn outbox_due(&self, now: &str, limit: u64) -> Result<Vec<OutboxRow>, StorageError> {
@@ -198,23 +256,18 @@ impl ExchangeStore for SqliteStore {
     }
 
     fn outbox_failed(&self, digest: &Hash, next: &str, error: &str) -> Result<(), StorageError> {
-        let w = self.writer.lock().map_err(db_err)?;
-        w.execute(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?2, last_error = ?3 WHERE digest = ?1",
-            params![&digest[..], next, error],
-        )
-        .map_err(db_err)?;
-        Ok(())
+        self.apply_now(&[ExchangeWrite::OutboxFailed {
+            digest: *digest,
+            next_attempt: next.into(),
+            error: error.into(),
+        }])
     }
 
     fn outbox_delivered(&self, digest: &Hash, at: &str) -> Result<(), StorageError> {
-        let w = self.writer.lock().map_err(db_err)?;
-        w.execute(
-            "UPDATE outbox SET attempts = attempts + 1, delivered_at = ?2, last_error = NULL WHERE digest = ?1",
-            params![&digest[..], at],
-        )
-        .map_err(db_err)?;
-        Ok(())
+        self.apply_now(&[ExchangeWrite::OutboxDelivered {
+            digest: *digest,
+            at: at.into(),
+        }])
     }
 
     fn outbox(&self, request_id: &str) -> Result<Vec<OutboxRow>, StorageError> {
@@ -246,13 +299,12 @@ impl ExchangeStore for SqliteStore {
         log_index: u64,
         response: &str,
     ) -> Result<(), StorageError> {
-        let w = self.writer.lock().map_err(db_err)?;
-        w.execute(
-            "INSERT INTO inbox (digest, peer, log_index, response) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-            params![&digest[..], peer, log_index as i64, response],
-        )
-        .map_err(db_err)?;
-        Ok(())
+        self.apply_now(&[ExchangeWrite::InboxPut {
+            digest: *digest,
+            peer: peer.into(),
+            log_index,
+            response: response.into(),
+        }])
     }
 }
 

@@ -13,12 +13,14 @@ use std::path::Path;
 use std::sync::Mutex;
 
 mod exchange;
+mod group;
 mod migrate;
 
 pub use migrate::SCHEMA_VERSION;
 
 pub struct SqliteStore {
-    pub(crate) writer: Mutex<Connection>,
+    pub(crate) writer: std::sync::Arc<Mutex<Connection>>,
+    pub(crate) group: group::GroupWriter,
     readers: r2d2::Pool<SqliteConnectionManager>,
 }
 
@@ -43,8 +45,10 @@ impl SqliteStore {
             .min_idle(Some(1))
             .build(manager)
             .map_err(db_err)?;
+        let writer = std::sync::Arc::new(Mutex::new(writer));
         Ok(SqliteStore {
-            writer: Mutex::new(writer),
+            group: group::GroupWriter::start(writer.clone()),
+            writer,
             readers,
         })
     }

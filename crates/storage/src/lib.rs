@@ -203,7 +203,41 @@ pub struct RequestFilter {
     pub limit: Option<u64>,
 }
 
+/// One write of the exchange's state. Writes are grouped: many callers' writes
+/// share one transaction and one fsync (see [`ExchangeStore::write`]).
+#[derive(Clone, Debug)]
+pub enum ExchangeWrite {
+    RecordEvent(RequestRow, EventRow),
+    OutboxAdd(OutboxRow),
+    OutboxDelivered {
+        digest: Hash,
+        at: String,
+    },
+    OutboxFailed {
+        digest: Hash,
+        next_attempt: String,
+        error: String,
+    },
+    SetReceipt {
+        event_id: String,
+        receipt: String,
+    },
+    InboxPut {
+        digest: Hash,
+        peer: String,
+        log_index: u64,
+        response: String,
+    },
+}
+
+/// Resolves when a group of writes is durable.
+pub type WriteDone = tokio::sync::oneshot::Receiver<Result<(), StorageError>>;
+
 pub trait ExchangeStore: Send + Sync + 'static {
+    /// Applies `writes` atomically (all or none) and durably, committed together
+    /// with other callers' writes: one fsync serves many requests.
+    fn write(&self, writes: Vec<ExchangeWrite>) -> WriteDone;
+
     /// Stores an event and the request's new summary in one transaction.
     fn record_event(&self, request: &RequestRow, event: &EventRow) -> Result<(), StorageError>;
     fn request(&self, id: &str) -> Result<Option<RequestRow>, StorageError>;
