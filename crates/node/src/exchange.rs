@@ -441,7 +441,7 @@ impl Exchange {
             envelope: env.bytes().to_vec(),
             receipt: None,
         };
-        Ok(ExchangeWrite::RecordEvent(row, ev))
+        Ok(ExchangeWrite::RecordEvent(Box::new(row), Box::new(ev)))
     }
 
     /// A request with its timeline and delivery attempts.

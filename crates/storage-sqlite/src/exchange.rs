@@ -158,7 +158,10 @@ impl ExchangeStore for SqliteStore {
     }
 
     fn record_event(&self, q: &RequestRow, e: &EventRow) -> Result<(), StorageError> {
-        self.apply_now(&[ExchangeWrite::RecordEvent(q.clone(), e.clone())])
+        self.apply_now(&[ExchangeWrite::RecordEvent(
+            Box::new(q.clone()),
+            Box::new(e.clone()),
+        )])
     }
 
     fn request(&self, id: &str) -> Result<Option<RequestRow>, StorageError> {

@@ -207,7 +207,7 @@ pub struct RequestFilter {
 /// share one transaction and one fsync (see [`ExchangeStore::write`]).
 #[derive(Clone, Debug)]
 pub enum ExchangeWrite {
-    RecordEvent(RequestRow, EventRow),
+    RecordEvent(Box<RequestRow>, Box<EventRow>),
     OutboxAdd(OutboxRow),
     OutboxDelivered {
         digest: Hash,
