@@ -3,7 +3,7 @@
 use crate::{db_err, SqliteStore};
 use detente_storage::{
     CosignatureStore, EventRow, ExchangeStore, ExchangeWrite, Hash, OutboxRow, RequestFilter,
-    RequestRow, StorageError, WriteDone,
+    RequestRow, StorageError, SummaryRow, WriteDone,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -140,6 +140,36 @@ pub(crate) fn apply(c: &Connection, w: &ExchangeWrite) -> Result<(), StorageErro
     Ok(())
 }
 
+pub(crate) fn insert_summaries(c: &Connection, rows: &[RequestRow]) -> Result<(), StorageError> {
+    let mut st = c
+        .prepare_cached(&format!(
+            "INSERT INTO requests ({REQUEST_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+        ))
+        .map_err(db_err)?;
+    for q in rows {
+        st.execute(params![
+            q.id,
+            q.direction,
+            q.peer,
+            q.kind,
+            q.urgency,
+            q.tlp,
+            q.reference,
+            q.status,
+            q.submitted_at,
+            q.acknowledge_by,
+            q.answer_by,
+            q.acknowledged_at,
+            q.closed_at,
+            q.updated_at,
+            q.delivered_at,
+            q.decline_ground
+        ])
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Applies writes in their own transaction, synchronously.
     fn apply_now(&self, writes: &[ExchangeWrite]) -> Result<(), StorageError> {
@@ -192,6 +222,39 @@ impl ExchangeStore for SqliteStore {
             )
             .map_err(db_err)?;
         rows.collect::<Result<_, _>>().map_err(db_err)
+    }
+
+    fn scan_summaries(
+        &self,
+        visit: &mut dyn FnMut(SummaryRow) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        let c = self.reader()?;
+        let mut st = c
+            .prepare(
+                "SELECT direction, peer, status, submitted_at, acknowledge_by, answer_by, acknowledged_at, \
+                 closed_at, delivered_at, decline_ground FROM requests",
+            )
+            .map_err(db_err)?;
+        let mut rows = st.query([]).map_err(db_err)?;
+        while let Some(r) = rows.next().map_err(db_err)? {
+            let row = (|| {
+                Ok::<_, rusqlite::Error>(SummaryRow {
+                    direction: r.get(0)?,
+                    peer: r.get(1)?,
+                    status: r.get(2)?,
+                    submitted_at: r.get(3)?,
+                    acknowledge_by: r.get(4)?,
+                    answer_by: r.get(5)?,
+                    acknowledged_at: r.get(6)?,
+                    closed_at: r.get(7)?,
+                    delivered_at: r.get(8)?,
+                    decline_ground: r.get(9)?,
+                })
+            })()
+            .map_err(db_err)?;
+            visit(row)?;
+        }
+        Ok(())
     }
 
     fn events(&self, request_id: &str) -> Result<Vec<EventRow>, StorageError> {

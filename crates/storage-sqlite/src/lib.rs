@@ -67,6 +67,18 @@ impl SqliteStore {
         self.readers.get().map_err(db_err)
     }
 
+    /// Inserts request summaries directly, for the report benchmark only: real
+    /// nodes write them with each event.
+    pub fn insert_summaries_raw(
+        &self,
+        rows: &[detente_storage::RequestRow],
+    ) -> Result<(), StorageError> {
+        let mut w = self.writer.lock().map_err(db_err)?;
+        let tx = w.transaction().map_err(db_err)?;
+        exchange::insert_summaries(&tx, rows)?;
+        tx.commit().map_err(db_err)
+    }
+
     /// Inserts rows with no log machinery at all. Only for the benchmark that
     /// measures what storing the rows costs by itself.
     pub fn insert_rows_raw(&self, entries: &[EntryRow]) -> Result<(), StorageError> {

@@ -166,6 +166,21 @@ pub struct RequestRow {
     pub decline_ground: Option<String>,
 }
 
+/// What a report reads of a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SummaryRow {
+    pub direction: String,
+    pub peer: String,
+    pub status: String,
+    pub submitted_at: String,
+    pub acknowledge_by: String,
+    pub answer_by: String,
+    pub acknowledged_at: Option<String>,
+    pub closed_at: Option<String>,
+    pub delivered_at: Option<String>,
+    pub decline_ground: Option<String>,
+}
+
 /// One lifecycle event of a request: an envelope in this node's log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventRow {
@@ -242,6 +257,12 @@ pub trait ExchangeStore: Send + Sync + 'static {
     fn record_event(&self, request: &RequestRow, event: &EventRow) -> Result<(), StorageError>;
     fn request(&self, id: &str) -> Result<Option<RequestRow>, StorageError>;
     fn requests(&self, filter: &RequestFilter) -> Result<Vec<RequestRow>, StorageError>;
+    /// The columns reports need of every request, unordered and streamed
+    /// (reports over millions of requests).
+    fn scan_summaries(
+        &self,
+        visit: &mut dyn FnMut(SummaryRow) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError>;
     fn events(&self, request_id: &str) -> Result<Vec<EventRow>, StorageError>;
     /// Every event of every request, grouped by request and in order (reports).
     fn scan_events(

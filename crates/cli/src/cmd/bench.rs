@@ -12,6 +12,8 @@ pub enum BenchCommand {
     Scan(detente_gate::cli::BenchScanArgs),
     /// Two nodes on loopback: requests delivered with receipt per second, latency.
     Federation(super::bench_federation::FederationBenchArgs),
+    /// The reciprocity report over many requests.
+    Report(super::bench_report::ReportBenchArgs),
     /// TAXII ingest and read latency on a temporary node.
     Taxii(detente_taxii::BenchArgs),
 }
@@ -36,6 +38,7 @@ pub fn run(c: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Log(a) => log(a),
         BenchCommand::Scan(a) => detente_gate::cli::run_bench_scan(a),
         BenchCommand::Federation(a) => super::bench_federation::run(a),
+        BenchCommand::Report(a) => super::bench_report::run(a),
         BenchCommand::Taxii(a) => {
             tokio::runtime::Runtime::new()?.block_on(detente_taxii::run_bench(a))?;
             Ok(ExitCode::SUCCESS)

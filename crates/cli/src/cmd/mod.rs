@@ -1,5 +1,6 @@
 pub mod bench;
 pub mod bench_federation;
+pub mod bench_report;
 pub mod cluster;
 pub mod demo;
 pub mod gate;
