@@ -173,6 +173,15 @@ async fn act(
     Ok(Json(exchange(&state)?.act(&id, kind).await?))
 }
 
+/// The optional `since` of report queries.
+fn since_param(
+    q: &HashMap<String, String>,
+) -> Result<Option<detente_domain::time::Timestamp>, Problem> {
+    q.get("since")
+        .map(|s| detente_node::report::parse_date(s).map_err(Problem::bad_request))
+        .transpose()
+}
+
 async fn report(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -180,10 +189,7 @@ async fn report(
 ) -> Result<Json<Value>, Problem> {
     user(&state, &headers, false)?;
     let ex = exchange(&state)?;
-    let since = match q.get("since") {
-        Some(s) => Some(detente_node::report::parse_date(s).map_err(Problem::bad_request)?),
-        None => None,
-    };
+    let since = since_param(&q)?;
     let r = detente_node::report::build(
         ex.node(),
         q.get("peer").map(String::as_str),
@@ -201,10 +207,7 @@ async fn evidence(
 ) -> Result<Json<Value>, Problem> {
     user(&state, &headers, false)?;
     let ex = exchange(&state)?;
-    let since = match q.get("since") {
-        Some(s) => Some(detente_node::report::parse_date(s).map_err(Problem::bad_request)?),
-        None => None,
-    };
+    let since = since_param(&q)?;
     let b = detente_node::evidence::bundle(
         ex.node(),
         q.get("peer").map(String::as_str),
