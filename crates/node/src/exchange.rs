@@ -153,6 +153,18 @@ pub fn request_json(row: &RequestRow, events: &[EventRow], outbox: &[OutboxRow])
     })
 }
 
+/// The node's deadline policy: `DIR/deadlines.toml` when present (same shape as
+/// the shipped `crates/requests/policy/deadlines.toml`), else the default.
+fn deadline_policy(dir: &std::path::Path) -> Result<Policy, NodeError> {
+    let path = dir.join("deadlines.toml");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Policy::from_toml(&text)
+            .map_err(|e| NodeError::Config(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Policy::default()),
+        Err(e) => Err(NodeError::io(&path, e)),
+    }
+}
+
 fn enum_str<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v)
         .ok()
@@ -167,10 +179,11 @@ impl Exchange {
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| NodeError::Config(format!("http client: {e}")))?;
+        let policy = deadline_policy(node.dir())?;
         Ok(Arc::new(Exchange {
             node,
             outbound,
-            policy: Policy::default(),
+            policy,
             limits: Limits::default(),
             clock,
             http,
@@ -773,5 +786,38 @@ impl Exchange {
             .verify(&leaf, &peer.key)
             .map_err(|e| format!("receipt does not verify: {e}"))?;
         Ok(reply)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use detente_requests::{RequestType, Urgency};
+
+    #[test]
+    fn a_node_can_ship_its_own_deadline_policy() {
+        let d = tempfile::tempdir().unwrap();
+        let default = deadline_policy(d.path()).unwrap();
+        assert_eq!(
+            default
+                .clocks(RequestType::TrafficData, Urgency::Normal)
+                .answer,
+            chrono::TimeDelta::days(10)
+        );
+        std::fs::write(d.path().join("deadlines.toml"), "[default.normal]\nacknowledge = \"1d\"\nanswer = \"3d\"\n\n[default.emergency]\nacknowledge = \"1h\"\nanswer = \"4h\"\n").unwrap();
+        let own = deadline_policy(d.path()).unwrap();
+        assert_eq!(
+            own.clocks(RequestType::TrafficData, Urgency::Normal).answer,
+            chrono::TimeDelta::days(3)
+        );
+        std::fs::write(
+            d.path().join("deadlines.toml"),
+            "[default.normal]\nanswer = \"soon\"\n",
+        )
+        .unwrap();
+        assert!(deadline_policy(d.path())
+            .unwrap_err()
+            .to_string()
+            .contains("deadlines.toml"));
     }
 }
