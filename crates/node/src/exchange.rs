@@ -12,8 +12,8 @@ use detente_domain::{leaf_for, time, SignedEnvelope, VerifierKey};
 use detente_federation::Signed;
 use detente_log::proof_file::ProofFile;
 use detente_requests::{
-    apply, Event, EventId, EventKind, Limits, NewRequest, Policy, RequestId, RequestState, Side,
-    TimedEvent, Timeline, TransitionError,
+    apply, AttachmentRef, Event, EventId, EventKind, Limits, NewRequest, Policy, RequestId,
+    RequestState, Side, TimedEvent, Timeline, TransitionError,
 };
 use detente_storage::{EventRow, ExchangeWrite, OutboxRow, RequestFilter, RequestRow};
 use serde_json::{json, Value};
@@ -112,6 +112,32 @@ pub fn parse_envelope(bytes: &[u8], key: &VerifierKey) -> Result<Parsed, Exchang
     })
 }
 
+/// Publishes STIX objects to the TAXII collection shared with a peer; set by
+/// the server, which owns the TAXII store. Fails when none is shared.
+pub type StixPublisher = Arc<dyn Fn(&str, Vec<Value>) -> Result<(), String> + Send + Sync>;
+
+pub const STIX_MEDIA_TYPE: &str = "application/stix+json";
+
+/// Cites the request in every indicator of a bundle (a STIX external
+/// reference), as a new version of the indicator.
+pub fn cite_request(
+    objects: &mut [Value],
+    request_id: &str,
+    reference: &str,
+    origin: &str,
+    now: &str,
+) {
+    for o in objects.iter_mut().filter(|o| o["type"] == "indicator") {
+        let cite = json!({ "source_name": "detente-request", "external_id": request_id,
+                           "description": format!("cooperation request {reference} from {origin}") });
+        match o["external_references"].as_array_mut() {
+            Some(refs) => refs.push(cite),
+            None => o["external_references"] = json!([cite]),
+        }
+        o["modified"] = json!(now);
+    }
+}
+
 /// Shards of the per-request lock: events of one request are applied one at a
 /// time, different requests in parallel.
 const LOCKS: usize = 64;
@@ -125,6 +151,7 @@ pub struct Exchange {
     http: reqwest::Client,
     wake: Notify,
     locks: Vec<Mutex<()>>,
+    stix: std::sync::OnceLock<StixPublisher>,
     /// Request ids whose `submitted` envelope just got its receipt (benchmarks,
     /// live views).
     delivered: tokio::sync::broadcast::Sender<String>,
@@ -190,11 +217,76 @@ impl Exchange {
             wake: Notify::new(),
             locks: (0..LOCKS).map(|_| Mutex::new(())).collect(),
             delivered: tokio::sync::broadcast::channel(1 << 16).0,
+            stix: std::sync::OnceLock::new(),
         }))
     }
 
     pub fn node(&self) -> &Arc<Node> {
         &self.node
+    }
+
+    /// Where STIX attachments are published (once, at start).
+    pub fn set_stix_publisher(&self, p: StixPublisher) {
+        let _ = self.stix.set(p);
+    }
+
+    /// Every attachment an event cites must have been uploaded, with that size.
+    fn check_attachments(
+        &self,
+        refs: &[AttachmentRef],
+    ) -> Result<Vec<(AttachmentRef, Vec<u8>)>, ExchangeError> {
+        refs.iter()
+            .map(|a| {
+                let (_, content) = self.node.store().attachment(&a.sha256)?.ok_or_else(|| {
+                    ExchangeError::Invalid(format!(
+                        "attachment {} ({}) has not been uploaded",
+                        a.name, a.sha256
+                    ))
+                })?;
+                if content.len() as u64 != a.size {
+                    return Err(ExchangeError::Invalid(format!(
+                        "attachment {} is {} bytes, not {}",
+                        a.name,
+                        content.len(),
+                        a.size
+                    )));
+                }
+                Ok((a.clone(), content))
+            })
+            .collect()
+    }
+
+    /// Publishes the STIX bundles among a request's attachments to the
+    /// collection shared with `peer`, each indicator citing the request.
+    fn publish_stix(
+        &self,
+        peer: &str,
+        request_id: &str,
+        reference: &str,
+        files: &[(AttachmentRef, Vec<u8>)],
+    ) -> Result<(), ExchangeError> {
+        for (a, content) in files
+            .iter()
+            .filter(|(a, _)| a.media_type == STIX_MEDIA_TYPE)
+        {
+            let bundle: Value = serde_json::from_slice(content).map_err(|e| {
+                ExchangeError::Invalid(format!("attachment {} is not a STIX bundle: {e}", a.name))
+            })?;
+            let mut objects = bundle["objects"].as_array().cloned().unwrap_or_default();
+            let me = self.node.config().origin.clone();
+            cite_request(
+                &mut objects,
+                request_id,
+                reference,
+                &me,
+                &time::format(&time::now()),
+            );
+            let publish = self.stix.get().ok_or_else(|| {
+                ExchangeError::Invalid("this node publishes no STIX (no TAXII server)".into())
+            })?;
+            publish(peer, objects).map_err(ExchangeError::Invalid)?;
+        }
+        Ok(())
     }
 
     /// Announces each request whose submission got the recipient's receipt.
@@ -273,6 +365,15 @@ impl Exchange {
             .validate(&self.limits)
             .map_err(|e| ExchangeError::Invalid(e.to_string()))?;
         let state = RequestState::open(&event, Side::Sender, at)?;
+        if let EventKind::Submitted { request, .. } = &event.kind {
+            let files = self.check_attachments(&request.attachments)?;
+            self.publish_stix(
+                peer.origin.as_str(),
+                &id.to_string(),
+                &request.reference,
+                &files,
+            )?;
+        }
         let me = self.node.config().origin.clone();
         self.emit(
             &event,

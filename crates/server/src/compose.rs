@@ -48,10 +48,13 @@ pub fn node_app_parts(
         outbound: outbound.clone(),
         peer_country,
     };
-    let taxii = Taxii::open(node.dir(), auth.clone(), config)
-        .map_err(|e| NodeError::Config(format!("taxii: {e}")))?
-        .with_outbound_filter(Arc::new(gate));
+    let taxii = Arc::new(
+        Taxii::open(node.dir(), auth.clone(), config)
+            .map_err(|e| NodeError::Config(format!("taxii: {e}")))?
+            .with_outbound_filter(Arc::new(gate)),
+    );
     let exchange = Exchange::new(node.clone(), clock)?;
+    exchange.set_stix_publisher(stix_publisher(taxii.clone(), node.config().origin.clone()));
     let witness = Arc::new(open_witness(&node)?);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(exchange.clone().run_delivery(stopped.clone()));
@@ -63,8 +66,22 @@ pub fn node_app_parts(
     state.exchange = Some(exchange.clone());
     state.witness = Some(witness.clone());
     state.stop_delivery = Some(Arc::new(stop));
-    let extra = detente_taxii::router(Arc::new(taxii)).merge(detente_witness::router(witness));
+    let extra = detente_taxii::router(taxii).merge(detente_witness::router(witness));
     Ok((crate::app(state, Some(extra)), exchange))
+}
+
+/// STIX attached to a request goes to the TAXII collection shared with the peer.
+fn stix_publisher(taxii: Arc<Taxii>, origin: String) -> detente_node::exchange::StixPublisher {
+    Arc::new(move |peer: &str, objects: Vec<serde_json::Value>| {
+        let c = taxii
+            .collection_for(peer)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no TAXII collection is shared with {peer} (detente collection add --read {peer})"))?;
+        taxii
+            .publish(&c.id, &origin, objects)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
 }
 
 /// The witness this node runs for its peers' logs. A conflicting checkpoint

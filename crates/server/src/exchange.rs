@@ -22,6 +22,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/requests", get(list).post(create))
         .route("/api/v1/requests/{id}", get(show))
         .route("/api/v1/requests/{id}/{action}", post(act))
+        .route("/api/v1/attachments", post(upload))
+        .route("/api/v1/attachments/{sha256}", get(download))
         .route("/api/v1/report", get(report))
         .route("/api/v1/report/evidence", post(evidence))
         .route("/federation/v1/envelopes", post(deliver))
@@ -171,6 +173,45 @@ async fn act(
     let kind: EventKind = serde_json::from_value(fields)
         .map_err(|e| Problem::bad_request(format!("invalid {action}: {e}")))?;
     Ok(Json(exchange(&state)?.act(&id, kind).await?))
+}
+
+/// Stores an attachment; requests then cite it by the returned SHA-256.
+async fn upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    user(&state, &headers, true)?;
+    if body.is_empty() {
+        return Err(Problem::bad_request("an attachment cannot be empty"));
+    }
+    let media_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let sha256 = hex::encode(detente_domain::sha256(&body));
+    let now = detente_domain::time::format(&detente_domain::time::now());
+    state
+        .node
+        .store()
+        .put_attachment(&sha256, &media_type, &body, &now)?;
+    let v = json!({ "sha256": sha256, "size": body.len(), "media_type": media_type });
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+async fn download(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(sha256): Path<String>,
+) -> Result<Response, Problem> {
+    user(&state, &headers, false)?;
+    let (media_type, content) = state
+        .node
+        .store()
+        .attachment(&sha256)?
+        .ok_or_else(|| Problem::not_found(format!("no attachment {sha256}")))?;
+    Ok(([(header::CONTENT_TYPE, media_type)], content).into_response())
 }
 
 /// The optional `since` of report queries.

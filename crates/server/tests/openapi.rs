@@ -359,6 +359,7 @@ fn dummy(name: &str) -> &'static str {
         "origin" => "nobody.example",
         "level" => "0",
         "index" => "000",
+        "sha256" => "0000000000000000000000000000000000000000000000000000000000000000",
         other => panic!("no dummy value for path parameter {other}"),
     }
 }
@@ -696,6 +697,19 @@ async fn real_requests_and_answers_match_the_document() {
         .await;
     assert_eq!(s, 404);
 
+    let pdf = vec![b'%'; 1234];
+    let uploaded: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/attachments", a.base))
+        .basic_auth("officer", Some("officer-password"))
+        .header("content-type", "application/pdf")
+        .body(pdf)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sha = uploaded["sha256"].as_str().unwrap().to_string();
     let new = |reference: &str| {
         serde_json::json!({
             "type": "preservation", "reference": reference,
@@ -706,7 +720,7 @@ async fn real_requests_and_answers_match_the_document() {
             "tlp": "amber_strict", "custodian": "Hoster Ltd.", "necessity": "Rotation",
             "follow_up_mla": true, "related_requests": [],
             "attachments": [{"name": "facts.pdf", "media_type": "application/pdf", "size": 1234,
-                             "sha256": "ab".repeat(32)}],
+                             "sha256": sha}],
             "recipient": "cert-b.example"
         })
     };

@@ -231,3 +231,85 @@ async fn taxii_objects_served_to_a_peer_pass_the_gate() {
     assert_eq!(env["payload"]["country"], "RU");
     assert_eq!(env["payload"]["decision"]["decision"], "allow");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stix_bundle_attached_to_a_request_is_published_to_the_peer_citing_it() {
+    use detente_taxii::store::{Collection, TaxiiStore};
+    let a = start("cert-a.example", "US").await;
+    let b = start("cert-b.example", "FR").await;
+    let c = reqwest::Client::new();
+    assert_eq!(peer_with(&c, &a, &b, "FR").await.status(), 201);
+    assert_eq!(peer_with(&c, &b, &a, "US").await.status(), 201);
+    let store =
+        detente_taxii::sqlite::SqliteTaxiiStore::open(&a.node.dir().join("detente.db")).unwrap();
+    store
+        .create_collection(&Collection {
+            id: "0d6c0a4e-5d7b-4c1e-9f2a-3b4c5d6e7f80".into(),
+            title: "for cert-b".into(),
+            description: None,
+            alias: None,
+            read: vec!["cert-b.example".into()],
+            write: vec![],
+            red_recipients: vec![],
+        })
+        .unwrap();
+    let bundle = json!({ "type": "bundle", "id": "bundle--44af6c39-c09b-49c5-9de2-394224b04982", "objects": [{
+        "type": "indicator", "spec_version": "2.1", "id": "indicator--a932fcc6-e032-476c-826f-cb970a5a1ade",
+        "created": "2021-05-08T10:00:00.000Z", "modified": "2021-05-08T10:00:00.000Z",
+        "pattern": "[ipv4-addr:value = '198.51.100.7']", "pattern_type": "stix", "valid_from": "2021-05-08T10:00:00Z"
+    }]});
+    let bytes = serde_json::to_vec(&bundle).unwrap();
+    let up: Value = c
+        .post(format!("{}/api/v1/attachments", a.base))
+        .basic_auth("admin", Some("admin-password"))
+        .header("content-type", "application/stix+json")
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let request = |sha: &str| {
+        json!({ "type": "incident_notification", "incident_class": "malicious_code", "reference": "2021/CERT/0507",
+                "issuing_authority": "National CERT", "facts": "Ransomware at a pipeline operator.", "urgency": "normal",
+                "tlp": "amber", "recipient": "cert-b.example",
+                "attachments": [{ "name": "iocs.json", "media_type": "application/stix+json", "size": bytes.len(), "sha256": sha }] })
+    };
+    // An attachment that was never uploaded is refused.
+    let r = c
+        .post(format!("{}/api/v1/requests", a.base))
+        .basic_auth("admin", Some("admin-password"))
+        .json(&request(&"0".repeat(64)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let r = c
+        .post(format!("{}/api/v1/requests", a.base))
+        .basic_auth("admin", Some("admin-password"))
+        .json(&request(up["sha256"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // B reads the indicator from A's collection, citing the request.
+    let key_b =
+        NodeKey::parse(&std::fs::read_to_string(b.node.dir().join("node.key")).unwrap()).unwrap();
+    let path = "/taxii2/api/collections/0d6c0a4e-5d7b-4c1e-9f2a-3b4c5d6e7f80/objects/";
+    let r = signed_get(&c, &a, path, &key_b, now())
+        .header("accept", "application/taxii+json;version=2.1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let page: Value = r.json().await.unwrap();
+    let refs = &page["objects"][0]["external_references"];
+    assert_eq!(refs[0]["source_name"], "detente-request");
+    assert_eq!(refs[0]["external_id"], id.as_str());
+}

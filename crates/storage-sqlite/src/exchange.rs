@@ -2,8 +2,8 @@
 
 use crate::{db_err, SqliteStore};
 use detente_storage::{
-    CosignatureStore, EventRow, ExchangeStore, ExchangeWrite, Hash, OutboxRow, RequestFilter,
-    RequestRow, StorageError, SummaryRow, WriteDone,
+    AttachmentStore, CosignatureStore, EventRow, ExchangeStore, ExchangeWrite, Hash, OutboxRow,
+    RequestFilter, RequestRow, StorageError, SummaryRow, WriteDone,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -426,6 +426,36 @@ impl CosignatureStore for SqliteStore {
             "SELECT note FROM checkpoints WHERE size = ?1",
             [size as i64],
             |r| r.get(0),
+        )
+        .optional()
+        .map_err(db_err)
+    }
+}
+
+impl AttachmentStore for SqliteStore {
+    fn put_attachment(
+        &self,
+        sha256: &str,
+        media_type: &str,
+        content: &[u8],
+        at: &str,
+    ) -> Result<(), StorageError> {
+        let w = self.writer.lock().map_err(db_err)?;
+        w.execute(
+            "INSERT INTO attachments (sha256, media_type, size, content, created) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT DO NOTHING",
+            params![sha256, media_type, content.len() as i64, content, at],
+        )
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn attachment(&self, sha256: &str) -> Result<Option<(String, Vec<u8>)>, StorageError> {
+        let c = self.reader()?;
+        c.query_row(
+            "SELECT media_type, content FROM attachments WHERE sha256 = ?1",
+            [sha256],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()
         .map_err(db_err)

@@ -310,7 +310,28 @@ pub trait CosignatureStore: Send + Sync + 'static {
     fn checkpoint_at(&self, size: u64) -> Result<Option<String>, StorageError>;
 }
 
-/// Everything a node stores.
-pub trait Store: LogStore + TransferStore + PeerStore + ExchangeStore + CosignatureStore {}
+/// Attachment contents, by the SHA-256 (hex) that requests cite.
+pub trait AttachmentStore: Send + Sync + 'static {
+    /// Stores content under its digest; storing the same content again is a no-op.
+    fn put_attachment(
+        &self,
+        sha256: &str,
+        media_type: &str,
+        content: &[u8],
+        at: &str,
+    ) -> Result<(), StorageError>;
+    /// `(media_type, content)`.
+    fn attachment(&self, sha256: &str) -> Result<Option<(String, Vec<u8>)>, StorageError>;
+}
 
-impl<T: LogStore + TransferStore + PeerStore + ExchangeStore + CosignatureStore> Store for T {}
+/// Everything a node stores.
+pub trait Store:
+    LogStore + TransferStore + PeerStore + ExchangeStore + CosignatureStore + AttachmentStore
+{
+}
+
+impl<
+        T: LogStore + TransferStore + PeerStore + ExchangeStore + CosignatureStore + AttachmentStore,
+    > Store for T
+{
+}

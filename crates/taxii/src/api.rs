@@ -700,6 +700,15 @@ async fn delete_object(
     Ok(taxii_response(StatusCode::OK, String::new()))
 }
 
+pub(crate) fn status_of(
+    status_id: &str,
+    request_us: i64,
+    stored: &[crate::store::Stored],
+    failures: &[Value],
+) -> String {
+    status_json(status_id, request_us, stored, failures)
+}
+
 async fn add_objects(
     State(t): State<Arc<Taxii>>,
     ctx: Ctx,
@@ -795,7 +804,7 @@ fn parse_envelope(bytes: &[u8]) -> Result<Vec<Value>, ApiError> {
 
 /// Splits an envelope into storable objects and failure entries (status
 /// details) for the invalid ones.
-fn prepare(objects: Vec<Value>) -> (Vec<NewObject>, Vec<Value>) {
+pub(crate) fn prepare(objects: Vec<Value>) -> (Vec<NewObject>, Vec<Value>) {
     let mut valid = Vec::with_capacity(objects.len());
     let mut failures = Vec::new();
     for object in objects {

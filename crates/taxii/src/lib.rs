@@ -166,6 +166,37 @@ impl Taxii {
     pub fn store(&self) -> &Arc<dyn TaxiiStore> {
         &self.store
     }
+
+    /// The first collection `principal` may read: where objects meant for that
+    /// peer are published.
+    pub fn collection_for(&self, principal: &str) -> Result<Option<Collection>, TaxiiError> {
+        Ok(self
+            .store
+            .collections()?
+            .into_iter()
+            .find(|c| c.can_read(principal)))
+    }
+
+    /// Validates and stores `objects` in `collection` as `owner` (the node
+    /// itself publishing, e.g. a bundle attached to a cooperation request).
+    /// Returns the status resource; invalid objects are failures in it.
+    pub fn publish(
+        &self,
+        collection: &str,
+        owner: &str,
+        objects: Vec<serde_json::Value>,
+    ) -> Result<String, TaxiiError> {
+        let (valid, failures) = api::prepare(objects);
+        let status_id = uuid::Uuid::new_v4().to_string();
+        let sid = status_id.clone();
+        self.store.ingest(
+            collection,
+            &valid,
+            &sid,
+            owner,
+            &mut |stored, request_us| api::status_of(&status_id, request_us, stored, &failures),
+        )
+    }
 }
 
 pub(crate) fn now_us() -> i64 {

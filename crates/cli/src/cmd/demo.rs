@@ -77,7 +77,7 @@ fn request(to: &str, n: usize, year: i32) -> anyhow::Result<NewRequest> {
 }
 
 /// The incident notification among A's requests, with its STIX indicator.
-fn pipeline_notification(to: &str) -> anyhow::Result<(NewRequest, Value)> {
+fn pipeline_notification(to: &str) -> anyhow::Result<(NewRequest, Vec<u8>)> {
     let bundle = json!({
         "type": "bundle", "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",
         "objects": [{
@@ -104,11 +104,35 @@ fn pipeline_notification(to: &str) -> anyhow::Result<(NewRequest, Value)> {
                           "size": bytes.len(), "sha256": hex_digest(&bytes) }],
         "recipient": to,
     });
-    Ok((serde_json::from_value(v)?, bundle))
+    Ok((serde_json::from_value(v)?, bytes))
 }
 
 fn hex_digest(b: &[u8]) -> String {
     sha256(b).iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A's indicators for B: the STIX bundle of the incident notification is
+/// uploaded, and a TAXII collection is shared with B, where submitting the
+/// notification publishes it (each indicator citing the request).
+fn share_indicators(a: &ClusterNode) -> anyhow::Result<()> {
+    use detente_taxii::store::{Collection, TaxiiStore};
+    let (_, bytes) = pipeline_notification("cert-b.example")?;
+    let sha = hex_digest(&bytes);
+    let now = time::format(&time::now());
+    a.node
+        .store()
+        .put_attachment(&sha, "application/stix+json", &bytes, &now)?;
+    let store = detente_taxii::sqlite::SqliteTaxiiStore::open(&a.node.dir().join("detente.db"))?;
+    store.create_collection(&Collection {
+        id: "6a3f4b1c-2d5e-4f60-8a71-92b3c4d5e6f7".into(),
+        title: "Indicators shared with cert-b.example".into(),
+        description: None,
+        alias: None,
+        read: vec!["cert-b.example".into()],
+        write: vec![],
+        red_recipients: vec![],
+    })?;
+    Ok(())
 }
 
 /// Waits until the request is at least `status` on `at` (delivery is real).
@@ -163,6 +187,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         &format!("node B: {} (US)  {}", b.node.verifier(), b.url),
     );
 
+    share_indicators(&a)?;
     let mut sent_by_a = 0;
     for (year, a_count, b_count, start_day) in [
         (2020, 45, 10, "2020-01-06T09:00:00Z"),

@@ -254,11 +254,14 @@ async fn run_async(c: RequestCommand) -> anyhow::Result<()> {
                 fields,
                 attach,
             } = *c;
-            let body = match file {
+            let mut body = match file {
                 Some(path) => read_json(&path)?,
-                None => new_request(fields, &attach)?,
+                None => new_request(fields)?,
             };
             let client = Client::new(&conn)?;
+            if !attach.is_empty() {
+                body["attachments"] = client.upload_all(&attach).await?;
+            }
             let v = client
                 .send("POST", "/api/v1/requests", &[], Some(body))
                 .await?;
@@ -312,7 +315,7 @@ async fn run_async(c: RequestCommand) -> anyhow::Result<()> {
             print!("{}", timeline(&v));
         }
         RequestCommand::Acknowledge { conn, out, id } => {
-            act(&conn, out, &id, "acknowledge", json!({})).await?
+            act(&conn, out, &id, "acknowledge", json!({}), &[]).await?
         }
         RequestCommand::Answer(a) => answer(a, "answer").await?,
         RequestCommand::PartialAnswer(a) => answer(a, "partial-answer").await?,
@@ -334,7 +337,7 @@ async fn run_async(c: RequestCommand) -> anyhow::Result<()> {
             if let Some(t) = text {
                 body["text"] = json!(t);
             }
-            act(&conn, out, &id, "decline", body).await?
+            act(&conn, out, &id, "decline", body, &[]).await?
         }
         RequestCommand::Withdraw {
             conn,
@@ -346,7 +349,7 @@ async fn run_async(c: RequestCommand) -> anyhow::Result<()> {
                 Some(r) => json!({ "reason": r }),
                 None => json!({}),
             };
-            act(&conn, out, &id, "withdraw", body).await?
+            act(&conn, out, &id, "withdraw", body, &[]).await?
         }
         RequestCommand::Message {
             conn,
@@ -360,10 +363,7 @@ async fn run_async(c: RequestCommand) -> anyhow::Result<()> {
             if let Some(t) = propose_answer_by {
                 body["proposed_answer_by"] = json!(t);
             }
-            if !attach.is_empty() {
-                body["attachments"] = attachments(&attach)?;
-            }
-            act(&conn, out, &id, "messages", body).await?
+            act(&conn, out, &id, "messages", body, &attach).await?
         }
         RequestCommand::Extend {
             conn,
@@ -375,7 +375,7 @@ async fn run_async(c: RequestCommand) -> anyhow::Result<()> {
         } => {
             let body = json!({ "answer_by": answer_by, "sender_consent": sender_consent,
                                "recipient_consent": recipient_consent });
-            act(&conn, out, &id, "extend", body).await?
+            act(&conn, out, &id, "extend", body, &[]).await?
         }
     }
     Ok(())
@@ -386,16 +386,24 @@ async fn answer(a: AnswerArgs, action: &str) -> anyhow::Result<()> {
     if let Some(n) = a.note {
         body["note"] = json!(n);
     }
-    if !a.attach.is_empty() {
-        body["attachments"] = attachments(&a.attach)?;
-    }
-    act(&a.conn, a.out, &a.id, action, body).await
+    act(&a.conn, a.out, &a.id, action, body, &a.attach).await
 }
 
 /// Posts an event; prints the request's new state and the event's id (which a
 /// message's consent needs).
-async fn act(conn: &Conn, out: Out, id: &str, action: &str, body: Value) -> anyhow::Result<()> {
-    let v = Client::new(conn)?
+async fn act(
+    conn: &Conn,
+    out: Out,
+    id: &str,
+    action: &str,
+    mut body: Value,
+    attach: &[String],
+) -> anyhow::Result<()> {
+    let client = Client::new(conn)?;
+    if !attach.is_empty() {
+        body["attachments"] = client.upload_all(attach).await?;
+    }
+    let v = client
         .send(
             "POST",
             &format!("/api/v1/requests/{}/{action}", seg(id)),
@@ -462,7 +470,7 @@ fn read_json(path: &PathBuf) -> anyhow::Result<Value> {
     serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
 }
 
-fn new_request(f: CreateFields, attach: &[String]) -> anyhow::Result<Value> {
+fn new_request(f: CreateFields) -> anyhow::Result<Value> {
     let tlp = Tlp::parse(&f.tlp).map_err(|e| anyhow::anyhow!("--tlp: {e}"))?;
     let mut m = Map::new();
     let mut put = |k: &str, v: Option<String>| {
@@ -491,31 +499,7 @@ fn new_request(f: CreateFields, attach: &[String]) -> anyhow::Result<Value> {
     if !f.related.is_empty() {
         m.insert("related_requests".into(), json!(f.related));
     }
-    if !attach.is_empty() {
-        m.insert("attachments".into(), attachments(attach)?);
-    }
     Ok(Value::Object(m))
-}
-
-/// `FILE[=MEDIA/TYPE]` → attachment references (name, media type, size, SHA-256).
-fn attachments(specs: &[String]) -> anyhow::Result<Value> {
-    let mut out = Vec::new();
-    for spec in specs {
-        let (path, media) = match spec.rsplit_once('=') {
-            Some((p, m)) if m.contains('/') => (p, m),
-            _ => (spec.as_str(), "application/octet-stream"),
-        };
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {path}"))?;
-        let name = std::path::Path::new(path)
-            .file_name()
-            .and_then(|n| n.to_str())
-            .with_context(|| format!("{path} has no file name"))?;
-        out.push(
-            json!({ "name": name, "media_type": media, "size": bytes.len(),
-                         "sha256": hex(&detente_domain::sha256(&bytes)) }),
-        );
-    }
-    Ok(Value::Array(out))
 }
 
 fn hex(b: &[u8]) -> String {
@@ -730,6 +714,44 @@ impl Client {
             .timeout(std::time::Duration::from_secs(60))
             .build()?;
         Ok(Client { http, base, auth })
+    }
+
+    /// Uploads `FILE[=MEDIA/TYPE]` files; returns their attachment references
+    /// (name, media type, size, SHA-256) for a request or answer to cite.
+    async fn upload_all(&self, specs: &[String]) -> anyhow::Result<Value> {
+        let mut out = Vec::new();
+        for spec in specs {
+            let (path, media) = match spec.rsplit_once('=') {
+                Some((p, m)) if m.contains('/') => (p, m),
+                _ => (spec.as_str(), "application/octet-stream"),
+            };
+            let bytes = std::fs::read(path).with_context(|| format!("cannot read {path}"))?;
+            let name = std::path::Path::new(path)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .with_context(|| format!("{path} has no file name"))?;
+            let mut rb = self
+                .http
+                .post(format!("{}/api/v1/attachments", self.base))
+                .header("content-type", media)
+                .body(bytes.clone());
+            rb = match &self.auth {
+                Auth::None => rb,
+                Auth::Bearer(t) => rb.bearer_auth(t),
+                Auth::Basic(u, p) => rb.basic_auth(u, Some(p)),
+            };
+            let r = rb.send().await.map_err(|e| {
+                anyhow::anyhow!("cannot reach the node at {}: {}", self.base, one_line(&e))
+            })?;
+            if !r.status().is_success() {
+                bail!("uploading {path}: {}", r.status());
+            }
+            out.push(
+                json!({ "name": name, "media_type": media, "size": bytes.len(),
+                             "sha256": hex(&detente_domain::sha256(&bytes)) }),
+            );
+        }
+        Ok(Value::Array(out))
     }
 
     /// Sends a call; a non-2xx answer is an error carrying the status and the
