@@ -2,62 +2,14 @@
 //! receipt from the recipient's log, the lifecycle with 409 on invalid steps,
 //! messages both ways, the report, and bad input refused with nothing stored.
 
-use detente_auth::{Role, Users};
-use detente_domain::{Country, Origin};
-use detente_node::{datadir, Node};
+mod common;
+
+use common::{peer_with, start, Running};
 use serde_json::{json, Value};
-use std::sync::Arc;
 use std::time::Duration;
 
-struct Running {
-    node: Arc<Node>,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-async fn start(origin: &str, country: &str) -> Running {
-    let t = tempfile::tempdir().unwrap();
-    let dir = t.path().join("n");
-    datadir::init(
-        &dir,
-        &Origin::parse(origin).unwrap(),
-        Some(Country::parse(country).unwrap()),
-    )
-    .unwrap();
-    let users = Users::open(&dir.join("detente.db")).unwrap();
-    users
-        .add_user("admin", Role::Admin, "admin-password")
-        .unwrap();
-    users
-        .add_user("officer", Role::Officer, "officer-password")
-        .unwrap();
-    users
-        .add_user("auditor", Role::Auditor, "auditor-password")
-        .unwrap();
-    let node = Node::open(&dir).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = detente_server::node_app(node.clone()).unwrap();
-    tokio::spawn(detente_server::run(listener, app, std::future::pending()));
-    Running {
-        node,
-        base,
-        _dir: t,
-    }
-}
-
 async fn peer(c: &reqwest::Client, at: &Running, other: &Running, country: &str) {
-    let r = c
-        .post(format!("{}/api/v1/peers", at.base))
-        .basic_auth("admin", Some("admin-password"))
-        .json(
-            &json!({ "origin": other.node.config().origin, "url": other.base,
-                       "key": other.node.verifier().to_string(), "country": country }),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    assert_eq!(peer_with(c, at, other, country).await.status(), 201);
 }
 
 fn officer(c: &reqwest::Client, method: reqwest::Method, url: String) -> reqwest::RequestBuilder {

@@ -2,45 +2,12 @@
 //! (unknown key, bad signature, stale and replayed calls are refused), and TAXII
 //! objects served to a peer passing the transfer gate for the peer's country.
 
-use detente_auth::{Role, Users};
-use detente_domain::{Country, NodeKey, Origin};
+mod common;
+
+use common::{peer_with, start, Running};
+use detente_domain::NodeKey;
 use detente_federation::Signed;
-use detente_node::{datadir, Node};
 use serde_json::{json, Value};
-use std::sync::Arc;
-
-struct Running {
-    node: Arc<Node>,
-    base: String,
-    authority: String,
-    _dir: tempfile::TempDir,
-}
-
-async fn start(origin: &str, country: &str) -> Running {
-    let t = tempfile::tempdir().unwrap();
-    let dir = t.path().join("n");
-    datadir::init(
-        &dir,
-        &Origin::parse(origin).unwrap(),
-        Some(Country::parse(country).unwrap()),
-    )
-    .unwrap();
-    Users::open(&dir.join("detente.db"))
-        .unwrap()
-        .add_user("admin", Role::Admin, "admin-password")
-        .unwrap();
-    let node = Node::open(&dir).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let authority = listener.local_addr().unwrap().to_string();
-    let app = detente_server::node_app(node.clone()).unwrap();
-    tokio::spawn(detente_server::run(listener, app, std::future::pending()));
-    Running {
-        node,
-        base: format!("http://{authority}"),
-        authority,
-        _dir: t,
-    }
-}
 
 fn now() -> u64 {
     std::time::SystemTime::now()
@@ -72,23 +39,6 @@ fn signed_get(
         rb = rb.header(name, value);
     }
     rb
-}
-
-async fn peer_with(
-    c: &reqwest::Client,
-    at: &Running,
-    other: &Running,
-    country: &str,
-) -> reqwest::Response {
-    c.post(format!("{}/api/v1/peers", at.base))
-        .basic_auth("admin", Some("admin-password"))
-        .json(
-            &json!({ "origin": other.node.config().origin, "url": other.base,
-                       "key": other.node.verifier().to_string(), "country": country }),
-        )
-        .send()
-        .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,0 +1,63 @@
+//! Real nodes for the server's integration tests: a data directory with an
+//! admin, an officer and an auditor, served on 127.0.0.1:0.
+#![allow(dead_code)] // each test file uses its own part
+
+use detente_auth::{Role, Users};
+use detente_domain::{Country, Origin};
+use detente_node::{datadir, Node};
+use serde_json::json;
+use std::sync::Arc;
+
+pub struct Running {
+    pub node: Arc<Node>,
+    pub base: String,
+    /// `host:port`, as signed requests name it.
+    pub authority: String,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn start(origin: &str, country: &str) -> Running {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("n");
+    let country = Some(Country::parse(country).unwrap());
+    datadir::init(&dir, &Origin::parse(origin).unwrap(), country).unwrap();
+    let users = Users::open(&dir.join("detente.db")).unwrap();
+    for (name, role) in [
+        ("admin", Role::Admin),
+        ("officer", Role::Officer),
+        ("auditor", Role::Auditor),
+    ] {
+        users
+            .add_user(name, role, &format!("{name}-password"))
+            .unwrap();
+    }
+    let node = Node::open(&dir).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let authority = listener.local_addr().unwrap().to_string();
+    let app = detente_server::node_app(node.clone()).unwrap();
+    tokio::spawn(detente_server::run(listener, app, std::future::pending()));
+    Running {
+        node,
+        base: format!("http://{authority}"),
+        authority,
+        _dir: t,
+    }
+}
+
+/// Makes `other` a peer of `at` through the admin API.
+pub async fn peer_with(
+    c: &reqwest::Client,
+    at: &Running,
+    other: &Running,
+    country: &str,
+) -> reqwest::Response {
+    c.post(format!("{}/api/v1/peers", at.base))
+        .basic_auth("admin", Some("admin-password"))
+        .json(
+            &json!({ "origin": other.node.config().origin, "url": other.base,
+                       "key": other.node.verifier().to_string(), "country": country }),
+        )
+        .send()
+        .await
+        .unwrap()
+}
