@@ -143,19 +143,18 @@ impl SignedEnvelope {
     pub fn verify(bytes: &[u8], key: &VerifierKey) -> Result<(Self, Envelope), DomainError> {
         let value: Value = serde_json::from_slice(bytes)
             .map_err(|e| DomainError::Envelope(format!("not JSON: {e}")))?;
-        if canonical(&value)? != bytes {
-            return Err(DomainError::Envelope(
-                "not in RFC 8785 canonical form".into(),
-            ));
-        }
         let Value::Object(mut obj) = value else {
             return Err(DomainError::Envelope("not a JSON object".into()));
         };
-        let sig = obj
+        let sig: [u8; 64] = obj
             .remove("sig")
             .and_then(|s| s.as_str().and_then(|s| B64.decode(s).ok()))
+            .and_then(|s| s.try_into().ok())
             .ok_or_else(|| DomainError::Envelope("missing or malformed sig".into()))?;
         let env = parse_fields(&obj)?;
+        if !obj.contains_key("payload") {
+            return Err(DomainError::Envelope("unexpected fields".into()));
+        }
         if env.origin.as_str() != key.name() {
             return Err(DomainError::Envelope(format!(
                 "envelope from {} checked against key {}",
@@ -163,10 +162,39 @@ impl SignedEnvelope {
                 key.name()
             )));
         }
+        // The bytes must be exactly the canonical form: the canonical unsigned
+        // object with `sig` put back where RFC 8785 orders it. One
+        // canonicalisation instead of two (of the envelope, then of it without
+        // `sig`) is a third of what verifying an envelope costs.
+        // (`time` was checked to be RFC 3339, `type` to be of [a-z0-9_.]:
+        // neither needs escaping.)
+        let time = obj["time"].as_str().unwrap_or_default().to_string();
         let unsigned = canonical(&Value::Object(obj))?;
+        if insert_sig(&unsigned, &env.kind, &time, &sig)
+            .ok()
+            .as_deref()
+            != Some(bytes)
+        {
+            return Err(DomainError::Envelope(
+                "not in RFC 8785 canonical form".into(),
+            ));
+        }
         if !key.verify(&signing_input(&unsigned), &sig) {
             return Err(DomainError::Signature);
         }
+        Ok((Self::from_trusted(bytes.to_vec(), &env), env))
+    }
+
+    /// Reads an envelope this node signed and stored itself, without checking
+    /// its signature again. Never for bytes that came from outside the node.
+    pub fn read_own(bytes: &[u8]) -> Result<(Self, Envelope), DomainError> {
+        let value: Value = serde_json::from_slice(bytes)
+            .map_err(|e| DomainError::Envelope(format!("not JSON: {e}")))?;
+        let Value::Object(mut obj) = value else {
+            return Err(DomainError::Envelope("not a JSON object".into()));
+        };
+        obj.remove("sig");
+        let env = parse_fields(&obj)?;
         Ok((Self::from_trusted(bytes.to_vec(), &env), env))
     }
 
@@ -289,6 +317,35 @@ mod tests {
             .unwrap()
             .replacen(',', ", ", 1);
         assert!(SignedEnvelope::verify(spaced.as_bytes(), &k.verifier()).is_err());
+    }
+
+    /// Verification rebuilds the signed bytes from the canonical unsigned
+    /// object, so anything that is not byte for byte that form must fail,
+    /// even when it is the same JSON value.
+    #[test]
+    fn only_the_exact_canonical_bytes_verify() {
+        let k = key();
+        let tricky = json!({"note": ",\"sig\":\"x\",\"time\":\"2021-01-01T00:00:00Z\",\"type\":\"a\",\"v\":1}"});
+        let s = env(tricky).sign(&k).unwrap();
+        assert!(SignedEnvelope::verify(s.bytes(), &k.verifier()).is_ok());
+        let v: Value = serde_json::from_slice(s.bytes()).unwrap();
+        let mut reordered = serde_json::to_string(&v["sig"]).unwrap();
+        reordered = format!(
+            "{{\"sig\":{reordered},{}",
+            &std::str::from_utf8(s.bytes()).unwrap()[1..]
+        )
+        .replacen(
+            &format!(",\"sig\":{}", serde_json::to_string(&v["sig"]).unwrap()),
+            "",
+            1,
+        );
+        assert!(serde_json::from_str::<Value>(&reordered).unwrap() == v);
+        assert!(SignedEnvelope::verify(reordered.as_bytes(), &k.verifier()).is_err());
+        let mut renamed = v.as_object().unwrap().clone();
+        let payload = renamed.remove("payload").unwrap();
+        renamed.insert("payloads".into(), payload);
+        let renamed = canonical(&Value::Object(renamed)).unwrap();
+        assert!(SignedEnvelope::verify(&renamed, &k.verifier()).is_err());
     }
 
     #[test]

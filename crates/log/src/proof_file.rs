@@ -84,8 +84,15 @@ impl ProofFile {
         log_key: &VerifierKey,
     ) -> Result<(Checkpoint, Note), LogError> {
         let (cp, note) = Checkpoint::open(&self.checkpoint, std::slice::from_ref(log_key))?;
-        verify_inclusion(self.index, cp.size, &hash_leaf(leaf), &self.proof, &cp.root)?;
+        self.verify_under(leaf, &cp)?;
         Ok((cp, note))
+    }
+
+    /// Checks the inclusion proof against a checkpoint the caller has already
+    /// opened and verified from this proof's note (many receipts of one batch
+    /// share a checkpoint; its signature need be checked only once).
+    pub fn verify_under(&self, leaf: &[u8], cp: &Checkpoint) -> Result<(), LogError> {
+        verify_inclusion(self.index, cp.size, &hash_leaf(leaf), &self.proof, &cp.root)
     }
 }
 

@@ -6,10 +6,12 @@
 //! recipient's signed `delivered` event as well. So both logs hold every event of
 //! an exchange, and delivery is provable from the sender's records alone.
 
+mod delivery;
+
 use crate::outbound::{Outbound, Verdict};
 use crate::{Appended, Node, NodeError};
-use detente_domain::{leaf_for, time, SignedEnvelope, VerifierKey};
-use detente_federation::Signed;
+use base64::{engine::general_purpose::STANDARD as B64, Engine};
+use detente_domain::{time, Envelope, SignedEnvelope, VerifierKey};
 use detente_log::proof_file::ProofFile;
 use detente_requests::{
     apply, AttachmentRef, Event, EventId, EventKind, Limits, NewRequest, Policy, RequestId,
@@ -74,6 +76,17 @@ pub struct Parsed {
 pub fn parse_envelope(bytes: &[u8], key: &VerifierKey) -> Result<Parsed, ExchangeError> {
     let (envelope, env) =
         SignedEnvelope::verify(bytes, key).map_err(|e| ExchangeError::Invalid(e.to_string()))?;
+    interpret(envelope, env)
+}
+
+/// Reads back a request envelope this node signed (from its own outbox).
+fn parse_own(bytes: &[u8]) -> Result<Parsed, ExchangeError> {
+    let (envelope, env) =
+        SignedEnvelope::read_own(bytes).map_err(|e| ExchangeError::Invalid(e.to_string()))?;
+    interpret(envelope, env)
+}
+
+fn interpret(envelope: SignedEnvelope, env: Envelope) -> Result<Parsed, ExchangeError> {
     let field = |k: &str| env.payload[k].as_str().map(str::to_string);
     let (Some(sender), Some(recipient)) = (field("sender"), field("recipient")) else {
         return Err(ExchangeError::Invalid(
@@ -140,7 +153,7 @@ pub fn cite_request(
 
 /// Shards of the per-request lock: events of one request are applied one at a
 /// time, different requests in parallel.
-const LOCKS: usize = 64;
+const LOCKS: usize = 1024;
 
 pub struct Exchange {
     node: Arc<Node>,
@@ -170,7 +183,7 @@ pub fn request_json(row: &RequestRow, events: &[EventRow], outbox: &[OutboxRow])
     let deliveries: Vec<Value> = outbox
         .iter()
         .map(|o| json!({ "envelope": hex::encode(o.digest), "attempts": o.attempts, "last_error": o.last_error,
-                         "delivered_at": o.delivered_at, "next_attempt": o.next_attempt }))
+                         "delivered_at": o.delivered_at, "refused_at": o.refused_at, "next_attempt": o.next_attempt }))
         .collect();
     json!({
         "id": row.id, "direction": row.direction, "peer": row.peer, "type": row.kind, "urgency": row.urgency,
@@ -486,6 +499,7 @@ impl Exchange {
             next_attempt: time::format(&time::now()),
             last_error: None,
             delivered_at: None,
+            refused_at: None,
         });
         self.persist(vec![recorded, queued]).await?;
         self.wake.notify_one();
@@ -643,6 +657,18 @@ impl Exchange {
         Ok(response)
     }
 
+    /// Handles several envelopes from one peer together: they are checked
+    /// and logged at the same time (one sequencer batch, one commit), and each
+    /// gets its own answer, in order. Envelopes of one request are applied in
+    /// the order given.
+    pub async fn receive_batch(
+        &self,
+        peer_origin: &str,
+        envelopes: &[Vec<u8>],
+    ) -> Vec<Result<String, ExchangeError>> {
+        futures::future::join_all(envelopes.iter().map(|b| self.receive(peer_origin, b))).await
+    }
+
     /// A new request arrives: log it together with this node's signed `delivered`.
     async fn receive_submission(
         &self,
@@ -710,183 +736,6 @@ impl Exchange {
         };
         let replies: Vec<String> = replies.iter().map(|e| B64.encode(e.bytes())).collect();
         Ok(json!({ "receipt": proof.format(), "envelopes": replies }).to_string())
-    }
-
-    /// Delivers due outbox entries until shutdown; failures back off
-    /// exponentially (1 s doubling up to 5 minutes) and every attempt is recorded.
-    pub async fn run_delivery(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
-        loop {
-            let delivered = self.deliver_due().await.unwrap_or_else(|e| {
-                tracing::error!(error = %e, "outbox pass failed");
-                0
-            });
-            if delivered > 0 {
-                continue;
-            }
-            tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                _ = stop.changed() => return,
-            }
-        }
-    }
-
-    /// One pass over the due outbox entries; returns how many were delivered.
-    pub async fn deliver_due(self: &Arc<Self>) -> Result<usize, ExchangeError> {
-        let due = self
-            .node
-            .store()
-            .outbox_due(&time::format(&time::now()), 256)?;
-        let mut delivered = 0;
-        let mut tasks = tokio::task::JoinSet::new();
-        for row in due {
-            let this = self.clone();
-            tasks.spawn(async move { this.deliver_one(row).await });
-        }
-        while let Some(r) = tasks.join_next().await {
-            if matches!(r, Ok(Ok(true))) {
-                delivered += 1;
-            }
-        }
-        Ok(delivered)
-    }
-
-    /// Applies the receipt and any envelopes a peer sent back with it.
-    async fn accept_reply(&self, row: &OutboxRow, reply: Reply) -> Result<(), ExchangeError> {
-        let parsed = parse_envelope(&row.envelope, &self.node.verifier())?;
-        let mut writes = vec![
-            ExchangeWrite::SetReceipt {
-                event_id: parsed.timed.event.id.to_string(),
-                receipt: reply.receipt.clone(),
-            },
-            ExchangeWrite::OutboxDelivered {
-                digest: row.digest,
-                at: time::format(&time::now()),
-            },
-        ];
-        let submitted = matches!(parsed.timed.event.kind, EventKind::Submitted { .. });
-        let peer = self
-            .node
-            .peer(&row.peer)?
-            .ok_or_else(|| ExchangeError::Refused("peer removed".into()))?;
-        for b64 in reply.envelopes {
-            let bytes = B64
-                .decode(b64)
-                .map_err(|e| ExchangeError::Invalid(e.to_string()))?;
-            let p = parse_envelope(&bytes, &peer.key)?;
-            let id = p.timed.event.id.to_string();
-            let _guard = self
-                .lock_for(&p.timed.event.request_id.to_string())
-                .lock()
-                .await;
-            if self.node.store().event_by_id(&id)?.is_some() {
-                continue;
-            }
-            let (state, row2, _) = self.state(&p.timed.event.request_id.to_string())?;
-            let next = apply(&state, &p.timed.event, p.timed.actor, p.timed.at)?;
-            let appended = self.node.append(vec![p.envelope.clone()]).await?;
-            writes.push(self.event_write(
-                &next,
-                &row2.direction,
-                &row.peer,
-                &p.envelope,
-                appended.first_index,
-            )?);
-        }
-        self.persist(writes).await?;
-        if submitted {
-            let _ = self.delivered.send(row.request_id.clone());
-        }
-        Ok(())
-    }
-}
-
-use base64::{engine::general_purpose::STANDARD as B64, Engine};
-
-#[derive(serde::Deserialize)]
-struct Reply {
-    receipt: String,
-    #[serde(default)]
-    envelopes: Vec<String>,
-}
-
-impl Exchange {
-    async fn deliver_one(self: Arc<Self>, row: OutboxRow) -> Result<bool, ExchangeError> {
-        match self.post(&row).await {
-            Ok(reply) => {
-                if let Err(e) = self.accept_reply(&row, reply).await {
-                    tracing::error!(error = %e, peer = %row.peer, "could not apply a peer's reply");
-                }
-                Ok(true)
-            }
-            Err(why) => {
-                let wait = 1u64 << row.attempts.min(8);
-                let next = time::now() + chrono::TimeDelta::seconds(wait.min(300) as i64);
-                tracing::warn!(peer = %row.peer, attempts = row.attempts + 1, error = %why, "delivery failed; will retry");
-                self.persist(vec![ExchangeWrite::OutboxFailed {
-                    digest: row.digest,
-                    next_attempt: time::format(&next),
-                    error: why,
-                }])
-                .await?;
-                Ok(false)
-            }
-        }
-    }
-
-    /// POSTs the envelope, signed, and checks the receipt: a proof that exactly
-    /// this envelope is in the peer's log, under the peer's signed checkpoint.
-    async fn post(&self, row: &OutboxRow) -> Result<Reply, String> {
-        let peer = self
-            .node
-            .peer(&row.peer)
-            .map_err(|e| e.to_string())?
-            .ok_or("peer removed")?;
-        let url = format!("{}/federation/v1/envelopes", peer.url);
-        let parsed = reqwest::Url::parse(&url).map_err(|e| e.to_string())?;
-        let authority = match parsed.port() {
-            Some(p) => format!("{}:{p}", parsed.host_str().unwrap_or("")),
-            None => parsed.host_str().unwrap_or("").to_string(),
-        };
-        let query = parsed.query().map(|q| format!("?{q}")).unwrap_or_default();
-        let signed = Signed {
-            method: "POST",
-            authority: &authority,
-            path: parsed.path(),
-            query: &query,
-            body: &row.envelope,
-        };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let mut req = self
-            .http
-            .post(parsed.clone())
-            .header("content-type", "application/json")
-            .body(row.envelope.clone());
-        for (name, value) in detente_federation::sign(self.node.key(), &signed, now) {
-            req = req.header(name, value);
-        }
-        let resp = req.send().await.map_err(|e| format!("{e}"))?;
-        let status = resp.status();
-        let text = resp.text().await.map_err(|e| e.to_string())?;
-        if !status.is_success() {
-            return Err(format!(
-                "{status}: {}",
-                text.chars().take(300).collect::<String>()
-            ));
-        }
-        let reply: Reply = serde_json::from_str(&text).map_err(|e| format!("bad receipt: {e}"))?;
-        let proof = ProofFile::parse(&reply.receipt).map_err(|e| format!("bad receipt: {e}"))?;
-        let digest = detente_domain::sha256(&row.envelope);
-        let leaf = leaf_for(&digest);
-        if proof.extra.as_deref() != Some(&leaf[..]) {
-            return Err("receipt is for another envelope".into());
-        }
-        proof
-            .verify(&leaf, &peer.key)
-            .map_err(|e| format!("receipt does not verify: {e}"))?;
-        Ok(reply)
     }
 }
 

@@ -72,6 +72,10 @@ pub struct Node {
     shared: Arc<Shared>,
     tx: RwLock<Option<mpsc::Sender<Job>>>,
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Peers by origin, read once and dropped on every change. Only this node
+    /// changes its peers (it holds the directory lock), so the copy is exact.
+    pub(crate) peer_cache:
+        RwLock<Option<Arc<std::collections::HashMap<String, crate::peers::Peer>>>>,
     /// Held while the node may append; released on drop.
     _lock: Option<std::fs::File>,
 }
@@ -165,6 +169,7 @@ impl Node {
             tree,
             shared,
             tx: RwLock::new(Some(tx)),
+            peer_cache: RwLock::new(None),
             worker: Mutex::new(Some(handle)),
             _lock: Some(lock),
         });
@@ -209,6 +214,7 @@ impl Node {
                 metrics: Metrics::default(),
             }),
             tx: RwLock::new(None),
+            peer_cache: RwLock::new(None),
             worker: Mutex::new(None),
             _lock: None,
         }))

@@ -5,6 +5,8 @@ use crate::{Node, NodeError};
 use detente_domain::{time, Country, Origin, VerifierKey};
 use detente_storage::PeerRow;
 use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// A validated peer.
 #[derive(Clone, Debug)]
@@ -62,7 +64,9 @@ impl Node {
             country: p.country.to_string(),
             added: time::format(&time::now()),
         };
-        if !self.store().add_peer(&row)? {
+        let added = self.store().add_peer(&row)?;
+        self.forget_peers();
+        if !added {
             return Ok(false);
         }
         self.record(
@@ -75,7 +79,9 @@ impl Node {
 
     /// Removes a peer; false if there was none.
     pub async fn remove_peer(&self, origin: &str) -> Result<bool, NodeError> {
-        if !self.store().remove_peer(origin)? {
+        let removed = self.store().remove_peer(origin)?;
+        self.forget_peers();
+        if !removed {
             return Ok(false);
         }
         self.record("peer.removed", json!({ "origin": origin }))
@@ -83,11 +89,34 @@ impl Node {
         Ok(true)
     }
 
+    /// A peer by origin. Every node-to-node call looks its peer up, so the
+    /// peers are kept in memory.
     pub fn peer(&self, origin: &str) -> Result<Option<Peer>, NodeError> {
-        self.store()
-            .peer(origin)?
-            .as_ref()
-            .map(Peer::from_row)
-            .transpose()
+        Ok(self.peers_by_origin()?.get(origin).cloned())
+    }
+
+    fn peers_by_origin(&self) -> Result<Arc<HashMap<String, Peer>>, NodeError> {
+        if let Some(peers) = self.peer_cache.read().expect("lock").as_ref() {
+            return Ok(peers.clone());
+        }
+        // Loaded under the write lock, so a change cannot slip in between the
+        // read and the caching.
+        let mut cache = self.peer_cache.write().expect("lock");
+        if let Some(peers) = cache.as_ref() {
+            return Ok(peers.clone());
+        }
+        let peers: HashMap<String, Peer> = self
+            .store()
+            .peers()?
+            .iter()
+            .map(|r| Ok((r.origin.clone(), Peer::from_row(r)?)))
+            .collect::<Result<_, NodeError>>()?;
+        let peers = Arc::new(peers);
+        *cache = Some(peers.clone());
+        Ok(peers)
+    }
+
+    fn forget_peers(&self) {
+        *self.peer_cache.write().expect("lock") = None;
     }
 }

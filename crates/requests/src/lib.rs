@@ -10,7 +10,7 @@
 //! # JSON
 //!
 //! Names are snake_case, timestamps RFC 3339 UTC with microseconds
-//! (`2021-05-07T10:00:00.000000Z`), ids lowercase UUIDv4, origins plain strings.
+//! (`2021-05-07T10:00:00.000000Z`), ids lowercase UUIDs (v7 when generated here; v4 accepted), origins plain strings.
 //! Inputs refuse unknown fields. A timed event (one envelope's payload):
 //!
 //! ```json

@@ -142,14 +142,18 @@ impl EventKind {
         use Status::*;
         match self {
             EventKind::Submitted { .. } => false,
-            EventKind::Delivered {} => s == Submitted,
+            // A withdrawal can overtake the delivery receipt; the receipt
+            // still records that the recipient got the request.
+            EventKind::Delivered {} => matches!(s, Submitted | Withdrawn),
             EventKind::Acknowledged {} => s == Delivered,
             EventKind::PartiallyAnswered { .. }
             | EventKind::Answered { .. }
             | EventKind::Declined { .. } => matches!(s, Acknowledged | PartiallyAnswered),
-            EventKind::Withdrawn { .. }
-            | EventKind::Message { .. }
-            | EventKind::DeadlineExtended { .. } => !s.is_final(),
+            EventKind::Withdrawn { .. } | EventKind::DeadlineExtended { .. } => !s.is_final(),
+            // Either side may still write after a final answer, and a message
+            // sent while the other side was closing the request must not be
+            // refused.
+            EventKind::Message { .. } => true,
         }
     }
 }
@@ -262,7 +266,7 @@ pub enum TransitionError {
     },
     #[error("cannot {verb} a request in state {status}")]
     InvalidState { verb: &'static str, status: Status },
-    #[error("event time {at} is before the previous event at {previous}")]
+    #[error("event time {at} is before this side's previous event at {previous}")]
     TimeWentBackwards {
         at: DateTime<Utc>,
         previous: DateTime<Utc>,
@@ -301,6 +305,7 @@ struct Applied {
     /// reuse of an id look like a replay, which leaves the state unchanged.
     fingerprint: u64,
     proposed_answer_by: Option<DateTime<Utc>>,
+    at: DateTime<Utc>,
 }
 
 fn fingerprint(event: &Event, actor: Side, at: DateTime<Utc>) -> u64 {
@@ -424,6 +429,7 @@ impl RequestState {
                     actor,
                     fingerprint: fingerprint(event, actor, at),
                     proposed_answer_by: None,
+                    at,
                 });
                 v
             },
@@ -550,17 +556,25 @@ impl RequestState {
                 });
             }
         }
-        if !kind.allowed_from(self.status) {
+        let delivered_twice =
+            matches!(kind, EventKind::Delivered {}) && self.delivered_at.is_some();
+        if !kind.allowed_from(self.status) || delivered_twice {
             return Err(TransitionError::InvalidState {
                 verb: kind.verb(),
                 status: self.status,
             });
         }
-        if at < self.last_event_at {
-            return Err(TransitionError::TimeWentBackwards {
-                at,
-                previous: self.last_event_at,
-            });
+        // Each side's events are in its own time order, and none precedes
+        // the submission. The two sides act concurrently, so an event of one
+        // may be older than the other's latest, which it had not seen yet.
+        let previous = self
+            .applied
+            .iter()
+            .rev()
+            .find(|a| a.actor == actor)
+            .map_or(self.submitted_at, |a| a.at);
+        if at < previous {
+            return Err(TransitionError::TimeWentBackwards { at, previous });
         }
         match kind {
             EventKind::Declined {
@@ -604,7 +618,9 @@ impl RequestState {
         match kind {
             EventKind::Submitted { .. } => {}
             EventKind::Delivered {} => {
-                self.status = Status::Delivered;
+                if self.status == Status::Submitted {
+                    self.status = Status::Delivered;
+                }
                 self.delivered_at = Some(at);
             }
             EventKind::Acknowledged {} => {
@@ -641,13 +657,14 @@ impl RequestState {
                 self.extensions += 1;
             }
         }
-        self.last_event_at = at;
+        self.last_event_at = self.last_event_at.max(at);
         self.replayed = false;
         self.applied.push(Applied {
             id: event.id,
             actor,
             fingerprint: fp,
             proposed_answer_by,
+            at,
         });
         Ok(())
     }

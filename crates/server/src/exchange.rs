@@ -1,5 +1,6 @@
 //! Cooperation requests over HTTP: `/api/v1/requests` for the node's users, and
-//! `/federation/v1/envelopes`, where peers deliver signed envelopes.
+//! `/federation/v1/envelopes` and `/federation/v1/batch`, where peers deliver
+//! signed envelopes.
 
 use crate::problem::Problem;
 use crate::AppState;
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/report", get(report))
         .route("/api/v1/report/evidence", post(evidence))
         .route("/federation/v1/envelopes", post(deliver))
+        .route("/federation/v1/batch", post(deliver_batch))
 }
 
 impl From<ExchangeError> for Problem {
@@ -259,18 +261,76 @@ async fn evidence(
     Ok(Json(b))
 }
 
+/// The peer a node-to-node call was signed by (checked by the middleware).
+fn calling_peer(state: &AppState, headers: &HeaderMap) -> Result<String, Problem> {
+    match state.principal(headers).map(|p| p.kind) {
+        Some(PrincipalKind::Peer { origin }) => Ok(origin),
+        _ => Err(Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "envelopes must be signed by a configured peer (RFC 9421)",
+        )),
+    }
+}
+
 /// A peer delivers an envelope; the answer is the receipt.
 async fn deliver(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    let Some(PrincipalKind::Peer { origin }) = state.principal(&headers).map(|p| p.kind) else {
-        return Err(Problem::new(
-            StatusCode::UNAUTHORIZED,
-            "envelopes must be signed by a configured peer (RFC 9421)",
-        ));
-    };
+    let origin = calling_peer(&state, &headers)?;
     let response = exchange(&state)?.receive(&origin, &body).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], response).into_response())
+}
+
+/// Most envelopes one batch may carry.
+const MAX_BATCH: usize = 256;
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Batch {
+    /// Base64 of each signed envelope's bytes.
+    envelopes: Vec<String>,
+}
+
+/// A peer delivers several envelopes in one call. Each is handled as if
+/// delivered alone, and the answer holds, in order, each one's receipt or
+/// `{"problem": ...}`; nothing of a refused envelope is stored.
+async fn deliver_batch(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, Problem> {
+    use base64::{engine::general_purpose::STANDARD as B64, Engine};
+    let origin = calling_peer(&state, &headers)?;
+    let batch: Batch = serde_json::from_slice(&body)
+        .map_err(|e| Problem::bad_request(format!("not a batch of envelopes: {e}")))?;
+    if batch.envelopes.is_empty() || batch.envelopes.len() > MAX_BATCH {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "a batch holds 1 to {MAX_BATCH} envelopes, not {}",
+                batch.envelopes.len()
+            ),
+        ));
+    }
+    let envelopes = batch
+        .envelopes
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            B64.decode(b)
+                .map_err(|e| Problem::bad_request(format!("envelope {i} is not base64: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let results = exchange(&state)?
+        .receive_batch(&origin, &envelopes)
+        .await
+        .into_iter()
+        .map(|r| match r {
+            Ok(receipt) => serde_json::from_str(&receipt).unwrap_or(Value::Null),
+            Err(e) => json!({ "problem": Problem::from(e) }),
+        })
+        .collect::<Vec<_>>();
+    Ok(Json(json!({ "results": results })))
 }

@@ -126,11 +126,22 @@ async fn deliver(
     key: &NodeKey,
     body: &[u8],
 ) -> reqwest::Response {
+    post_signed(c, to, "/federation/v1/envelopes", key, body).await
+}
+
+/// POSTs `body` to `path` on `to`, signed by `key` (RFC 9421).
+async fn post_signed(
+    c: &reqwest::Client,
+    to: &Running,
+    path: &str,
+    key: &NodeKey,
+    body: &[u8],
+) -> reqwest::Response {
     let authority = to.addr.to_string();
     let s = Signed {
         method: "POST",
         authority: &authority,
-        path: "/federation/v1/envelopes",
+        path,
         query: "",
         body,
     };
@@ -138,9 +149,7 @@ async fn deliver(
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let mut rb = c
-        .post(format!("{}/federation/v1/envelopes", to.base))
-        .body(body.to_vec());
+    let mut rb = c.post(format!("{}{path}", to.base)).body(body.to_vec());
     for (n, v) in detente_federation::sign(key, &s, now) {
         rb = rb.header(n, v);
     }
@@ -166,6 +175,16 @@ async fn a_recipient_that_was_down_gets_everything_exactly_once() {
     for n in 0..5 {
         ids.push(submit(&c, &a, "cert-b.example", n).await);
     }
+    // A second event of a request queued behind its first: B must get them
+    // in order (a withdrawal before the submission would be refused).
+    let r = c
+        .post(format!("{}/api/v1/requests/{}/withdraw", a.base, ids[4]))
+        .basic_auth("officer", Some("officer-password"))
+        .json(&json!({ "reason": "sent in error" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     // Attempts fail and are recorded while B is down.
     tokio::time::sleep(Duration::from_millis(700)).await;
     let v = show(&c, &a, &ids[0]).await;
@@ -174,7 +193,7 @@ async fn a_recipient_that_was_down_gets_everything_exactly_once() {
     assert!(v["deliveries"][0]["last_error"].is_string());
 
     let b = serve(&db, &b_addr).await;
-    for id in &ids {
+    for id in &ids[..4] {
         let mut delivered = false;
         for _ in 0..400 {
             if show(&c, &a, id).await["status"] == "delivered" {
@@ -190,6 +209,25 @@ async fn a_recipient_that_was_down_gets_everything_exactly_once() {
             "recorded once"
         );
     }
+    let mut withdrawn = Value::Null;
+    for _ in 0..400 {
+        withdrawn = show(&c, &b, &ids[4]).await;
+        if withdrawn["status"] == "withdrawn" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let kinds: Vec<&str> = withdrawn["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["submitted", "delivered", "withdrawn"],
+        "{withdrawn}"
+    );
 
     // Redelivering an envelope (a new signed call) returns the same receipt and
     // logs nothing new.
@@ -265,4 +303,150 @@ async fn a_third_node_cannot_touch_an_exchange_it_is_not_party_to() {
         (size_a, size_b),
         "nothing was logged"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_answers_each_envelope_and_stores_only_what_it_accepts() {
+    use base64::{engine::general_purpose::STANDARD as B64, Engine};
+    let t = tempfile::tempdir().unwrap();
+    let (da, db) = (
+        init(t.path(), "cert-a.example", "RU"),
+        init(t.path(), "cert-b.example", "US"),
+    );
+    let a = serve(&da, "127.0.0.1:0").await;
+    let b = serve(&db, "127.0.0.1:0").await;
+    peer(&a, &b, "US").await;
+    peer(&b, &a, "RU").await;
+    let c = reqwest::Client::new();
+    let id = submit(&c, &a, "cert-b.example", 1).await;
+    let mut first = Value::Null;
+    for _ in 0..400 {
+        first = show(&c, &a, &id).await;
+        if first["status"] == "delivered" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let index = first["timeline"][0]["log_index"].as_u64().unwrap();
+    let stored = a.node.entry(index).unwrap().unwrap().envelope;
+    let tampered = String::from_utf8(stored.clone())
+        .unwrap()
+        .replace("REF-1", "REF-9");
+    let ack_by_sender = a
+        .node
+        .sign("request.acknowledged", json!({ "event": { "id": "1b4e28ba-2fa1-41d2-883f-0016d3cca427", "request_id": id, "kind": { "type": "acknowledged" } },
+                                             "sender": "cert-a.example", "recipient": "cert-b.example" }))
+        .unwrap();
+    let key = key_of(&da);
+    let size = b.node.published().size;
+
+    let batch = json!({ "envelopes": [B64.encode(&stored), B64.encode(tampered), B64.encode(ack_by_sender.bytes())] });
+    let r = post_signed(
+        &c,
+        &b,
+        "/federation/v1/batch",
+        &key,
+        batch.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3);
+    assert_eq!(
+        results[0]["receipt"], first["timeline"][0]["receipt"],
+        "a redelivery gets its first receipt"
+    );
+    assert_eq!(results[1]["problem"]["status"], 422, "{}", results[1]);
+    assert_eq!(results[2]["problem"]["status"], 409, "{}", results[2]);
+    assert!(results[2]["problem"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("acknowledge"));
+    assert_eq!(b.node.published().size, size, "nothing refused was logged");
+
+    // Whole-batch errors are problem+json and store nothing.
+    let many = json!({ "envelopes": vec![B64.encode(&stored); 257] });
+    for (body, status) in [
+        (json!({ "envelopes": [] }).to_string(), 422),
+        (many.to_string(), 422),
+        (json!({ "envelopes": ["not base64!"] }).to_string(), 400),
+        ("{\"envelopes\": ".to_string(), 400),
+    ] {
+        let r = post_signed(&c, &b, "/federation/v1/batch", &key, body.as_bytes()).await;
+        assert_eq!(r.status(), status);
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+    }
+    let r = c
+        .post(format!("{}/federation/v1/batch", b.base))
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "unsigned");
+    assert_eq!(b.node.published().size, size);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_envelope_refused_for_good_is_not_retried_and_holds_back_its_request() {
+    let t = tempfile::tempdir().unwrap();
+    let a = serve(&init(t.path(), "cert-a.example", "RU"), "127.0.0.1:0").await;
+    // A stand-in for cert-b.example that refuses every envelope as an invalid step.
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = calls.clone();
+    let refuse = axum::routing::post(move |body: axum::body::Bytes| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let n = serde_json::from_slice::<Value>(&body).unwrap()["envelopes"]
+            .as_array()
+            .unwrap()
+            .len();
+        let problem = json!({ "problem": { "type": "about:blank", "title": "Conflict", "status": 409,
+                                           "detail": "cannot act on a request that was answered" } });
+        async move { axum::Json(json!({ "results": vec![problem; n] })) }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().route("/federation/v1/batch", refuse);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let fake = NodeKey::generate("cert-b.example").unwrap();
+    let p = detente_node::peers::Peer::parse(
+        "cert-b.example",
+        &url,
+        &fake.verifier().to_string(),
+        "US",
+    )
+    .unwrap();
+    assert!(a.node.add_peer(&p).await.unwrap());
+    let c = reqwest::Client::new();
+
+    let id = submit(&c, &a, "cert-b.example", 1).await;
+    let mut v = Value::Null;
+    for _ in 0..400 {
+        v = show(&c, &a, &id).await;
+        if v["deliveries"][0]["refused_at"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(v["deliveries"][0]["refused_at"].is_string(), "{v}");
+    assert!(v["deliveries"][0]["last_error"]
+        .as_str()
+        .unwrap()
+        .starts_with("409"));
+    assert_eq!(v["status"], "submitted");
+
+    // The next event of the request waits behind the refused one.
+    let r = c
+        .post(format!("{}/api/v1/requests/{id}/withdraw", a.base))
+        .basic_auth("officer", Some("officer-password"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let v = show(&c, &a, &id).await;
+    assert_eq!(v["deliveries"][0]["attempts"], 1, "not retried: {v}");
+    assert_eq!(v["deliveries"][1]["attempts"], 0, "held back: {v}");
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
 }

@@ -1,6 +1,6 @@
 //! SQLite side of cooperation requests: summaries, events, outbox and inbox.
 
-use crate::{db_err, SqliteStore};
+use crate::{db_err, Cached, SqliteStore};
 use detente_storage::{
     AttachmentStore, CosignatureStore, EventRow, ExchangeStore, ExchangeWrite, Hash, OutboxRow,
     RequestFilter, RequestRow, StorageError, SummaryRow, WriteDone,
@@ -13,7 +13,7 @@ const REQUEST_COLUMNS: &str =
 const EVENT_COLUMNS: &str =
     "request_id, seq, event_id, actor, kind, at, log_index, envelope, receipt";
 const OUTBOX_COLUMNS: &str =
-    "digest, peer, request_id, envelope, created, attempts, next_attempt, last_error, delivered_at";
+    "digest, peer, request_id, envelope, created, attempts, next_attempt, last_error, delivered_at, refused_at";
 
 fn request_row(r: &Row) -> rusqlite::Result<RequestRow> {
     Ok(RequestRow {
@@ -62,6 +62,7 @@ fn outbox_row(r: &Row) -> rusqlite::Result<OutboxRow> {
         next_attempt: r.get(6)?,
         last_error: r.get(7)?,
         delivered_at: r.get(8)?,
+        refused_at: r.get(9)?,
     })
 }
 
@@ -69,7 +70,7 @@ fn outbox_row(r: &Row) -> rusqlite::Result<OutboxRow> {
 pub(crate) fn apply(c: &Connection, w: &ExchangeWrite) -> Result<(), StorageError> {
     match w {
         ExchangeWrite::RecordEvent(q, e) => {
-            c.execute(
+            c.run(
                 &format!(
                     "INSERT INTO requests ({REQUEST_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
                      ON CONFLICT (id) DO UPDATE SET status = excluded.status, answer_by = excluded.answer_by, \
@@ -83,7 +84,7 @@ pub(crate) fn apply(c: &Connection, w: &ExchangeWrite) -> Result<(), StorageErro
                 ],
             )
             .map_err(db_err)?;
-            c.execute(
+            c.run(
                 &format!("INSERT INTO request_events ({EVENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
                 params![
                     e.request_id, e.seq as i64, e.event_id, e.actor, e.kind, e.at, e.log_index as i64, e.envelope,
@@ -93,14 +94,14 @@ pub(crate) fn apply(c: &Connection, w: &ExchangeWrite) -> Result<(), StorageErro
             .map_err(db_err)?;
         }
         ExchangeWrite::OutboxAdd(o) => {
-            c.execute(
-                &format!("INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, NULL, NULL) ON CONFLICT DO NOTHING"),
+            c.run(
+                &format!("INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, NULL, NULL, NULL) ON CONFLICT DO NOTHING"),
                 params![&o.digest[..], o.peer, o.request_id, o.envelope, o.created, o.next_attempt],
             )
             .map_err(db_err)?;
         }
         ExchangeWrite::OutboxDelivered { digest, at } => {
-            c.execute(
+            c.run(
                 "UPDATE outbox SET attempts = attempts + 1, delivered_at = ?2, last_error = NULL WHERE digest = ?1",
                 params![&digest[..], at],
             )
@@ -111,14 +112,21 @@ pub(crate) fn apply(c: &Connection, w: &ExchangeWrite) -> Result<(), StorageErro
             next_attempt,
             error,
         } => {
-            c.execute(
+            c.run(
                 "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?2, last_error = ?3 WHERE digest = ?1",
                 params![&digest[..], next_attempt, error],
             )
             .map_err(db_err)?;
         }
+        ExchangeWrite::OutboxRefused { digest, at, error } => {
+            c.run(
+                "UPDATE outbox SET attempts = attempts + 1, refused_at = ?2, last_error = ?3 WHERE digest = ?1",
+                params![&digest[..], at, error],
+            )
+            .map_err(db_err)?;
+        }
         ExchangeWrite::SetReceipt { event_id, receipt } => {
-            c.execute(
+            c.run(
                 "UPDATE request_events SET receipt = ?2 WHERE event_id = ?1",
                 params![event_id, receipt],
             )
@@ -130,7 +138,7 @@ pub(crate) fn apply(c: &Connection, w: &ExchangeWrite) -> Result<(), StorageErro
             log_index,
             response,
         } => {
-            c.execute(
+            c.run(
                 "INSERT INTO inbox (digest, peer, log_index, response) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
                 params![&digest[..], peer, *log_index as i64, response],
             )
@@ -196,7 +204,7 @@ impl ExchangeStore for SqliteStore {
 
     fn request(&self, id: &str) -> Result<Option<RequestRow>, StorageError> {
         let c = self.reader()?;
-        c.query_row(
+        c.row(
             &format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = ?1"),
             [id],
             request_row,
@@ -208,7 +216,7 @@ impl ExchangeStore for SqliteStore {
     fn requests(&self, f: &RequestFilter) -> Result<Vec<RequestRow>, StorageError> {
         let c = self.reader()?;
         let mut st = c
-            .prepare(&format!(
+            .prepare_cached(&format!(
                 "SELECT {REQUEST_COLUMNS} FROM requests WHERE (?1 IS NULL OR peer = ?1) \
                  AND (?2 IS NULL OR direction = ?2) AND (?3 IS NULL OR status = ?3) \
                  AND (?4 IS NULL OR submitted_at >= ?4) ORDER BY submitted_at, id LIMIT ?5"
@@ -230,7 +238,7 @@ impl ExchangeStore for SqliteStore {
     ) -> Result<(), StorageError> {
         let c = self.reader()?;
         let mut st = c
-            .prepare(
+            .prepare_cached(
                 "SELECT direction, peer, status, submitted_at, acknowledge_by, answer_by, acknowledged_at, \
                  closed_at, delivered_at, decline_ground FROM requests",
             )
@@ -274,7 +282,7 @@ impl ExchangeStore for SqliteStore {
     ) -> Result<(), StorageError> {
         let c = self.reader()?;
         let mut st = c
-            .prepare(&format!(
+            .prepare_cached(&format!(
                 "SELECT {EVENT_COLUMNS} FROM request_events ORDER BY request_id, seq"
             ))
             .map_err(db_err)?;
@@ -287,7 +295,7 @@ impl ExchangeStore for SqliteStore {
 
     fn event_by_id(&self, event_id: &str) -> Result<Option<EventRow>, StorageError> {
         let c = self.reader()?;
-        c.query_row(
+        c.row(
             &format!("SELECT {EVENT_COLUMNS} FROM request_events WHERE event_id = ?1"),
             [event_id],
             event_row,
@@ -311,7 +319,10 @@ impl ExchangeStore for SqliteStore {
         let c = self.reader()?;
         let mut st = c
             .prepare_cached(&format!(
-                "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE delivered_at IS NULL AND next_attempt <= ?1 \
+                "SELECT {OUTBOX_COLUMNS} FROM outbox AS o \
+                 WHERE delivered_at IS NULL AND refused_at IS NULL AND next_attempt <= ?1 \
+                 AND NOT EXISTS (SELECT 1 FROM outbox AS e WHERE e.request_id = o.request_id \
+                                 AND e.created < o.created AND e.delivered_at IS NULL) \
                  ORDER BY created LIMIT ?2"
             ))
             .map_err(db_err)?;
@@ -339,7 +350,7 @@ impl ExchangeStore for SqliteStore {
     fn outbox(&self, request_id: &str) -> Result<Vec<OutboxRow>, StorageError> {
         let c = self.reader()?;
         let mut st = c
-            .prepare(&format!(
+            .prepare_cached(&format!(
                 "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE request_id = ?1 ORDER BY created"
             ))
             .map_err(db_err)?;
@@ -349,7 +360,7 @@ impl ExchangeStore for SqliteStore {
 
     fn inbox_get(&self, digest: &Hash) -> Result<Option<String>, StorageError> {
         let c = self.reader()?;
-        c.query_row(
+        c.row(
             "SELECT response FROM inbox WHERE digest = ?1",
             [&digest[..]],
             |r| r.get(0),
@@ -383,7 +394,7 @@ impl CosignatureStore for SqliteStore {
         timestamp: u64,
     ) -> Result<(), StorageError> {
         let w = self.writer.lock().map_err(db_err)?;
-        w.execute(
+        w.run(
             "INSERT INTO cosignatures (witness, size, line, timestamp) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
             params![witness, size as i64, line, timestamp as i64],
         )
@@ -403,7 +414,7 @@ impl CosignatureStore for SqliteStore {
     fn last_cosigned(&self, witness: &str) -> Result<Option<u64>, StorageError> {
         let c = self.reader()?;
         let v: Option<i64> = c
-            .query_row(
+            .row(
                 "SELECT max(size) FROM cosignatures WHERE witness = ?1",
                 [witness],
                 |r| r.get(0),
@@ -415,14 +426,14 @@ impl CosignatureStore for SqliteStore {
     fn latest_cosigned_size(&self) -> Result<Option<u64>, StorageError> {
         let c = self.reader()?;
         let v: Option<i64> = c
-            .query_row("SELECT max(size) FROM cosignatures", [], |r| r.get(0))
+            .row("SELECT max(size) FROM cosignatures", [], |r| r.get(0))
             .map_err(db_err)?;
         Ok(v.map(|v| v as u64))
     }
 
     fn checkpoint_at(&self, size: u64) -> Result<Option<String>, StorageError> {
         let c = self.reader()?;
-        c.query_row(
+        c.row(
             "SELECT note FROM checkpoints WHERE size = ?1",
             [size as i64],
             |r| r.get(0),
@@ -441,7 +452,7 @@ impl AttachmentStore for SqliteStore {
         at: &str,
     ) -> Result<(), StorageError> {
         let w = self.writer.lock().map_err(db_err)?;
-        w.execute(
+        w.run(
             "INSERT INTO attachments (sha256, media_type, size, content, created) VALUES (?1, ?2, ?3, ?4, ?5) \
              ON CONFLICT DO NOTHING",
             params![sha256, media_type, content.len() as i64, content, at],
@@ -452,7 +463,7 @@ impl AttachmentStore for SqliteStore {
 
     fn attachment(&self, sha256: &str) -> Result<Option<(String, Vec<u8>)>, StorageError> {
         let c = self.reader()?;
-        c.query_row(
+        c.row(
             "SELECT media_type, content FROM attachments WHERE sha256 = ?1",
             [sha256],
             |r| Ok((r.get(0)?, r.get(1)?)),

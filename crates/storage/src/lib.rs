@@ -207,6 +207,8 @@ pub struct OutboxRow {
     pub next_attempt: String,
     pub last_error: Option<String>,
     pub delivered_at: Option<String>,
+    /// When the peer refused the envelope for good (no more attempts).
+    pub refused_at: Option<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -231,6 +233,12 @@ pub enum ExchangeWrite {
     OutboxFailed {
         digest: Hash,
         next_attempt: String,
+        error: String,
+    },
+    /// The peer refused the envelope in a way retrying cannot change.
+    OutboxRefused {
+        digest: Hash,
+        at: String,
         error: String,
     },
     SetReceipt {
@@ -272,7 +280,9 @@ pub trait ExchangeStore: Send + Sync + 'static {
     fn event_by_id(&self, event_id: &str) -> Result<Option<EventRow>, StorageError>;
     fn set_receipt(&self, event_id: &str, receipt: &str) -> Result<(), StorageError>;
     fn outbox_add(&self, row: &OutboxRow) -> Result<(), StorageError>;
-    /// Undelivered envelopes due at `now`, oldest first.
+    /// Envelopes due at `now` (neither delivered nor refused), oldest first,
+    /// leaving out any with an earlier envelope of the same request still
+    /// undelivered: a request's events reach the peer in order.
     fn outbox_due(&self, now: &str, limit: u64) -> Result<Vec<OutboxRow>, StorageError>;
     fn outbox_failed(
         &self,

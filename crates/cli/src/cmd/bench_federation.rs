@@ -17,8 +17,8 @@ use tokio::sync::Mutex;
 
 #[derive(Args)]
 pub struct FederationBenchArgs {
-    /// Requests in the throughput run.
-    #[arg(long, default_value_t = 5000)]
+    /// Requests in the throughput run (long enough to measure a sustained rate).
+    #[arg(long, default_value_t = 20000)]
     pub requests: usize,
     /// Requests in flight during the throughput run.
     #[arg(long, default_value_t = 128)]

@@ -172,7 +172,8 @@ fn transition_table_is_exhaustive() {
     ];
     // (kind verb, actor allowed (None = both), states allowed)
     let table: &[(&str, Option<Side>, &[Status])] = &[
-        ("deliver", Some(Recipient), &[Submitted]),
+        // Withdrawn here was never delivered: the receipt may still follow.
+        ("deliver", Some(Recipient), &[Submitted, Withdrawn]),
         ("acknowledge", Some(Recipient), &[Delivered]),
         (
             "partially answer",
@@ -194,11 +195,7 @@ fn transition_table_is_exhaustive() {
             Some(Sender),
             &[Submitted, Delivered, Acknowledged, PartiallyAnswered],
         ),
-        (
-            "send a message on",
-            None,
-            &[Submitted, Delivered, Acknowledged, PartiallyAnswered],
-        ),
+        ("send a message on", None, &ALL_STATUSES),
     ];
     let mut checked = 0;
     for status in ALL_STATUSES {
@@ -268,11 +265,14 @@ fn errors_read_as_officers_expect() {
         "the recipient cannot withdraw a request: only the sender may"
     );
     let s = in_status(Status::Answered);
-    let e = step(&s, message("thanks", None), Side::Sender, 1000).unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "cannot send a message on a request in state answered"
-    );
+    let e = step(
+        &s,
+        EventKind::Withdrawn { reason: None },
+        Side::Sender,
+        1000,
+    )
+    .unwrap_err();
+    assert_eq!(e.to_string(), "cannot withdraw a request in state answered");
     let s = in_status(Status::Submitted);
     let e = step(&s, EventKind::Acknowledged {}, Side::Recipient, 1000).unwrap_err();
     assert_eq!(
@@ -864,4 +864,55 @@ fn next_event_time_never_goes_backwards() {
     // A node whose clock lags still produces an acceptable event this way.
     let at = s.next_event_time(t(3));
     assert!(apply(&s, &ev(EventKind::Acknowledged {}), Side::Recipient, at).is_ok());
+}
+
+/// The two sides act at the same time without seeing each other's latest
+/// event; both orders of two concurrent events must be valid, or the two logs
+/// would disagree about the request.
+#[test]
+fn concurrent_events_of_the_two_sides_apply_in_either_order() {
+    use Side::*;
+    let s = in_status(Status::Delivered);
+    let ack = || EventKind::Acknowledged {};
+    // Sender's message at 500, recipient's acknowledgement made at 400.
+    let one = step(
+        &step(&s, message("any news?", None), Sender, 500).unwrap(),
+        ack(),
+        Recipient,
+        400,
+    )
+    .unwrap();
+    let two = step(
+        &step(&s, ack(), Recipient, 400).unwrap(),
+        message("any news?", None),
+        Sender,
+        500,
+    )
+    .unwrap();
+    assert_eq!(one.status, Status::Acknowledged);
+    assert_eq!(
+        (one.acknowledged_at, two.acknowledged_at),
+        (Some(t(400)), Some(t(400)))
+    );
+    assert_eq!(one.last_event_at, t(500));
+    // Each side's own events still go forward in time.
+    let e = step(&one, message("earlier", None), Sender, 450).unwrap_err();
+    assert!(matches!(e, TransitionError::TimeWentBackwards { previous, .. } if previous == t(500)));
+    // A message written while the other side was answering is still accepted.
+    let answered_first = step(&two, answered(), Recipient, 600).unwrap();
+    let after = step(&answered_first, message("thanks", None), Sender, 590).unwrap();
+    assert_eq!((after.status, after.messages), (Status::Answered, 2));
+}
+
+#[test]
+fn a_withdrawal_can_overtake_the_delivery_receipt_but_not_repeat_it() {
+    use Side::*;
+    let w = in_status(Status::Withdrawn);
+    let d = step(&w, EventKind::Delivered {}, Recipient, 20).unwrap();
+    assert_eq!((d.status, d.delivered_at), (Status::Withdrawn, Some(t(20))));
+    let e = step(&d, EventKind::Delivered {}, Recipient, 30).unwrap_err();
+    assert_eq!(e.to_string(), "cannot deliver a request in state withdrawn");
+    let late = in_status(Status::Delivered);
+    let late = step(&late, EventKind::Withdrawn { reason: None }, Sender, 40).unwrap();
+    assert!(step(&late, EventKind::Delivered {}, Recipient, 50).is_err());
 }

@@ -1,0 +1,345 @@
+//! The sending side of the exchange: the outbox worker. Due envelopes are
+//! grouped per peer into batches; a batch is one signed POST to the peer's
+//! `/federation/v1/batch`, so one HTTP signature, one log batch and one
+//! commit on the peer serve many envelopes. Each envelope still gets its own
+//! verdict: a receipt (checked: a proof that exactly this envelope is in the
+//! peer's log under the peer's signed checkpoint), a refusal for good, or a
+//! retry later.
+
+use super::{parse_envelope, parse_own, Exchange, ExchangeError, B64};
+use crate::peers::Peer;
+use base64::Engine;
+use detente_domain::{leaf_for, time};
+use detente_federation::Signed;
+use detente_log::proof_file::ProofFile;
+use detente_log::Checkpoint;
+use detente_requests::{apply, EventKind};
+use detente_storage::{ExchangeWrite, Hash, OutboxRow};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Envelopes under way at once, across peers.
+const IN_FLIGHT: usize = 512;
+
+/// Envelopes per POST: request events are small (attachments travel on
+/// their own), so a batch stays far below a peer's body limit.
+pub const BATCH: usize = 64;
+
+/// A peer's answer for one envelope.
+#[derive(serde::Deserialize)]
+struct Reply {
+    receipt: String,
+    #[serde(default)]
+    envelopes: Vec<String>,
+}
+
+/// Why a delivery did not go through.
+enum Failed {
+    /// Worth trying again: the peer was unreachable, busy, or did not know us yet.
+    Retry(String),
+    /// The peer judged the envelope itself and refused it; sending the same
+    /// bytes again cannot succeed.
+    Refused(String),
+}
+
+/// 400, 409, 413, 415 and 422 are verdicts on the envelope itself. 401 (the
+/// peer may not have added us yet), 403 and 404 (a wrong peer URL or
+/// configuration, which an administrator can fix), 408, 429 and 5xx are not.
+fn refused_for_good(status: u16) -> bool {
+    matches!(status, 400 | 409 | 413 | 415 | 422)
+}
+
+impl Exchange {
+    /// Delivers due outbox entries until shutdown, up to [`IN_FLIGHT`] at a
+    /// time and one per request (so a request's events arrive in order). New
+    /// entries start as soon as they are queued or a batch finishes, without
+    /// waiting for the others. Failures back off exponentially (1 s doubling
+    /// up to 5 minutes); every attempt is recorded.
+    pub async fn run_delivery(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut busy: HashSet<Hash> = HashSet::new();
+        loop {
+            if let Err(e) = self.start_due(&mut tasks, &mut busy) {
+                tracing::error!(error = %e, "outbox pass failed");
+            }
+            tokio::select! {
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    let mut finished = vec![done];
+                    while let Some(more) = tasks.try_join_next() {
+                        finished.push(more);
+                    }
+                    for digest in finished.into_iter().flatten().flatten() {
+                        busy.remove(&digest);
+                    }
+                }
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
+    /// Starts batches for due entries that are not already under way.
+    fn start_due(
+        self: &Arc<Self>,
+        tasks: &mut tokio::task::JoinSet<Vec<Hash>>,
+        busy: &mut HashSet<Hash>,
+    ) -> Result<(), ExchangeError> {
+        let room = IN_FLIGHT.saturating_sub(busy.len());
+        if room == 0 {
+            return Ok(());
+        }
+        let due = self
+            .node
+            .store()
+            .outbox_due(&time::format(&time::now()), (room + busy.len()) as u64)?;
+        let mut by_peer: BTreeMap<String, Vec<OutboxRow>> = BTreeMap::new();
+        let fresh: Vec<OutboxRow> = due
+            .into_iter()
+            .filter(|r| !busy.contains(&r.digest))
+            .take(room)
+            .collect();
+        for row in fresh {
+            busy.insert(row.digest);
+            by_peer.entry(row.peer.clone()).or_default().push(row);
+        }
+        for mut rows in by_peer.into_values() {
+            while !rows.is_empty() {
+                let rest = rows.split_off(rows.len().min(BATCH));
+                let this = self.clone();
+                tasks.spawn(async move { this.deliver_batch(rows).await });
+                rows = rest;
+            }
+        }
+        Ok(())
+    }
+
+    /// Delivers one batch to one peer and records every envelope's outcome;
+    /// returns the digests it handled.
+    async fn deliver_batch(self: Arc<Self>, rows: Vec<OutboxRow>) -> Vec<Hash> {
+        let verdicts = match self.post_batch(&rows).await {
+            Ok(v) => v,
+            Err(why) => rows
+                .iter()
+                .map(|_| Err(Failed::Retry(why.clone())))
+                .collect(),
+        };
+        let mut writes = Vec::new();
+        let mut accepted = Vec::new();
+        for (row, verdict) in rows.iter().zip(verdicts) {
+            match verdict {
+                Ok(reply) => accepted.push(self.accept_reply(row, reply)),
+                Err(failed) => writes.push(self.failure(row, failed)),
+            }
+        }
+        let (applied, recorded) =
+            tokio::join!(futures::future::join_all(accepted), self.persist(writes));
+        for e in applied.into_iter().filter_map(Result::err) {
+            tracing::error!(error = %e, "could not apply a peer's reply");
+        }
+        if let Err(e) = recorded {
+            tracing::error!(error = %e, "could not record failed deliveries");
+        }
+        rows.iter().map(|r| r.digest).collect()
+    }
+
+    /// The record of an attempt that did not deliver.
+    fn failure(&self, row: &OutboxRow, failed: Failed) -> ExchangeWrite {
+        match failed {
+            Failed::Refused(why) => {
+                tracing::warn!(peer = %row.peer, error = %why, "the peer refused an envelope; not retrying");
+                ExchangeWrite::OutboxRefused {
+                    digest: row.digest,
+                    at: time::format(&time::now()),
+                    error: why,
+                }
+            }
+            Failed::Retry(why) => {
+                let wait = 1u64 << row.attempts.min(8);
+                let next = time::now() + chrono::TimeDelta::seconds(wait.min(300) as i64);
+                tracing::warn!(peer = %row.peer, attempts = row.attempts + 1, error = %why, "delivery failed; will retry");
+                ExchangeWrite::OutboxFailed {
+                    digest: row.digest,
+                    next_attempt: time::format(&next),
+                    error: why,
+                }
+            }
+        }
+    }
+
+    /// POSTs a batch, signed, and judges the peer's answer for each envelope.
+    /// An error means the batch as a whole did not go through.
+    async fn post_batch(&self, rows: &[OutboxRow]) -> Result<Vec<Result<Reply, Failed>>, String> {
+        let peer = self
+            .node
+            .peer(&rows[0].peer)
+            .map_err(|e| e.to_string())?
+            .ok_or("peer removed")?;
+        let envelopes: Vec<String> = rows.iter().map(|r| B64.encode(&r.envelope)).collect();
+        let body = json!({ "envelopes": envelopes }).to_string().into_bytes();
+        let text = self
+            .signed_post(&peer, "/federation/v1/batch", body)
+            .await?;
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            results: Vec<Value>,
+        }
+        let answer: Answer =
+            serde_json::from_str(&text).map_err(|e| format!("bad batch answer: {e}"))?;
+        if answer.results.len() != rows.len() {
+            return Err(format!(
+                "the peer answered {} of {} envelopes",
+                answer.results.len(),
+                rows.len()
+            ));
+        }
+        let mut opened = HashMap::new();
+        Ok(rows
+            .iter()
+            .zip(answer.results)
+            .map(|(row, item)| judge(row, item, &peer, &mut opened))
+            .collect())
+    }
+
+    /// Sends `body` to `path` on the peer, signed with this node's key (RFC
+    /// 9421); the answer's body when the status is a success.
+    async fn signed_post(&self, peer: &Peer, path: &str, body: Vec<u8>) -> Result<String, String> {
+        let url = reqwest::Url::parse(&format!("{}{path}", peer.url)).map_err(|e| e.to_string())?;
+        let authority = match url.port() {
+            Some(p) => format!("{}:{p}", url.host_str().unwrap_or("")),
+            None => url.host_str().unwrap_or("").to_string(),
+        };
+        let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
+        let signed = Signed {
+            method: "POST",
+            authority: &authority,
+            path: url.path(),
+            query: &query,
+            body: &body,
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let headers = detente_federation::sign(self.node.key(), &signed, now);
+        let mut req = self
+            .http
+            .post(url.clone())
+            .header("content-type", "application/json")
+            .body(body);
+        for (name, value) in headers {
+            req = req.header(name, value);
+        }
+        let resp = req.send().await.map_err(|e| e.to_string())?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|e| e.to_string())?;
+        if !status.is_success() {
+            return Err(format!(
+                "{status}: {}",
+                text.chars().take(300).collect::<String>()
+            ));
+        }
+        Ok(text)
+    }
+
+    /// Records a receipt, then applies any envelopes the peer sent back with
+    /// it. The receipt is kept even if a reply cannot be applied: the
+    /// delivery happened.
+    async fn accept_reply(&self, row: &OutboxRow, reply: Reply) -> Result<(), ExchangeError> {
+        let parsed = parse_own(&row.envelope)?;
+        self.persist(vec![
+            ExchangeWrite::SetReceipt {
+                event_id: parsed.timed.event.id.to_string(),
+                receipt: reply.receipt,
+            },
+            ExchangeWrite::OutboxDelivered {
+                digest: row.digest,
+                at: time::format(&time::now()),
+            },
+        ])
+        .await?;
+        let peer = self
+            .node
+            .peer(&row.peer)?
+            .ok_or_else(|| ExchangeError::Refused("peer removed".into()))?;
+        for b64 in &reply.envelopes {
+            if let Err(e) = self.apply_reply(row, &peer, b64).await {
+                tracing::error!(error = %e, peer = %row.peer, "could not apply an envelope the peer sent with its receipt");
+            }
+        }
+        if matches!(parsed.timed.event.kind, EventKind::Submitted { .. }) {
+            let _ = self.delivered.send(row.request_id.clone());
+        }
+        Ok(())
+    }
+
+    /// Logs and records one envelope of the peer's reply (its `delivered`),
+    /// under the request's lock so no other event of it interleaves.
+    async fn apply_reply(
+        &self,
+        row: &OutboxRow,
+        peer: &Peer,
+        b64: &str,
+    ) -> Result<(), ExchangeError> {
+        let bytes = B64
+            .decode(b64)
+            .map_err(|e| ExchangeError::Invalid(e.to_string()))?;
+        let p = parse_envelope(&bytes, &peer.key)?;
+        let request_id = p.timed.event.request_id.to_string();
+        let _guard = self.lock_for(&request_id).lock().await;
+        let event_id = p.timed.event.id.to_string();
+        if self.node.store().event_by_id(&event_id)?.is_some() {
+            return Ok(());
+        }
+        let (state, request, _) = self.state(&request_id)?;
+        let next = apply(&state, &p.timed.event, p.timed.actor, p.timed.at)?;
+        let appended = self.node.append(vec![p.envelope.clone()]).await?;
+        let write = self.event_write(
+            &next,
+            &request.direction,
+            &row.peer,
+            &p.envelope,
+            appended.first_index,
+        )?;
+        self.persist(vec![write]).await
+    }
+}
+
+/// The peer's answer for one envelope: a problem (RFC 9457) or a receipt,
+/// which must prove that exactly this envelope is in the peer's log. Receipts
+/// of one batch mostly share a checkpoint, so each distinct checkpoint's
+/// signature is checked once (`opened`).
+fn judge(
+    row: &OutboxRow,
+    item: Value,
+    peer: &Peer,
+    opened: &mut HashMap<String, Checkpoint>,
+) -> Result<Reply, Failed> {
+    if let Some(problem) = item.get("problem") {
+        let status = problem["status"].as_u64().unwrap_or(0) as u16;
+        let detail = problem["detail"].as_str().unwrap_or("refused");
+        let why = format!("{status}: {detail}");
+        return Err(if refused_for_good(status) {
+            Failed::Refused(why)
+        } else {
+            Failed::Retry(why)
+        });
+    }
+    let bad = |e: String| Failed::Retry(format!("bad receipt: {e}"));
+    let reply: Reply = serde_json::from_value(item).map_err(|e| bad(e.to_string()))?;
+    let proof = ProofFile::parse(&reply.receipt).map_err(|e| bad(e.to_string()))?;
+    let leaf = leaf_for(&detente_domain::sha256(&row.envelope));
+    if proof.extra.as_deref() != Some(&leaf[..]) {
+        return Err(bad("it is for another envelope".into()));
+    }
+    if !opened.contains_key(&proof.checkpoint) {
+        let (cp, _) = Checkpoint::open(&proof.checkpoint, std::slice::from_ref(&peer.key))
+            .map_err(|e| bad(e.to_string()))?;
+        opened.insert(proof.checkpoint.clone(), cp);
+    }
+    proof
+        .verify_under(&leaf, &opened[&proof.checkpoint])
+        .map_err(|e| bad(format!("does not verify: {e}")))?;
+    Ok(reply)
+}
