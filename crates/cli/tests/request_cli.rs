@@ -354,6 +354,9 @@ fn a_request_is_worked_end_to_end_from_the_cli() {
 
     // Bob answers once the extension reached him.
     wait_for(&show_b, bob_pw, &[], |v| v["answer_by"] == later);
+    let records = t.path().join("records.csv");
+    std::fs::write(&records, "account,created\nportal-7,2021-04-30\n").unwrap();
+    let attach = format!("{}=text/csv", records.display());
     let out = ok(
         &with(
             &bob_flags,
@@ -363,6 +366,8 @@ fn a_request_is_worked_end_to_end_from_the_cli() {
                 &id,
                 "--note",
                 "Subscriber records attached.",
+                "--attach",
+                &attach,
             ],
         ),
         bob_pw,
@@ -370,7 +375,37 @@ fn a_request_is_worked_end_to_end_from_the_cli() {
     );
     assert!(out.contains("answered"), "{out}");
 
-    wait_for(&show_a, None, &alice, |v| v["status"] == "answered");
+    let answered = wait_for(&show_a, None, &alice, |v| v["status"] == "answered");
+    // Alice saves the records Bob's answer cites: A fetches them from B.
+    let sha = answered["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "answered")
+        .map(|e| {
+            e["event"]["kind"]["attachments"][0]["sha256"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .unwrap();
+    let saved = t.path().join("saved.csv");
+    let out = ok(
+        &[
+            "request",
+            "attachment",
+            &sha,
+            "--out",
+            saved.to_str().unwrap(),
+        ],
+        None,
+        &alice,
+    );
+    assert!(out.contains("saved 36 bytes"), "{out}");
+    assert_eq!(
+        std::fs::read(&saved).unwrap(),
+        std::fs::read(&records).unwrap()
+    );
     let shown = ok(&["request", "show", &id], None, &alice);
     for want in [
         "status     answered",

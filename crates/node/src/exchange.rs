@@ -6,6 +6,7 @@
 //! recipient's signed `delivered` event as well. So both logs hold every event of
 //! an exchange, and delivery is provable from the sender's records alone.
 
+mod attachments;
 mod delivery;
 
 use crate::outbound::{Outbound, Verdict};
@@ -17,7 +18,7 @@ use detente_requests::{
     apply, AttachmentRef, Event, EventId, EventKind, Limits, NewRequest, Policy, RequestId,
     RequestState, Side, TimedEvent, Timeline, TransitionError,
 };
-use detente_storage::{EventRow, ExchangeWrite, OutboxRow, RequestFilter, RequestRow};
+use detente_storage::{CitationRow, EventRow, ExchangeWrite, OutboxRow, RequestFilter, RequestRow};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +43,8 @@ pub enum ExchangeError {
     Conflict(#[from] TransitionError),
     #[error("refused by the peer's node: {0}")]
     Refused(String),
+    #[error("{0}")]
+    PeerUnavailable(String),
     #[error("the transfer gate {verdict}: {reason}")]
     Gate {
         verdict: &'static str,
@@ -457,13 +460,15 @@ impl Exchange {
         let body = payload(event, sender, recipient);
         let subject = format!("request-event:{}", event.id);
         let bytes = body.to_string();
-        match self.outbound.check(
-            peer,
-            peer_country,
-            &subject,
-            &[("event.json", bytes.as_bytes())],
-            None,
-        )? {
+        // What leaves with the event: the event and the content it cites,
+        // which the peer may then fetch.
+        let files = self.check_attachments(event.kind.attachments())?;
+        let mut parts: Vec<(&str, &[u8])> = vec![("event.json", bytes.as_bytes())];
+        parts.extend(files.iter().map(|(a, c)| (a.name.as_str(), c.as_slice())));
+        match self
+            .outbound
+            .check(peer, peer_country, &subject, &parts, None)?
+        {
             Verdict::Send(None) => {}
             Verdict::Send(Some(_)) => {
                 return Err(ExchangeError::Gate {
@@ -488,8 +493,8 @@ impl Exchange {
             .node
             .sign_at(&format!("request.{}", event.kind.name()), body, at)?;
         let appended = self.node.append(vec![env.clone()]).await?;
-        let recorded = self.event_write(state, direction, peer, &env, appended.first_index)?;
-        let queued = ExchangeWrite::OutboxAdd(OutboxRow {
+        let mut writes = self.event_write(state, direction, peer, &env, appended.first_index)?;
+        writes.push(ExchangeWrite::OutboxAdd(OutboxRow {
             digest: *env.digest(),
             peer: peer.to_string(),
             request_id: event.request_id.to_string(),
@@ -500,8 +505,8 @@ impl Exchange {
             last_error: None,
             delivered_at: None,
             refused_at: None,
-        });
-        self.persist(vec![recorded, queued]).await?;
+        }));
+        self.persist(writes).await?;
         self.wake.notify_one();
         Ok(())
     }
@@ -516,7 +521,8 @@ impl Exchange {
         Ok(())
     }
 
-    /// The write that records `env` (the event that led to `state`).
+    /// The writes that record `env` (the event that led to `state`) and the
+    /// attachments it cites.
     fn event_write(
         &self,
         state: &RequestState,
@@ -524,7 +530,7 @@ impl Exchange {
         peer: &str,
         env: &SignedEnvelope,
         log_index: u64,
-    ) -> Result<ExchangeWrite, ExchangeError> {
+    ) -> Result<Vec<ExchangeWrite>, ExchangeError> {
         let v: Value = serde_json::from_slice(env.bytes())
             .map_err(|e| ExchangeError::Invalid(e.to_string()))?;
         let event: Event = serde_json::from_value(v["payload"]["event"].clone())
@@ -569,7 +575,26 @@ impl Exchange {
             envelope: env.bytes().to_vec(),
             receipt: None,
         };
-        Ok(ExchangeWrite::RecordEvent(Box::new(row), Box::new(ev)))
+        let by_peer = ev.actor == peer;
+        let cites: Vec<ExchangeWrite> = event
+            .kind
+            .attachments()
+            .iter()
+            .map(|a| {
+                ExchangeWrite::Cite(CitationRow {
+                    sha256: a.sha256.clone(),
+                    event_id: ev.event_id.clone(),
+                    request_id: ev.request_id.clone(),
+                    peer: peer.to_string(),
+                    by_peer,
+                    size: a.size,
+                    media_type: a.media_type.clone(),
+                })
+            })
+            .collect();
+        let mut writes = vec![ExchangeWrite::RecordEvent(Box::new(row), Box::new(ev))];
+        writes.extend(cites);
+        Ok(writes)
     }
 
     /// A request with its timeline and delivery attempts.
@@ -643,7 +668,7 @@ impl Exchange {
                 (
                     self.receipt(&appended, appended.first_index, &parsed.envelope, &[])?,
                     appended.first_index,
-                    vec![w],
+                    w,
                 )
             }
         };
@@ -708,10 +733,8 @@ impl Exchange {
             .append(vec![parsed.envelope.clone(), env.clone()])
             .await?;
         let i = appended.first_index;
-        let writes = vec![
-            self.event_write(&opened, "inbound", peer, &parsed.envelope, i)?,
-            self.event_write(&next, "inbound", peer, &env, i + 1)?,
-        ];
+        let mut writes = self.event_write(&opened, "inbound", peer, &parsed.envelope, i)?;
+        writes.extend(self.event_write(&next, "inbound", peer, &env, i + 1)?);
         Ok((
             self.receipt(&appended, i, &parsed.envelope, std::slice::from_ref(&env))?,
             i,

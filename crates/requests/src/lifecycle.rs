@@ -96,6 +96,17 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// The attachments this event cites (a request's, an answer's, a message's).
+    pub fn attachments(&self) -> &[AttachmentRef] {
+        match self {
+            EventKind::Submitted { request, .. } => &request.attachments,
+            EventKind::PartiallyAnswered { attachments, .. }
+            | EventKind::Answered { attachments, .. }
+            | EventKind::Message { attachments, .. } => attachments,
+            _ => &[],
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             EventKind::Submitted { .. } => "submitted",

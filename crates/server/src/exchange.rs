@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/report/evidence", post(evidence))
         .route("/federation/v1/envelopes", post(deliver))
         .route("/federation/v1/batch", post(deliver_batch))
+        .route("/federation/v1/attachments/{sha256}", get(peer_download))
 }
 
 impl From<ExchangeError> for Problem {
@@ -38,6 +39,7 @@ impl From<ExchangeError> for Problem {
             ExchangeError::Invalid(m) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, m),
             ExchangeError::Conflict(t) => Problem::new(StatusCode::CONFLICT, t.to_string()),
             ExchangeError::Refused(m) => Problem::new(StatusCode::FORBIDDEN, m),
+            ExchangeError::PeerUnavailable(m) => Problem::new(StatusCode::BAD_GATEWAY, m),
             e @ ExchangeError::Gate { .. } => {
                 Problem::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
             }
@@ -208,12 +210,37 @@ async fn download(
     Path(sha256): Path<String>,
 ) -> Result<Response, Problem> {
     user(&state, &headers, false)?;
-    let (media_type, content) = state
-        .node
-        .store()
-        .attachment(&sha256)?
+    check_digest(&sha256)?;
+    let (media_type, content) = exchange(&state)?
+        .attachment(&sha256)
+        .await?
         .ok_or_else(|| Problem::not_found(format!("no attachment {sha256}")))?;
     Ok(([(header::CONTENT_TYPE, media_type)], content).into_response())
+}
+
+/// A peer fetches content this node cited to it.
+async fn peer_download(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(sha256): Path<String>,
+) -> Result<Response, Problem> {
+    let origin = calling_peer(&state, &headers)?;
+    check_digest(&sha256)?;
+    let (media_type, content) = exchange(&state)?.attachment_for_peer(&origin, &sha256)?;
+    Ok(([(header::CONTENT_TYPE, media_type)], content).into_response())
+}
+
+fn check_digest(sha256: &str) -> Result<(), Problem> {
+    let ok = sha256.len() == 64
+        && sha256
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !ok {
+        return Err(Problem::bad_request(format!(
+            "{sha256:?} is not a SHA-256 digest (64 lowercase hex digits)"
+        )));
+    }
+    Ok(())
 }
 
 /// The optional `since` of report queries.

@@ -137,9 +137,24 @@ async fn post_signed(
     key: &NodeKey,
     body: &[u8],
 ) -> reqwest::Response {
+    signed(c, reqwest::Method::POST, to, path, key, body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A call to `path` on `to`, signed by `key` (RFC 9421).
+fn signed(
+    c: &reqwest::Client,
+    method: reqwest::Method,
+    to: &Running,
+    path: &str,
+    key: &NodeKey,
+    body: &[u8],
+) -> reqwest::RequestBuilder {
     let authority = to.addr.to_string();
     let s = Signed {
-        method: "POST",
+        method: method.as_str(),
         authority: &authority,
         path,
         query: "",
@@ -149,11 +164,13 @@ async fn post_signed(
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let mut rb = c.post(format!("{}{path}", to.base)).body(body.to_vec());
+    let mut rb = c
+        .request(method.clone(), format!("{}{path}", to.base))
+        .body(body.to_vec());
     for (n, v) in detente_federation::sign(key, &s, now) {
         rb = rb.header(n, v);
     }
-    rb.send().await.unwrap()
+    rb
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -449,4 +466,185 @@ async fn an_envelope_refused_for_good_is_not_retried_and_holds_back_its_request(
     assert_eq!(v["deliveries"][0]["attempts"], 1, "not retried: {v}");
     assert_eq!(v["deliveries"][1]["attempts"], 0, "held back: {v}");
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_peer_fetches_the_attachments_cited_to_it_and_nothing_else() {
+    let t = tempfile::tempdir().unwrap();
+    let (da, db, dc) = (
+        init(t.path(), "cert-a.example", "DE"),
+        init(t.path(), "cert-b.example", "FR"),
+        init(t.path(), "cert-c.example", "NL"),
+    );
+    let (a, b, cn) = (
+        serve(&da, "127.0.0.1:0").await,
+        serve(&db, "127.0.0.1:0").await,
+        serve(&dc, "127.0.0.1:0").await,
+    );
+    peer(&a, &b, "FR").await;
+    peer(&b, &a, "DE").await;
+    peer(&a, &cn, "NL").await;
+    peer(&cn, &a, "DE").await;
+    let c = reqwest::Client::new();
+    let upload = |body: Vec<u8>| {
+        c.post(format!("{}/api/v1/attachments", a.base))
+            .basic_auth("officer", Some("officer-password"))
+            .header("content-type", "application/pdf")
+            .body(body)
+            .send()
+    };
+    let order = b"Order of the investigating judge, case 2026/114. ".repeat(40);
+    let up: Value = upload(order.clone()).await.unwrap().json().await.unwrap();
+    let sha = up["sha256"].as_str().unwrap().to_string();
+    let other: Value = upload(b"an internal note".to_vec())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let uncited = other["sha256"].as_str().unwrap().to_string();
+
+    let mut request = request_to("cert-b.example", 1);
+    request["attachments"] = json!([{ "name": "order.pdf", "media_type": "application/pdf",
+                                       "size": order.len(), "sha256": sha }]);
+    let r = c
+        .post(format!("{}/api/v1/requests", a.base))
+        .basic_auth("officer", Some("officer-password"))
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for _ in 0..400 {
+        if show(&c, &b, &id).await["status"] == "delivered" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+
+    // B's officer downloads it: fetched from A, checked, kept.
+    let url = format!("{}/api/v1/attachments/{sha}", b.base);
+    let r = c
+        .get(&url)
+        .basic_auth("officer", Some("officer-password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &order[..]);
+    assert_eq!(b.node.store().attachment(&sha).unwrap().unwrap().1, order);
+
+    // Only what A cited to the caller leaves A.
+    let fetch = |who: &Path, digest: &str| {
+        signed(
+            &c,
+            reqwest::Method::GET,
+            &a,
+            &format!("/federation/v1/attachments/{digest}"),
+            &key_of(who),
+            b"",
+        )
+        .send()
+    };
+    assert_eq!(fetch(&db, &sha).await.unwrap().status(), 200);
+    assert_eq!(
+        fetch(&dc, &sha).await.unwrap().status(),
+        404,
+        "C is not party to the request"
+    );
+    assert_eq!(
+        fetch(&db, &uncited).await.unwrap().status(),
+        404,
+        "never cited"
+    );
+    assert_eq!(fetch(&db, "ABC").await.unwrap().status(), 400);
+    let r = c
+        .get(format!("{}/federation/v1/attachments/{sha}", a.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // A user of B asking for content nobody cited gets 404.
+    let r = c
+        .get(format!("{}/api/v1/attachments/{uncited}", b.base))
+        .basic_auth("officer", Some("officer-password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+/// What a request cites leaves with it, so the transfer gate scans the cited
+/// content too: precise locations of 1,001 devices bound for a country of
+/// concern are held for review, and nothing is sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_gate_scans_cited_content_with_the_event() {
+    let t = tempfile::tempdir().unwrap();
+    let (da, db) = (
+        init(t.path(), "cert-us.example", "US"),
+        init(t.path(), "cert-ru.example", "RU"),
+    );
+    let a = serve(&da, "127.0.0.1:0").await;
+    let b = serve(&db, "127.0.0.1:0").await;
+    peer(&a, &b, "RU").await;
+    let c = reqwest::Client::new();
+    let mut csv = String::from("device_id,lat,lon\n");
+    for i in 0..1001 {
+        csv.push_str(&format!(
+            "dev-{i},{}.{:04},{}.{:04}\n",
+            40 + i % 10,
+            i % 10_000,
+            70 + i % 50,
+            (i * 7) % 10_000
+        ));
+    }
+    let up: Value = c
+        .post(format!("{}/api/v1/attachments", a.base))
+        .basic_auth("officer", Some("officer-password"))
+        .header("content-type", "text/csv")
+        .body(csv.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut request = request_to("cert-ru.example", 1);
+    request["attachments"] = json!([{ "name": "devices.csv", "media_type": "text/csv",
+                                       "size": csv.len(), "sha256": up["sha256"] }]);
+    let size = a.node.published().size;
+    let r = c
+        .post(format!("{}/api/v1/requests", a.base))
+        .basic_auth("officer", Some("officer-password"))
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let detail = r.json::<Value>().await.unwrap()["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(detail.contains("held it for review"), "{detail}");
+    let list: Value = c
+        .get(format!("{}/api/v1/requests", a.base))
+        .basic_auth("officer", Some("officer-password"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["requests"].as_array().map(Vec::len), Some(0), "{list}");
+    // Only the gate's own decision was logged; no request event.
+    let kinds: Vec<String> = (size..a.node.published().size)
+        .map(|i| a.node.entry(i).unwrap().unwrap().kind)
+        .collect();
+    assert!(kinds.iter().all(|k| k.starts_with("gate.")), "{kinds:?}");
+    drop(b);
 }

@@ -898,11 +898,23 @@ async fn real_requests_and_answers_match_the_document() {
         )
         .await;
     assert_eq!(s, 200, "{v}");
+    // An answer's attachments must have been uploaded, like a request's.
+    let receipt: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/attachments", b.base))
+        .basic_auth("officer", Some("officer-password"))
+        .header("content-type", "text/plain")
+        .body("preserved.")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let (base, t, p) = act(&b, &ids[0], "answer");
     let (s, v) = api
         .call("post", &base, &t, &p, "officer",
             Some(serde_json::json!({"note": "Preserved.", "attachments": [
-                {"name": "receipt.txt", "media_type": "text/plain", "size": 10, "sha256": "cd".repeat(32)}]})))
+                {"name": "receipt.txt", "media_type": "text/plain", "size": 10, "sha256": receipt["sha256"]}]})))
         .await;
     assert_eq!(s, 200, "{v}");
 

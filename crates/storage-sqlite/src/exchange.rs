@@ -2,8 +2,8 @@
 
 use crate::{db_err, Cached, SqliteStore};
 use detente_storage::{
-    AttachmentStore, CosignatureStore, EventRow, ExchangeStore, ExchangeWrite, Hash, OutboxRow,
-    RequestFilter, RequestRow, StorageError, SummaryRow, WriteDone,
+    AttachmentStore, CitationRow, CosignatureStore, EventRow, ExchangeStore, ExchangeWrite, Hash,
+    OutboxRow, RequestFilter, RequestRow, StorageError, SummaryRow, WriteDone,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -47,6 +47,20 @@ fn event_row(r: &Row) -> rusqlite::Result<EventRow> {
         log_index: r.get::<_, i64>(6)? as u64,
         envelope: r.get(7)?,
         receipt: r.get(8)?,
+    })
+}
+
+const CITATION_COLUMNS: &str = "sha256, event_id, request_id, peer, by_peer, size, media_type";
+
+fn citation_row(r: &Row) -> rusqlite::Result<CitationRow> {
+    Ok(CitationRow {
+        sha256: r.get(0)?,
+        event_id: r.get(1)?,
+        request_id: r.get(2)?,
+        peer: r.get(3)?,
+        by_peer: r.get(4)?,
+        size: r.get::<_, i64>(5)? as u64,
+        media_type: r.get(6)?,
     })
 }
 
@@ -115,6 +129,14 @@ pub(crate) fn apply(c: &Connection, w: &ExchangeWrite) -> Result<(), StorageErro
             c.run(
                 "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?2, last_error = ?3 WHERE digest = ?1",
                 params![&digest[..], next_attempt, error],
+            )
+            .map_err(db_err)?;
+        }
+        ExchangeWrite::Cite(r) => {
+            c.run(
+                "INSERT INTO citations (sha256, event_id, request_id, peer, by_peer, size, media_type) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+                params![r.sha256, r.event_id, r.request_id, r.peer, r.by_peer, r.size as i64, r.media_type],
             )
             .map_err(db_err)?;
         }
@@ -459,6 +481,33 @@ impl AttachmentStore for SqliteStore {
         )
         .map_err(db_err)?;
         Ok(())
+    }
+
+    fn citation(
+        &self,
+        sha256: &str,
+        peer: &str,
+        by_peer: bool,
+    ) -> Result<Option<CitationRow>, StorageError> {
+        let c = self.reader()?;
+        c.row(
+            &format!("SELECT {CITATION_COLUMNS} FROM citations WHERE sha256 = ?1 AND peer = ?2 AND by_peer = ?3 LIMIT 1"),
+            params![sha256, peer, by_peer],
+            citation_row,
+        )
+        .optional()
+        .map_err(db_err)
+    }
+
+    fn citations(&self, sha256: &str) -> Result<Vec<CitationRow>, StorageError> {
+        let c = self.reader()?;
+        let mut st = c
+            .prepare_cached(&format!(
+                "SELECT {CITATION_COLUMNS} FROM citations WHERE sha256 = ?1"
+            ))
+            .map_err(db_err)?;
+        let rows = st.query_map([sha256], citation_row).map_err(db_err)?;
+        rows.collect::<Result<_, _>>().map_err(db_err)
     }
 
     fn attachment(&self, sha256: &str) -> Result<Option<(String, Vec<u8>)>, StorageError> {

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/006_request_summary.sql"),
     include_str!("../migrations/007_attachments.sql"),
     include_str!("../migrations/008_outbox_by_request.sql"),
+    include_str!("../migrations/009_citations.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -211,6 +211,20 @@ pub struct OutboxRow {
     pub refused_at: Option<String>,
 }
 
+/// An attachment cited by one request event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CitationRow {
+    pub sha256: String,
+    pub event_id: String,
+    pub request_id: String,
+    /// The counterpart of the exchange.
+    pub peer: String,
+    /// True when the peer cited it (the content is the peer's to give).
+    pub by_peer: bool,
+    pub size: u64,
+    pub media_type: String,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct RequestFilter {
     pub peer: Option<String>,
@@ -235,6 +249,8 @@ pub enum ExchangeWrite {
         next_attempt: String,
         error: String,
     },
+    /// An attachment an event cites (written with the event).
+    Cite(CitationRow),
     /// The peer refused the envelope in a way retrying cannot change.
     OutboxRefused {
         digest: Hash,
@@ -332,6 +348,16 @@ pub trait AttachmentStore: Send + Sync + 'static {
     ) -> Result<(), StorageError>;
     /// `(media_type, content)`.
     fn attachment(&self, sha256: &str) -> Result<Option<(String, Vec<u8>)>, StorageError>;
+    /// A citation of `sha256` in an exchange with `peer`, cited by the peer
+    /// (`by_peer`) or by this node.
+    fn citation(
+        &self,
+        sha256: &str,
+        peer: &str,
+        by_peer: bool,
+    ) -> Result<Option<CitationRow>, StorageError>;
+    /// Every citation of `sha256`, by any side.
+    fn citations(&self, sha256: &str) -> Result<Vec<CitationRow>, StorageError>;
 }
 
 /// Everything a node stores.

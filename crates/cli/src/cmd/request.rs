@@ -183,6 +183,17 @@ pub enum RequestCommand {
         #[arg(long = "attach")]
         attach: Vec<String>,
     },
+    /// Save an attachment a request, answer or message cites (fetched from
+    /// the peer that cited it on first use).
+    Attachment {
+        #[command(flatten)]
+        conn: Conn,
+        /// Its SHA-256, as the timeline shows it.
+        sha256: String,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Extend the answer deadline, citing both sides' messages proposing it.
     Extend {
         #[command(flatten)]
@@ -275,6 +286,14 @@ async fn run_async(c: RequestCommand) -> anyhow::Result<()> {
                 s(&v["acknowledge_by"]),
                 s(&v["answer_by"])
             );
+        }
+        RequestCommand::Attachment { conn, sha256, out } => {
+            let content = Client::new(&conn)?
+                .download(&format!("/api/v1/attachments/{sha256}"))
+                .await?;
+            std::fs::write(&out, &content)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!("saved {} bytes to {}", content.len(), out.display());
         }
         RequestCommand::List {
             conn,
@@ -752,6 +771,29 @@ impl Client {
             );
         }
         Ok(Value::Array(out))
+    }
+
+    /// GETs raw content; errors as [`Client::send`].
+    async fn download(&self, path: &str) -> anyhow::Result<Vec<u8>> {
+        let mut rb = self.http.get(format!("{}{path}", self.base));
+        rb = match &self.auth {
+            Auth::None => rb,
+            Auth::Bearer(t) => rb.bearer_auth(t),
+            Auth::Basic(u, p) => rb.basic_auth(u, Some(p)),
+        };
+        let r = rb.send().await.map_err(|e| {
+            anyhow::anyhow!("cannot reach the node at {}: {}", self.base, one_line(&e))
+        })?;
+        let status = r.status();
+        let bytes = r.bytes().await?;
+        if !status.is_success() {
+            let detail = serde_json::from_slice::<Value>(&bytes)
+                .ok()
+                .and_then(|p| p["detail"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            bail!("{status}: {detail}");
+        }
+        Ok(bytes.to_vec())
     }
 
     /// Sends a call; a non-2xx answer is an error carrying the status and the

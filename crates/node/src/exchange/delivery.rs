@@ -180,8 +180,11 @@ impl Exchange {
         let envelopes: Vec<String> = rows.iter().map(|r| B64.encode(&r.envelope)).collect();
         let body = json!({ "envelopes": envelopes }).to_string().into_bytes();
         let text = self
-            .signed_post(&peer, "/federation/v1/batch", body)
-            .await?;
+            .signed_call(&peer, reqwest::Method::POST, "/federation/v1/batch", body)
+            .await?
+            .text()
+            .await
+            .map_err(|e| e.to_string())?;
         #[derive(serde::Deserialize)]
         struct Answer {
             results: Vec<Value>,
@@ -203,9 +206,15 @@ impl Exchange {
             .collect())
     }
 
-    /// Sends `body` to `path` on the peer, signed with this node's key (RFC
-    /// 9421); the answer's body when the status is a success.
-    async fn signed_post(&self, peer: &Peer, path: &str, body: Vec<u8>) -> Result<String, String> {
+    /// Calls `path` on the peer, signed with this node's key (RFC 9421); the
+    /// response when its status is a success.
+    pub(super) async fn signed_call(
+        &self,
+        peer: &Peer,
+        method: reqwest::Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<reqwest::Response, String> {
         let url = reqwest::Url::parse(&format!("{}{path}", peer.url)).map_err(|e| e.to_string())?;
         let authority = match url.port() {
             Some(p) => format!("{}:{p}", url.host_str().unwrap_or("")),
@@ -213,7 +222,7 @@ impl Exchange {
         };
         let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
         let signed = Signed {
-            method: "POST",
+            method: method.as_str(),
             authority: &authority,
             path: url.path(),
             query: &query,
@@ -223,24 +232,23 @@ impl Exchange {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let headers = detente_federation::sign(self.node.key(), &signed, now);
-        let mut req = self
-            .http
-            .post(url.clone())
-            .header("content-type", "application/json")
-            .body(body);
+        let mut req = self.http.request(method.clone(), url.clone());
+        if !body.is_empty() {
+            req = req.header("content-type", "application/json").body(body);
+        }
         for (name, value) in headers {
             req = req.header(name, value);
         }
         let resp = req.send().await.map_err(|e| e.to_string())?;
         let status = resp.status();
-        let text = resp.text().await.map_err(|e| e.to_string())?;
         if !status.is_success() {
+            let text = resp.text().await.unwrap_or_default();
             return Err(format!(
                 "{status}: {}",
                 text.chars().take(300).collect::<String>()
             ));
         }
-        Ok(text)
+        Ok(resp)
     }
 
     /// Records a receipt, then applies any envelopes the peer sent back with
@@ -295,14 +303,14 @@ impl Exchange {
         let (state, request, _) = self.state(&request_id)?;
         let next = apply(&state, &p.timed.event, p.timed.actor, p.timed.at)?;
         let appended = self.node.append(vec![p.envelope.clone()]).await?;
-        let write = self.event_write(
+        let writes = self.event_write(
             &next,
             &request.direction,
             &row.peer,
             &p.envelope,
             appended.first_index,
         )?;
-        self.persist(vec![write]).await
+        self.persist(writes).await
     }
 }
 
