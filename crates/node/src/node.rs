@@ -34,6 +34,8 @@ pub struct Metrics {
     pub appends: AtomicU64,
     pub batches: AtomicU64,
     pub batch_micros: AtomicU64,
+    /// Checkpoints from peers inconsistent with ones they signed before.
+    pub witness_conflicts: AtomicU64,
 }
 
 impl Metrics {

@@ -97,6 +97,9 @@ fn open_witness(node: &Arc<Node>) -> Result<Witness, NodeError> {
     let n = node.clone();
     w.on_conflict(move |c| {
         tracing::error!(origin = %c.origin, kind = ?c.kind, "a peer presented a checkpoint inconsistent with one it signed before");
+        n.metrics()
+            .witness_conflicts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let evidence = serde_json::json!({ "origin": c.origin, "kind": format!("{:?}", c.kind).to_lowercase(),
             "cosigned_checkpoint": c.cosigned_note, "conflicting_checkpoint": c.submitted_note });
         if let Err(e) = n.record_detached("witness.conflict", evidence) {

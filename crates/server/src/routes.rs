@@ -212,6 +212,26 @@ async fn metrics(State(state): State<AppState>) -> Response {
         "Time spent committing batches, microseconds.",
         m.batch_micros.load(Ordering::Relaxed),
     );
+    metric(
+        "detente_witness_conflicts_total",
+        "counter",
+        "Peer checkpoints refused since start as inconsistent with one the peer signed before (alert on any).",
+        m.witness_conflicts.load(Ordering::Relaxed),
+    );
+    if let Ok((pending, refused)) = state.node.store().outbox_counts() {
+        metric(
+            "detente_outbox_pending",
+            "gauge",
+            "Envelopes signed and logged but not yet receipted by the peer.",
+            pending,
+        );
+        metric(
+            "detente_outbox_refused",
+            "gauge",
+            "Envelopes a peer refused for good (not retried).",
+            refused,
+        );
+    }
     let h = &state.http;
     let _ = writeln!(
         out,

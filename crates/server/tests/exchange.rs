@@ -319,6 +319,18 @@ async fn peers_cosign_checkpoints_and_a_fork_is_caught() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(logged, "the fork is recorded in B's log");
+    let metrics = c
+        .get(format!("{}/metrics", b.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("\ndetente_witness_conflicts_total 1\n"),
+        "an alertable metric: {metrics}"
+    );
     let _ = note::parse(&forked).unwrap();
 }
 

@@ -466,6 +466,22 @@ async fn an_envelope_refused_for_good_is_not_retried_and_holds_back_its_request(
     assert_eq!(v["deliveries"][0]["attempts"], 1, "not retried: {v}");
     assert_eq!(v["deliveries"][1]["attempts"], 0, "held back: {v}");
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let metrics = c
+        .get(format!("{}/metrics", a.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("\ndetente_outbox_refused 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\ndetente_outbox_pending 1\n"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

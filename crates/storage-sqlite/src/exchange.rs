@@ -354,6 +354,15 @@ impl ExchangeStore for SqliteStore {
         rows.collect::<Result<_, _>>().map_err(db_err)
     }
 
+    fn outbox_counts(&self) -> Result<(u64, u64), StorageError> {
+        let c = self.reader()?;
+        let count = |sql: &str| c.row(sql, [], |r| r.get::<_, i64>(0)).map(|n| n as u64);
+        let pending =
+            count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND refused_at IS NULL");
+        let refused = count("SELECT count(*) FROM outbox WHERE refused_at IS NOT NULL");
+        Ok((pending.map_err(db_err)?, refused.map_err(db_err)?))
+    }
+
     fn outbox_failed(&self, digest: &Hash, next: &str, error: &str) -> Result<(), StorageError> {
         self.apply_now(&[ExchangeWrite::OutboxFailed {
             digest: *digest,

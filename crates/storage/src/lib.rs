@@ -300,6 +300,8 @@ pub trait ExchangeStore: Send + Sync + 'static {
     /// leaving out any with an earlier envelope of the same request still
     /// undelivered: a request's events reach the peer in order.
     fn outbox_due(&self, now: &str, limit: u64) -> Result<Vec<OutboxRow>, StorageError>;
+    /// Envelopes still to deliver, and envelopes peers refused for good.
+    fn outbox_counts(&self) -> Result<(u64, u64), StorageError>;
     fn outbox_failed(
         &self,
         digest: &Hash,
