@@ -25,6 +25,24 @@ pub struct Config {
     pub limits: Limits,
     #[serde(default)]
     pub gate: GateConfig,
+    #[serde(default, skip_serializing_if = "FederationConfig::is_default")]
+    pub federation: FederationConfig,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FederationConfig {
+    /// Extra trust anchors (PEM) for `https` peer URLs, e.g. a national or
+    /// network CA; relative to the data directory. The public web PKI roots
+    /// are trusted as well.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+}
+
+impl FederationConfig {
+    fn is_default(&self) -> bool {
+        self == &FederationConfig::default()
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -119,6 +137,7 @@ impl Config {
             log: LogConfig::default(),
             limits: Limits::default(),
             gate: GateConfig::default(),
+            federation: FederationConfig::default(),
         }
     }
 

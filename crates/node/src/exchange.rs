@@ -218,10 +218,7 @@ fn enum_str<T: serde::Serialize>(v: &T) -> String {
 impl Exchange {
     pub fn new(node: Arc<Node>, clock: Clock) -> Result<Arc<Exchange>, NodeError> {
         let outbound = Arc::new(Outbound::new(node.clone())?);
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| NodeError::Config(format!("http client: {e}")))?;
+        let http = node.peer_client(Duration::from_secs(30))?;
         let policy = deadline_policy(node.dir())?;
         Ok(Arc::new(Exchange {
             node,

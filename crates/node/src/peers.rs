@@ -116,6 +116,29 @@ impl Node {
         Ok(peers)
     }
 
+    /// The HTTP client for calls to peers: the web PKI's roots plus the
+    /// configured `[federation] ca_file`.
+    pub fn peer_client(&self, timeout: std::time::Duration) -> Result<reqwest::Client, NodeError> {
+        let mut b = reqwest::Client::builder().timeout(timeout);
+        if let Some(file) = &self.config().federation.ca_file {
+            let path = self.dir().join(file);
+            let pem = std::fs::read(&path).map_err(|e| NodeError::io(&path, e))?;
+            let bad = |why: String| {
+                NodeError::Config(format!("federation.ca_file {}: {why}", path.display()))
+            };
+            let certs =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| bad(e.to_string()))?;
+            if certs.is_empty() {
+                return Err(bad("no PEM certificates in it".into()));
+            }
+            for c in certs {
+                b = b.add_root_certificate(c);
+            }
+        }
+        b.build()
+            .map_err(|e| NodeError::Config(format!("http client: {e}")))
+    }
+
     fn forget_peers(&self) {
         *self.peer_cache.write().expect("lock") = None;
     }

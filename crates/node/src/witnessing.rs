@@ -67,10 +67,10 @@ async fn ask(
 
 /// Runs cosigning rounds until `stop` changes.
 pub async fn run(node: Arc<Node>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("http client");
+    let http = match node.peer_client(Duration::from_secs(10)) {
+        Ok(h) => h,
+        Err(e) => return tracing::error!(error = %e, "no cosigning: cannot reach peers"),
+    };
     loop {
         if let Err(e) = cosign_round(&node, &http).await {
             tracing::error!(error = %e, "cosigning round failed");

@@ -664,3 +664,115 @@ async fn the_gate_scans_cited_content_with_the_event() {
     assert!(kinds.iter().all(|k| k.starts_with("gate.")), "{kinds:?}");
     drop(b);
 }
+
+/// A TLS-terminating proxy (as a deployment would put in front of a node) on
+/// 127.0.0.1, for `localhost`, with a certificate from a fresh CA; returns the
+/// port and the CA certificate (PEM).
+async fn tls_proxy(to: SocketAddr) -> (u16, String) {
+    use tokio_rustls::rustls;
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "detente test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut upstream = tokio::net::TcpStream::connect(to).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut upstream).await;
+            });
+        }
+    });
+    (port, ca.pem())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn peers_are_reached_over_https_with_the_configured_trust_anchors() {
+    let t = tempfile::tempdir().unwrap();
+    let (da, db, dc) = (
+        init(t.path(), "cert-a.example", "DE"),
+        init(t.path(), "cert-b.example", "FR"),
+        init(t.path(), "cert-c.example", "NL"),
+    );
+    let b = serve(&db, "127.0.0.1:0").await;
+    let (port, ca) = tls_proxy(b.addr).await;
+    // A trusts the CA that issued B's certificate; C does not.
+    std::fs::write(da.join("peers-ca.pem"), ca).unwrap();
+    let config = std::fs::read_to_string(da.join("config.toml")).unwrap();
+    std::fs::write(
+        da.join("config.toml"),
+        format!("{config}\n[federation]\nca_file = \"peers-ca.pem\"\n"),
+    )
+    .unwrap();
+    let a = serve(&da, "127.0.0.1:0").await;
+    let cn = serve(&dc, "127.0.0.1:0").await;
+    let https_b = format!("https://localhost:{port}");
+    for (at, origin) in [(&a, "cert-a.example"), (&cn, "cert-c.example")] {
+        let p = detente_node::peers::Peer::parse(
+            "cert-b.example",
+            &https_b,
+            &b.node.verifier().to_string(),
+            "FR",
+        )
+        .unwrap();
+        assert!(at.node.add_peer(&p).await.unwrap());
+        let back = detente_node::peers::Peer::parse(
+            origin,
+            &at.base,
+            &at.node.verifier().to_string(),
+            "DE",
+        )
+        .unwrap();
+        assert!(b.node.add_peer(&back).await.unwrap());
+    }
+    let c = reqwest::Client::new();
+    let from_a = submit(&c, &a, "cert-b.example", 1).await;
+    let from_c = submit(&c, &cn, "cert-b.example", 2).await;
+    let mut v = Value::Null;
+    for _ in 0..400 {
+        v = show(&c, &a, &from_a).await;
+        if v["status"] == "delivered" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(v["status"], "delivered", "{v}");
+    assert!(v["timeline"][0]["receipt"].is_string());
+    let mut v = Value::Null;
+    for _ in 0..400 {
+        v = show(&c, &cn, &from_c).await;
+        if v["deliveries"][0]["last_error"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(v["status"], "submitted");
+    let error = v["deliveries"][0]["last_error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(error.contains("certificate"), "{v}");
+}

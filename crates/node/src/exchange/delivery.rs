@@ -239,7 +239,7 @@ impl Exchange {
         for (name, value) in headers {
             req = req.header(name, value);
         }
-        let resp = req.send().await.map_err(|e| e.to_string())?;
+        let resp = req.send().await.map_err(|e| with_causes(&e))?;
         let status = resp.status();
         if !status.is_success() {
             let text = resp.text().await.unwrap_or_default();
@@ -312,6 +312,19 @@ impl Exchange {
         )?;
         self.persist(writes).await
     }
+}
+
+/// An error with its chain of causes, on one line: "error sending request"
+/// alone does not tell an operator that the peer's certificate was refused.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// The peer's answer for one envelope: a problem (RFC 9457) or a receipt,
