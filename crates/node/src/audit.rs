@@ -1,6 +1,11 @@
 //! `detente log verify`: audits a node's own store end to end, streaming, without
 //! trusting anything derived: every envelope signature and digest, every leaf,
 //! every stored checkpoint's signature and root, and the tree files.
+//!
+//! The log also holds envelopes its peers signed (the inbound copies of request
+//! events). Their keys come from the log itself: the node's own `peer.added`
+//! entries, in order, so an envelope verifies only against a key the node had
+//! recorded before it.
 
 use crate::datadir::{CHECKPOINT_FILE, TREE_DIR};
 use crate::tree::TreeFiles;
@@ -10,6 +15,7 @@ use detente_log::merkle::{hash_leaf, CompactRange};
 use detente_log::{Checkpoint, HashReader};
 use detente_storage::CheckpointRow;
 use detente_storage_sqlite::SqliteStore;
+use std::collections::HashMap;
 use std::path::Path;
 
 #[derive(Debug, Default)]
@@ -42,11 +48,12 @@ pub fn audit(dir: &Path) -> Result<AuditReport, NodeError> {
     let mut edge = CompactRange::default();
     let mut next_cp = checkpoints.iter().peekable();
     check_checkpoints_at(&mut report, &key, &edge, &mut next_cp);
+    let mut signers = Signers::new(key.clone());
     detente_storage::LogStore::scan_entries(&store, 0, &mut |e| {
         if e.index != edge.size() {
             report.problem(format!("entry {} is missing", edge.size()));
         }
-        check_entry(&mut report, &key, &tree, &e);
+        check_entry(&mut report, &mut signers, &tree, &e);
         edge.append(hash_leaf(&leaf_for(&sha256(&e.envelope))), |_| {});
         report.entries += 1;
         check_checkpoints_at(&mut report, &key, &edge, &mut next_cp);
@@ -64,9 +71,57 @@ pub fn audit(dir: &Path) -> Result<AuditReport, NodeError> {
     Ok(report)
 }
 
+/// The keys entries may be signed with, as the log itself has recorded them.
+struct Signers {
+    own: VerifierKey,
+    peers: HashMap<String, VerifierKey>,
+}
+
+impl Signers {
+    fn new(own: VerifierKey) -> Self {
+        Signers {
+            own,
+            peers: HashMap::new(),
+        }
+    }
+
+    fn key_for(&self, origin: &str) -> Option<&VerifierKey> {
+        if origin == self.own.name() {
+            Some(&self.own)
+        } else {
+            self.peers.get(origin)
+        }
+    }
+
+    /// Follows the node's own `peer.added` / `peer.removed` entries.
+    fn follow(&mut self, env: &detente_domain::Envelope) {
+        let origin = env.payload["origin"].as_str().unwrap_or_default();
+        match env.kind.as_str() {
+            "peer.added" => {
+                let key = env.payload["key"].as_str().map(VerifierKey::parse);
+                if let Some(Ok(k)) = key {
+                    self.peers.insert(origin.to_string(), k);
+                }
+            }
+            "peer.removed" => {
+                self.peers.remove(origin);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The signer's origin, read without parsing: canonical JSON puts `origin`
+/// first.
+fn signer(envelope: &[u8]) -> Option<&str> {
+    let rest = envelope.strip_prefix(b"{\"origin\":\"")?;
+    let end = rest.iter().position(|&b| b == b'"')?;
+    std::str::from_utf8(&rest[..end]).ok()
+}
+
 fn check_entry(
     report: &mut AuditReport,
-    key: &VerifierKey,
+    signers: &mut Signers,
     tree: &TreeFiles,
     e: &detente_storage::EntryRow,
 ) {
@@ -77,8 +132,17 @@ fn check_entry(
             e.index
         ));
     }
-    if let Err(err) = SignedEnvelope::verify(&e.envelope, key) {
-        report.problem(format!("entry {}: {err}", e.index));
+    let origin = signer(&e.envelope).unwrap_or_default();
+    match signers.key_for(origin) {
+        None => report.problem(format!(
+            "entry {}: signed by {origin:?}, which was not a peer of this node then",
+            e.index
+        )),
+        Some(key) => match SignedEnvelope::verify(&e.envelope, key) {
+            Ok((_, env)) if key == &signers.own => signers.follow(&env),
+            Ok(_) => {}
+            Err(err) => report.problem(format!("entry {}: {err}", e.index)),
+        },
     }
     // Tree files may lag the database after a crash (they are repaired at start);
     // a leaf that is there must match.

@@ -137,3 +137,47 @@ fn second_writer_is_refused() {
     let err = Node::open(&dir).err().unwrap().to_string();
     assert!(err.contains("in use"), "{err}");
 }
+
+/// A log holds envelopes its peers signed; the audit checks them with the keys
+/// the node recorded (`peer.added`) and flags any other signer.
+#[test]
+fn audit_checks_peer_envelopes_with_the_keys_the_log_recorded() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("node");
+    datadir::init(&dir, &Origin::parse("cert-a.example").unwrap(), None).unwrap();
+    let node = Node::open(&dir).unwrap();
+    let b = detente_domain::NodeKey::generate("cert-b.example").unwrap();
+    let stranger = detente_domain::NodeKey::generate("cert-x.example").unwrap();
+    let signed_by = |k: &detente_domain::NodeKey| {
+        detente_domain::Envelope::new(
+            "request.delivered",
+            Origin::parse(k.name()).unwrap(),
+            json!({}),
+        )
+        .unwrap()
+        .sign(k)
+        .unwrap()
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let peer = detente_node::peers::Peer::parse(
+            "cert-b.example",
+            "http://127.0.0.1:9",
+            &b.verifier().to_string(),
+            "FR",
+        )
+        .unwrap();
+        node.add_peer(&peer).await.unwrap();
+        node.append(vec![signed_by(&b)]).await.unwrap();
+    });
+    drop(node);
+    let report = audit::audit(&dir).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+
+    let node = Node::open(&dir).unwrap();
+    rt.block_on(async { node.append(vec![signed_by(&stranger)]).await.unwrap() });
+    drop(node);
+    let report = audit::audit(&dir).unwrap();
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert!(report.problems[0].contains("\"cert-x.example\", which was not a peer"));
+}

@@ -1,0 +1,210 @@
+//! Kill a sending node (SIGKILL) while users are submitting requests: every
+//! request the node acknowledged (201) is still there after a restart, is
+//! delivered to the peer exactly once, and both logs verify.
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn detente() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_detente"))
+}
+
+fn ok(args: &[&str], stdin: Option<&str>) {
+    let mut child = detente()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        input.write_all(s.as_bytes()).unwrap();
+    }
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Kills the server if the test fails half way.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(dir: &str) -> (Server, String) {
+    let mut child = Server(
+        detente()
+            .args(["serve", "--dir", dir, "--listen", "127.0.0.1:0"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(child.0.stderr.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("serve exited").unwrap();
+        if let Some(at) = line.find("listening on http://") {
+            let rest = &line[at + "listening on ".len()..];
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, base)
+}
+
+fn node(t: &std::path::Path, name: &str, origin: &str, country: &str) -> (String, String) {
+    let dir = t.join(name).to_str().unwrap().to_string();
+    ok(
+        &[
+            "init",
+            "--dir",
+            &dir,
+            "--origin",
+            origin,
+            "--country",
+            country,
+        ],
+        None,
+    );
+    for (user, role) in [("admin", "admin"), ("officer", "officer")] {
+        ok(
+            &[
+                "user",
+                "--dir",
+                &dir,
+                "add",
+                user,
+                "--password-stdin",
+                "--role",
+                role,
+            ],
+            Some(&format!("{user}-password\n")),
+        );
+    }
+    let out = detente().args(["key", "--dir", &dir]).output().unwrap();
+    (
+        dir,
+        String::from_utf8(out.stdout).unwrap().trim().to_string(),
+    )
+}
+
+async fn add_peer(c: &reqwest::Client, at: &str, origin: &str, url: &str, key: &str, cc: &str) {
+    let r = c
+        .post(format!("{at}/api/v1/peers"))
+        .basic_auth("admin", Some("admin-password"))
+        .json(&json!({ "origin": origin, "url": url, "key": key, "country": cc }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+}
+
+async fn get(c: &reqwest::Client, base: &str, id: &str) -> Option<Value> {
+    let r = c
+        .get(format!("{base}/api/v1/requests/{id}"))
+        .basic_auth("officer", Some("officer-password"))
+        .send()
+        .await
+        .ok()?;
+    r.status().is_success().then_some(r.json().await.ok()?)
+}
+
+#[test]
+fn killing_the_sender_loses_no_acknowledged_request() {
+    let t = tempfile::tempdir().unwrap();
+    let (da, key_a) = node(t.path(), "a", "cert-a.example", "DE");
+    let (db, key_b) = node(t.path(), "b", "cert-b.example", "FR");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let c = reqwest::Client::new();
+    let (_b, base_b) = serve(&db);
+    let (a, base_a) = serve(&da);
+    rt.block_on(async {
+        add_peer(&c, &base_a, "cert-b.example", &base_b, &key_b, "FR").await;
+        add_peer(&c, &base_b, "cert-a.example", &base_a, &key_a, "DE").await;
+    });
+
+    // Eight users submit continuously; the node is killed once 60 were
+    // acknowledged, with more in flight.
+    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
+    rt.block_on(async {
+        let mut users = tokio::task::JoinSet::new();
+        for u in 0..8 {
+            let (c, base, acked) = (c.clone(), base_a.clone(), acked.clone());
+            users.spawn(async move {
+                for n in 0.. {
+                    let body = json!({ "type": "consultation", "reference": format!("U{u}-{n}"),
+                        "issuing_authority": "National CERT", "facts": "Who operates the address block in the annex?",
+                        "urgency": "normal", "tlp": "green", "recipient": "cert-b.example" });
+                    let sent = c
+                        .post(format!("{base}/api/v1/requests"))
+                        .basic_auth("officer", Some("officer-password"))
+                        .json(&body)
+                        .send()
+                        .await;
+                    let Ok(r) = sent else { return };
+                    if r.status() != 201 {
+                        return;
+                    }
+                    let Ok(v) = r.json::<Value>().await else {
+                        return;
+                    };
+                    acked.lock().unwrap().push(v["id"].as_str().unwrap().to_string());
+                }
+            });
+        }
+        while acked.lock().unwrap().len() < 60 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut a = a;
+        a.0.kill().unwrap(); // SIGKILL: no shutdown, no flush
+        a.0.wait().unwrap();
+        while users.join_next().await.is_some() {}
+    });
+    let acked = acked.lock().unwrap().clone();
+
+    let (_a, base_a) = serve(&da);
+    rt.block_on(async {
+        for id in &acked {
+            let mut delivered = false;
+            for _ in 0..600 {
+                let v = get(&c, &base_a, id)
+                    .await
+                    .expect("an acknowledged request survives");
+                if v["status"] == "delivered" {
+                    delivered = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert!(delivered, "{id} reaches the peer after the restart");
+            let at_b = get(&c, &base_b, id).await.expect("B has it");
+            assert_eq!(
+                at_b["timeline"].as_array().unwrap().len(),
+                2,
+                "recorded once: {at_b}"
+            );
+        }
+    });
+    for dir in [&da, &db] {
+        let out = detente()
+            .args(["log", "verify", "--dir", dir])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
