@@ -19,6 +19,8 @@ fn demo_reports_the_dispute_and_its_evidence_verifies() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(last["evidence_verified"], true);
+    // B cannot deny it saw the requests: its own cosignatures cover them all.
+    assert_eq!(last["requests_witnessed_by_recipient"], 80);
     let a_to_b = &last["report"]["cert-a.example -> cert-b.example"];
     let b_to_a = &last["report"]["cert-b.example -> cert-a.example"];
     assert_eq!(

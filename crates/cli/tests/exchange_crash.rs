@@ -176,18 +176,20 @@ fn killing_the_sender_loses_no_acknowledged_request() {
     let (_a, base_a) = serve(&da);
     rt.block_on(async {
         for id in &acked {
-            let mut delivered = false;
+            let mut v = Value::Null;
             for _ in 0..600 {
-                let v = get(&c, &base_a, id)
+                v = get(&c, &base_a, id)
                     .await
                     .expect("an acknowledged request survives");
                 if v["status"] == "delivered" {
-                    delivered = true;
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            assert!(delivered, "{id} reaches the peer after the restart");
+            assert_eq!(
+                v["status"], "delivered",
+                "reaches the peer after the restart: {v}"
+            );
             let at_b = get(&c, &base_b, id).await.expect("B has it");
             assert_eq!(
                 at_b["timeline"].as_array().unwrap().len(),

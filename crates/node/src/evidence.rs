@@ -6,18 +6,25 @@
 //! `report.issued` envelope that fixes the claimed report and the exact set of
 //! envelopes it rests on, so a dropped envelope is caught.
 //!
+//! Cosignature times are the third party's word on *when*: for every entry the
+//! bundle carries the first checkpoint a witness (a peer) cosigned that
+//! contains it, with a consistency proof to the bundle's checkpoint. So a
+//! recipient that witnessed the sender's log cannot deny that the sender's
+//! requests were there by the time it cosigned.
+//!
 //! The verifier trusts keys only from its caller, never from the bundle.
 
 use crate::report::{items_from_envelopes, reports_json};
 use crate::{Node, NodeError};
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use detente_domain::{leaf_for, sha256, time, SignedEnvelope, VerifierKey};
+use detente_log::merkle::verify_consistency;
 use detente_log::merkle::{hash_leaf, verify_inclusion, Hash};
 use detente_log::proof_file::{parse_hash, ProofFile};
 use detente_log::{cosignature, Checkpoint};
 use detente_storage::EventRow;
 use serde_json::{json, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub const FORMAT: &str = "detente-evidence/v1";
 
@@ -59,6 +66,8 @@ pub async fn bundle(
     let claim = json!({ "report": report, "peer": peer, "since": since.map(|s| time::format(&s)), "envelopes": digests });
     let (env, appended) = node.record("report.issued", claim).await?;
     let cp = appended.checkpoint.clone();
+    let indexes: Vec<u64> = rows.iter().map(|r| r.log_index).collect();
+    let witnessed = witnessed_checkpoints(node, &indexes, cp.size)?;
     let entries = rows
         .iter()
         .map(|r| {
@@ -78,7 +87,37 @@ pub async fn bundle(
         "cosigned_checkpoint": node.cosigned_checkpoint()?,
         "report_entry": entry_json(node, appended.first_index, env.bytes(), cp.size, None)?,
         "entries": entries,
+        "witnessed": witnessed,
     }))
+}
+
+/// For every entry, the first checkpoint a witness cosigned that contains
+/// it, with a consistency proof from it to the bundle's checkpoint of `size`.
+fn witnessed_checkpoints(node: &Node, indexes: &[u64], size: u64) -> Result<Vec<Value>, NodeError> {
+    let sizes: Vec<u64> = node
+        .store()
+        .cosigned_sizes()?
+        .into_iter()
+        .filter(|&s| s <= size)
+        .collect();
+    let needed: BTreeSet<u64> = indexes
+        .iter()
+        .filter_map(|&i| sizes.get(sizes.partition_point(|&s| s <= i)).copied())
+        .collect();
+    needed
+        .into_iter()
+        .map(|s| {
+            let note = node
+                .checkpoint_with_cosignatures(s)?
+                .ok_or_else(|| NodeError::Integrity(format!("no checkpoint of size {s}")))?;
+            let proof: Vec<String> = node
+                .consistency_proof(s, size)?
+                .iter()
+                .map(|h| B64.encode(h))
+                .collect();
+            Ok(json!({ "checkpoint": note, "consistency": proof }))
+        })
+        .collect()
 }
 
 /// What an offline verification established.
@@ -90,6 +129,67 @@ pub struct Verified {
     pub receipts: usize,
     /// Witness names whose cosignature on the node's checkpoint verified.
     pub cosigners: Vec<String>,
+    /// Envelopes under a checkpoint a trusted witness cosigned.
+    pub witnessed: usize,
+    /// Per peer: requests this node sent it that were under a checkpoint the
+    /// peer itself cosigned, and the latest such cosignature (Unix seconds).
+    pub sent_seen_by_recipient: BTreeMap<String, (usize, u64)>,
+}
+
+/// A checkpoint of the node's log cosigned by trusted witnesses: its size,
+/// and each witness with its cosignature's time.
+struct Witnessed {
+    size: u64,
+    times: BTreeMap<String, u64>,
+}
+
+/// The bundle's witnessed checkpoints that verify: signed by the node,
+/// cosigned by a trusted key, consistent with the bundle's checkpoint.
+fn witnessed(
+    bundle: &Value,
+    node_key: &VerifierKey,
+    keys: &[VerifierKey],
+    cp: &Checkpoint,
+) -> Result<Vec<Witnessed>, String> {
+    let mut out = Vec::new();
+    for w in bundle["witnessed"].as_array().into_iter().flatten() {
+        let note = w["checkpoint"]
+            .as_str()
+            .ok_or("witnessed entry without checkpoint")?;
+        let (c, signed) = Checkpoint::open(note, std::slice::from_ref(node_key))
+            .map_err(|e| format!("witnessed checkpoint: {e}"))?;
+        let proof = w["consistency"]
+            .as_array()
+            .ok_or("witnessed checkpoint without consistency proof")?
+            .iter()
+            .map(|h| parse_hash(h.as_str().unwrap_or("")))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        verify_consistency(c.size, cp.size, &c.root, &cp.root, &proof).map_err(|e| {
+            format!(
+                "witnessed checkpoint of size {} is not a prefix of the log: {e}",
+                c.size
+            )
+        })?;
+        let times: BTreeMap<String, u64> = signed
+            .sigs
+            .iter()
+            .filter_map(|s| {
+                let k = keys
+                    .iter()
+                    .find(|k| k.name() == s.name && k.name() != node_key.name())?;
+                cosignature::verify(k, &c.body(), s).map(|t| (s.name.clone(), t))
+            })
+            .collect();
+        if !times.is_empty() {
+            out.push(Witnessed {
+                size: c.size,
+                times,
+            });
+        }
+    }
+    out.sort_by_key(|w| w.size);
+    Ok(out)
 }
 
 struct Ctx<'a> {
@@ -165,11 +265,14 @@ pub fn verify(bundle: &Value, keys: &[VerifierKey]) -> Result<Verified, String> 
             cosignature::verify(k, &cp.body(), s).map(|_| s.name.clone())
         })
         .collect();
+    let witnessed = witnessed(bundle, node_key, keys, &cp)?;
     let ctx = Ctx {
         keys,
         size: cp.size,
         root: cp.root,
     };
+    let mut witnessed_entries = 0;
+    let mut sent_seen: BTreeMap<String, (usize, u64)> = BTreeMap::new();
 
     let (_, report_env) = ctx.entry(&bundle["report_entry"])?;
     let claim: Value =
@@ -191,6 +294,19 @@ pub fn verify(bundle: &Value, keys: &[VerifierKey]) -> Result<Verified, String> 
             return Err("an envelope appears twice".into());
         }
         let parsed = serde_json::from_slice::<Value>(&bytes).map_err(|e| e.to_string())?;
+        let index = e["index"].as_u64().unwrap_or(u64::MAX);
+        let after = &witnessed[witnessed.partition_point(|w| w.size <= index)..];
+        if !after.is_empty() {
+            witnessed_entries += 1;
+        }
+        if parsed["origin"] == node.as_str() && parsed["type"] == "request.submitted" {
+            let recipient = parsed["payload"]["recipient"].as_str().unwrap_or_default();
+            if let Some(t) = after.iter().find_map(|w| w.times.get(recipient)) {
+                let seen = sent_seen.entry(recipient.to_string()).or_default();
+                seen.0 += 1;
+                seen.1 = seen.1.max(*t);
+            }
+        }
         let request_id = parsed["payload"]["event"]["request_id"]
             .as_str()
             .ok_or("not a request event")?
@@ -238,6 +354,8 @@ pub fn verify(bundle: &Value, keys: &[VerifierKey]) -> Result<Verified, String> 
         envelopes: envelopes.len(),
         receipts,
         cosigners,
+        witnessed: witnessed_entries,
+        sent_seen_by_recipient: sent_seen,
     })
 }
 

@@ -374,6 +374,15 @@ async fn evidence_verifies_offline_and_every_tampering_is_caught() {
     .unwrap();
     assert_eq!(r.status(), 200);
     wait_status(&c, &a, &ids[0], "acknowledged").await;
+    // B witnesses A's log: wait until it has cosigned a checkpoint holding
+    // everything so far.
+    let size = a.node.published().size;
+    for _ in 0..300 {
+        if a.node.store().latest_cosigned_size().unwrap() >= Some(size) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     let bundle: Value = c
         .post(format!("{}/api/v1/report/evidence", a.base))
@@ -390,6 +399,22 @@ async fn evidence_verifies_offline_and_every_tampering_is_caught() {
     assert_eq!(ok.receipts, 3);
     assert_eq!(ok.report["reports"][0]["outbound"]["sent"], 3);
     assert_eq!(ok.report["reports"][0]["outbound"]["acknowledged"], 1);
+    // B's own cosignatures attest that A's three requests were in A's log.
+    assert_eq!(
+        ok.witnessed, ok.envelopes,
+        "every entry was under a cosigned checkpoint"
+    );
+    let (seen, at) = ok.sent_seen_by_recipient["cert-b.example"];
+    assert_eq!(seen, 3);
+    assert!(at > 1_700_000_000, "a real time: {at}");
+    // A witnessed checkpoint that is not a prefix of the log is refused.
+    let mut t = bundle.clone();
+    let proof = t["witnessed"][0]["consistency"].as_array_mut().unwrap();
+    proof[0] = json!(B64.encode([7u8; 32]));
+    assert!(
+        verify(&t, &keys).unwrap_err().contains("not a prefix"),
+        "forged witness window"
+    );
 
     // Changed payload.
     let mut t = bundle.clone();

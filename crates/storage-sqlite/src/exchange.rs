@@ -462,6 +462,17 @@ impl CosignatureStore for SqliteStore {
         Ok(v.map(|v| v as u64))
     }
 
+    fn cosigned_sizes(&self) -> Result<Vec<u64>, StorageError> {
+        let c = self.reader()?;
+        let mut st = c
+            .prepare_cached("SELECT DISTINCT size FROM cosignatures ORDER BY size")
+            .map_err(db_err)?;
+        let rows = st
+            .query_map([], |r| r.get::<_, i64>(0).map(|v| v as u64))
+            .map_err(db_err)?;
+        rows.collect::<Result<_, _>>().map_err(db_err)
+    }
+
     fn checkpoint_at(&self, size: u64) -> Result<Option<String>, StorageError> {
         let c = self.reader()?;
         c.row(

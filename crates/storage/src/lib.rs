@@ -335,6 +335,8 @@ pub trait CosignatureStore: Send + Sync + 'static {
     fn last_cosigned(&self, witness: &str) -> Result<Option<u64>, StorageError>;
     /// The largest checkpoint size with at least one cosignature.
     fn latest_cosigned_size(&self) -> Result<Option<u64>, StorageError>;
+    /// Every checkpoint size with at least one cosignature, ascending.
+    fn cosigned_sizes(&self) -> Result<Vec<u64>, StorageError>;
     fn checkpoint_at(&self, size: u64) -> Result<Option<String>, StorageError>;
 }
 

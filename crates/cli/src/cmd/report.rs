@@ -86,7 +86,11 @@ pub fn verify_report(a: VerifyReportArgs) -> anyhow::Result<ExitCode> {
         println!(
             "{}",
             serde_json::json!({ "verified": true, "node": v.node, "envelopes": v.envelopes,
-            "receipts": v.receipts, "cosigners": v.cosigners, "report": v.report })
+            "receipts": v.receipts, "cosigners": v.cosigners, "witnessed": v.witnessed,
+            "sent_seen_by_recipient": v.sent_seen_by_recipient.iter()
+                .map(|(peer, (n, at))| (peer.clone(), serde_json::json!({ "requests": n, "latest_cosignature": unix_time(*at) })))
+                .collect::<serde_json::Map<_, _>>(),
+            "report": v.report })
         );
     } else {
         print_report(&v.report, false);
@@ -96,8 +100,24 @@ pub fn verify_report(a: VerifyReportArgs) -> anyhow::Result<ExitCode> {
             v.receipts,
             v.cosigners.join(", ")
         );
+        println!(
+            "{} envelopes were under a checkpoint a trusted witness cosigned",
+            v.witnessed
+        );
+        for (peer, (n, at)) in &v.sent_seen_by_recipient {
+            println!(
+                "{peer} itself cosigned checkpoints holding {n} of the requests sent to it (latest cosignature {})",
+                unix_time(*at)
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn unix_time(secs: u64) -> String {
+    chrono::DateTime::from_timestamp(secs as i64, 0)
+        .map(|t| detente_domain::time::format(&t))
+        .unwrap_or_default()
 }
 
 /// A readable table per peer, or the JSON.

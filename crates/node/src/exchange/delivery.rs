@@ -251,11 +251,22 @@ impl Exchange {
         Ok(resp)
     }
 
-    /// Records a receipt, then applies any envelopes the peer sent back with
-    /// it. The receipt is kept even if a reply cannot be applied: the
-    /// delivery happened.
+    /// Applies the envelopes the peer sent back with a receipt, then records
+    /// the receipt. In that order: after a crash in between, the entry is
+    /// still pending, is delivered again, and the peer answers the same. A
+    /// reply that cannot be applied is logged; the receipt is kept regardless,
+    /// as the delivery happened.
     async fn accept_reply(&self, row: &OutboxRow, reply: Reply) -> Result<(), ExchangeError> {
         let parsed = parse_own(&row.envelope)?;
+        let peer = self
+            .node
+            .peer(&row.peer)?
+            .ok_or_else(|| ExchangeError::Refused("peer removed".into()))?;
+        for b64 in &reply.envelopes {
+            if let Err(e) = self.apply_reply(row, &peer, b64).await {
+                tracing::error!(error = %e, peer = %row.peer, "could not apply an envelope the peer sent with its receipt");
+            }
+        }
         self.persist(vec![
             ExchangeWrite::SetReceipt {
                 event_id: parsed.timed.event.id.to_string(),
@@ -267,15 +278,6 @@ impl Exchange {
             },
         ])
         .await?;
-        let peer = self
-            .node
-            .peer(&row.peer)?
-            .ok_or_else(|| ExchangeError::Refused("peer removed".into()))?;
-        for b64 in &reply.envelopes {
-            if let Err(e) = self.apply_reply(row, &peer, b64).await {
-                tracing::error!(error = %e, peer = %row.peer, "could not apply an envelope the peer sent with its receipt");
-            }
-        }
         if matches!(parsed.timed.event.kind, EventKind::Submitted { .. }) {
             let _ = self.delivered.send(row.request_id.clone());
         }
