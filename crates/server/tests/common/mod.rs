@@ -17,6 +17,15 @@ pub struct Running {
 }
 
 pub async fn start(origin: &str, country: &str) -> Running {
+    start_with_clock(origin, country, detente_node::exchange::system_clock()).await
+}
+
+/// A node whose cooperation events are dated by `clock` (a test clock).
+pub async fn start_with_clock(
+    origin: &str,
+    country: &str,
+    clock: detente_node::exchange::Clock,
+) -> Running {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("n");
     let country = Some(Country::parse(country).unwrap());
@@ -34,7 +43,7 @@ pub async fn start(origin: &str, country: &str) -> Running {
     let node = Node::open(&dir).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let authority = listener.local_addr().unwrap().to_string();
-    let app = detente_server::node_app(node.clone()).unwrap();
+    let (app, _) = detente_server::node_app_parts(node.clone(), clock).unwrap();
     tokio::spawn(detente_server::run(listener, app, std::future::pending()));
     Running {
         node,
