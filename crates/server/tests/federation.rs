@@ -115,6 +115,24 @@ async fn show(c: &reqwest::Client, at: &Running, id: &str) -> Value {
         .unwrap()
 }
 
+/// Polls a request on `at` until `ready` holds or 10 s pass; the last view.
+async fn show_until(
+    c: &reqwest::Client,
+    at: &Running,
+    id: &str,
+    ready: impl Fn(&Value) -> bool,
+) -> Value {
+    let mut v = Value::Null;
+    for _ in 0..400 {
+        v = show(c, at, id).await;
+        if ready(&v) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    v
+}
+
 fn key_of(dir: &Path) -> NodeKey {
     NodeKey::parse(&std::fs::read_to_string(dir.join("node.key")).unwrap()).unwrap()
 }
@@ -211,29 +229,18 @@ async fn a_recipient_that_was_down_gets_everything_exactly_once() {
 
     let b = serve(&db, &b_addr).await;
     for id in &ids[..4] {
-        let mut delivered = false;
-        for _ in 0..400 {
-            if show(&c, &a, id).await["status"] == "delivered" {
-                delivered = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        assert!(delivered, "{id} was delivered after B came back");
+        let v = show_until(&c, &a, id, |v| v["status"] == "delivered").await;
+        assert_eq!(
+            v["status"], "delivered",
+            "{id} was delivered after B came back"
+        );
         assert_eq!(
             show(&c, &b, id).await["timeline"].as_array().unwrap().len(),
             2,
             "recorded once"
         );
     }
-    let mut withdrawn = Value::Null;
-    for _ in 0..400 {
-        withdrawn = show(&c, &b, &ids[4]).await;
-        if withdrawn["status"] == "withdrawn" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let withdrawn = show_until(&c, &b, &ids[4], |v| v["status"] == "withdrawn").await;
     let kinds: Vec<&str> = withdrawn["timeline"]
         .as_array()
         .unwrap()
@@ -279,12 +286,7 @@ async fn a_third_node_cannot_touch_an_exchange_it_is_not_party_to() {
     peer(&b, &cn, "FR").await;
     let c = reqwest::Client::new();
     let id = submit(&c, &a, "cert-b.example", 1).await;
-    for _ in 0..200 {
-        if show(&c, &a, &id).await["status"] == "delivered" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    show_until(&c, &a, &id, |v| v["status"] == "delivered").await;
     let a_env = a
         .node
         .entry(
@@ -336,14 +338,7 @@ async fn a_batch_answers_each_envelope_and_stores_only_what_it_accepts() {
     peer(&b, &a, "RU").await;
     let c = reqwest::Client::new();
     let id = submit(&c, &a, "cert-b.example", 1).await;
-    let mut first = Value::Null;
-    for _ in 0..400 {
-        first = show(&c, &a, &id).await;
-        if first["status"] == "delivered" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let first = show_until(&c, &a, &id, |v| v["status"] == "delivered").await;
     let index = first["timeline"][0]["log_index"].as_u64().unwrap();
     let stored = a.node.entry(index).unwrap().unwrap().envelope;
     let tampered = String::from_utf8(stored.clone())
@@ -437,14 +432,10 @@ async fn an_envelope_refused_for_good_is_not_retried_and_holds_back_its_request(
     let c = reqwest::Client::new();
 
     let id = submit(&c, &a, "cert-b.example", 1).await;
-    let mut v = Value::Null;
-    for _ in 0..400 {
-        v = show(&c, &a, &id).await;
-        if v["deliveries"][0]["refused_at"].is_string() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let v = show_until(&c, &a, &id, |v| {
+        v["deliveries"][0]["refused_at"].is_string()
+    })
+    .await;
     assert!(v["deliveries"][0]["refused_at"].is_string(), "{v}");
     assert!(v["deliveries"][0]["last_error"]
         .as_str()
@@ -535,12 +526,7 @@ async fn a_peer_fetches_the_attachments_cited_to_it_and_nothing_else() {
         .as_str()
         .unwrap()
         .to_string();
-    for _ in 0..400 {
-        if show(&c, &b, &id).await["status"] == "delivered" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    show_until(&c, &b, &id, |v| v["status"] == "delivered").await;
 
     // B's officer downloads it: fetched from A, checked, kept.
     let url = format!("{}/api/v1/attachments/{sha}", b.base);
@@ -752,24 +738,13 @@ async fn peers_are_reached_over_https_with_the_configured_trust_anchors() {
     let c = reqwest::Client::new();
     let from_a = submit(&c, &a, "cert-b.example", 1).await;
     let from_c = submit(&c, &cn, "cert-b.example", 2).await;
-    let mut v = Value::Null;
-    for _ in 0..400 {
-        v = show(&c, &a, &from_a).await;
-        if v["status"] == "delivered" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let v = show_until(&c, &a, &from_a, |v| v["status"] == "delivered").await;
     assert_eq!(v["status"], "delivered", "{v}");
     assert!(v["timeline"][0]["receipt"].is_string());
-    let mut v = Value::Null;
-    for _ in 0..400 {
-        v = show(&c, &cn, &from_c).await;
-        if v["deliveries"][0]["last_error"].is_string() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let v = show_until(&c, &cn, &from_c, |v| {
+        v["deliveries"][0]["last_error"].is_string()
+    })
+    .await;
     assert_eq!(v["status"], "submitted");
     let error = v["deliveries"][0]["last_error"]
         .as_str()

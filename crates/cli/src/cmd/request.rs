@@ -754,11 +754,7 @@ impl Client {
                 .post(format!("{}/api/v1/attachments", self.base))
                 .header("content-type", media)
                 .body(bytes.clone());
-            rb = match &self.auth {
-                Auth::None => rb,
-                Auth::Bearer(t) => rb.bearer_auth(t),
-                Auth::Basic(u, p) => rb.basic_auth(u, Some(p)),
-            };
+            rb = self.authed(rb);
             let r = rb.send().await.map_err(|e| {
                 anyhow::anyhow!("cannot reach the node at {}: {}", self.base, one_line(&e))
             })?;
@@ -773,14 +769,19 @@ impl Client {
         Ok(Value::Array(out))
     }
 
-    /// GETs raw content; errors as [`Client::send`].
-    async fn download(&self, path: &str) -> anyhow::Result<Vec<u8>> {
-        let mut rb = self.http.get(format!("{}{path}", self.base));
-        rb = match &self.auth {
+    /// Adds the user's credentials, if any.
+    fn authed(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.auth {
             Auth::None => rb,
             Auth::Bearer(t) => rb.bearer_auth(t),
             Auth::Basic(u, p) => rb.basic_auth(u, Some(p)),
-        };
+        }
+    }
+
+    /// GETs raw content; errors as [`Client::send`].
+    async fn download(&self, path: &str) -> anyhow::Result<Vec<u8>> {
+        let mut rb = self.http.get(format!("{}{path}", self.base));
+        rb = self.authed(rb);
         let r = rb.send().await.map_err(|e| {
             anyhow::anyhow!("cannot reach the node at {}: {}", self.base, one_line(&e))
         })?;
@@ -813,11 +814,7 @@ impl Client {
         if !query.is_empty() {
             rb = rb.query(query);
         }
-        rb = match &self.auth {
-            Auth::None => rb,
-            Auth::Bearer(t) => rb.bearer_auth(t),
-            Auth::Basic(u, p) => rb.basic_auth(u, Some(p)),
-        };
+        rb = self.authed(rb);
         if let Some(b) = body {
             rb = rb.json(&b);
         }
