@@ -106,3 +106,69 @@ async fn bench_entries_are_served_and_proofs_verify() {
     assert!(child.0.wait().unwrap().success());
     run_ok(&["log", "verify", "--dir", d]);
 }
+
+/// `[tls]` in config.toml: the node serves HTTPS with that certificate, and a
+/// key others can read is refused with one line saying so.
+#[tokio::test]
+async fn serve_speaks_https_with_the_configured_certificate() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("node");
+    let d = dir.to_str().unwrap();
+    run_ok(&["init", "--dir", d, "--origin", "cert-a.example"]);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    std::fs::write(dir.join("tls.crt"), cert.pem()).unwrap();
+    std::fs::write(dir.join("tls.key"), key.serialize_pem()).unwrap();
+    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        format!("{config}\n[tls]\ncert = \"tls.crt\"\nkey = \"tls.key\"\n"),
+    )
+    .unwrap();
+
+    std::fs::set_permissions(dir.join("tls.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = detente()
+        .args(["serve", "--dir", d, "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("tls.key is readable by others"), "{err}");
+
+    std::fs::set_permissions(dir.join("tls.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut child = Server(
+        detente()
+            .args(["serve", "--dir", d, "--listen", "127.0.0.1:0"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(child.0.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("serve exited").unwrap();
+        if let Some(at) = line.find("listening on https://") {
+            let rest = &line[at + "listening on https://".len()..];
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    let port = addr.rsplit(':').next().unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let r = client
+        .get(format!("https://localhost:{port}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Plain HTTP on the TLS port gets nowhere.
+    assert!(reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .is_err());
+}

@@ -27,6 +27,18 @@ pub struct Config {
     pub gate: GateConfig,
     #[serde(default, skip_serializing_if = "FederationConfig::is_default")]
     pub federation: FederationConfig,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first; relative to the data directory.
+    pub cert: String,
+    /// PEM private key (mode 0600); relative to the data directory.
+    pub key: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -138,6 +150,7 @@ impl Config {
             limits: Limits::default(),
             gate: GateConfig::default(),
             federation: FederationConfig::default(),
+            tls: None,
         }
     }
 

@@ -14,6 +14,7 @@ mod openapi;
 mod peers;
 mod problem;
 mod routes;
+pub mod tls;
 
 pub use compose::{node_app, node_app_parts, node_app_with_clock, GateFilter, NodeAuth};
 pub use peers::PEER_HEADER;
@@ -88,6 +89,21 @@ pub fn app(state: AppState, extra: Option<Router>) -> Router {
         router = router.merge(extra);
     }
     middleware::wrap(router, state)
+}
+
+/// Serves `app` over HTTPS on `listener` until `shutdown` resolves.
+pub async fn run_tls(
+    listener: TcpListener,
+    tls: std::sync::Arc<tokio_rustls::rustls::ServerConfig>,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        tls::TlsListener::new(listener, tls)?,
+        tls::with_client_addr(app).into_make_service_with_connect_info::<tls::ClientAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves.

@@ -76,9 +76,22 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
-        tracing::info!(origin = %node.config().origin, key = %node.verifier(), "listening on http://{addr}");
         let app = detente_server::node_app(node.clone())?;
-        detente_server::run(listener, app, shutdown_signal()).await?;
+        match &node.config().tls {
+            Some(tls) => {
+                let config = detente_server::tls::server_config(
+                    &a.dir.join(&tls.cert),
+                    &a.dir.join(&tls.key),
+                )
+                .map_err(|e| anyhow::anyhow!("[tls] {e}"))?;
+                tracing::info!(origin = %node.config().origin, key = %node.verifier(), "listening on https://{addr}");
+                detente_server::run_tls(listener, config, app, shutdown_signal()).await?;
+            }
+            None => {
+                tracing::info!(origin = %node.config().origin, key = %node.verifier(), "listening on http://{addr}");
+                detente_server::run(listener, app, shutdown_signal()).await?;
+            }
+        }
         anyhow::Ok(())
     })?;
     node.shutdown();
