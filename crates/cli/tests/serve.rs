@@ -32,14 +32,9 @@ impl Drop for Server {
     }
 }
 
-#[tokio::test]
-async fn bench_entries_are_served_and_proofs_verify() {
-    let t = tempfile::tempdir().unwrap();
-    let dir = t.path().join("node");
-    let d = dir.to_str().unwrap();
-    run_ok(&["bench", "log", "--dir", d, "--entries", "1000"]);
-    let key = VerifierKey::parse(run_ok(&["key", "--dir", d]).trim()).unwrap();
-
+/// Starts `detente serve` on a free port; returns it with the address it
+/// announces after `listening on {scheme}://`.
+fn serve(d: &str, scheme: &str) -> (Server, String) {
     let mut child = Server(
         detente()
             .args(["serve", "--dir", d, "--listen", "127.0.0.1:0"])
@@ -48,14 +43,28 @@ async fn bench_entries_are_served_and_proofs_verify() {
             .unwrap(),
     );
     let mut lines = BufReader::new(child.0.stderr.take().unwrap()).lines();
-    let base = loop {
+    let marker = format!("listening on {scheme}://");
+    let addr = loop {
         let line = lines.next().expect("serve exited").unwrap();
-        if let Some(at) = line.find("listening on http://") {
-            let rest = &line[at + "listening on ".len()..];
+        if let Some(at) = line.find(&marker) {
+            let rest = &line[at + marker.len()..];
             break rest.split_whitespace().next().unwrap().to_string();
         }
     };
     std::thread::spawn(move || lines.for_each(drop));
+    (child, addr)
+}
+
+#[tokio::test]
+async fn bench_entries_are_served_and_proofs_verify() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("node");
+    let d = dir.to_str().unwrap();
+    run_ok(&["bench", "log", "--dir", d, "--entries", "1000"]);
+    let key = VerifierKey::parse(run_ok(&["key", "--dir", d]).trim()).unwrap();
+
+    let (mut child, addr) = serve(d, "http");
+    let base = format!("http://{addr}");
 
     let note = reqwest::get(format!("{base}/log/checkpoint"))
         .await
@@ -140,22 +149,7 @@ async fn serve_speaks_https_with_the_configured_certificate() {
     assert!(err.contains("tls.key is readable by others"), "{err}");
 
     std::fs::set_permissions(dir.join("tls.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
-    let mut child = Server(
-        detente()
-            .args(["serve", "--dir", d, "--listen", "127.0.0.1:0"])
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = BufReader::new(child.0.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("serve exited").unwrap();
-        if let Some(at) = line.find("listening on https://") {
-            let rest = &line[at + "listening on https://".len()..];
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
+    let (_child, addr) = serve(d, "https");
     let port = addr.rsplit(':').next().unwrap();
     let client = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(cert.pem().as_bytes()).unwrap())
