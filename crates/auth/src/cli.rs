@@ -34,12 +34,12 @@ pub enum UserCommand {
     Remove { name: String },
 }
 
-pub fn run_user(dir: &Path, cmd: UserCommand) -> anyhow::Result<()> {
-    let db = dir.join("detente.db");
-    if !dir.is_dir() {
-        bail!("data directory {} does not exist", dir.display());
+/// Runs a user command on the node's SQLite database `db`.
+pub fn run_user(db: &Path, cmd: UserCommand) -> anyhow::Result<()> {
+    if !db.parent().is_some_and(Path::is_dir) {
+        bail!("data directory of {} does not exist", db.display());
     }
-    let users = Users::open(&db).with_context(|| format!("cannot open {}", db.display()))?;
+    let users = Users::open(db).with_context(|| format!("cannot open {}", db.display()))?;
     match cmd {
         UserCommand::Add {
             name,
@@ -113,9 +113,10 @@ mod tests {
     #[test]
     fn run_user_round_trip() {
         let dir = tempfile::tempdir().unwrap();
-        run_user(dir.path(), UserCommand::Token { name: "x".into() }).unwrap_err();
-        run_user(dir.path(), UserCommand::List).unwrap();
-        let missing = dir.path().join("nope");
+        let db = dir.path().join("detente.db");
+        run_user(&db, UserCommand::Token { name: "x".into() }).unwrap_err();
+        run_user(&db, UserCommand::List).unwrap();
+        let missing = dir.path().join("nope").join("detente.db");
         assert!(run_user(&missing, UserCommand::List).is_err());
     }
 }

@@ -95,6 +95,11 @@ fn gate_exit(r: anyhow::Result<ExitCode>) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// The SQLite file a data directory's config names (users and TAXII live there).
+fn database(dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    Ok(detente_node::datadir::database_file(dir)?)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -109,10 +114,12 @@ fn main() -> ExitCode {
         Command::VerifyReport(a) => cmd::report::verify_report(a),
         Command::Peer(c) => cmd::peer::run(c),
         Command::Request(c) => cmd::request::run(c),
-        Command::User(a) => detente_auth::run_user(&a.dir, a.command).map(|_| ExitCode::SUCCESS),
-        Command::Collection(a) => {
-            detente_taxii::run_collection(&a.dir, a.command).map(|_| ExitCode::SUCCESS)
-        }
+        Command::User(a) => database(&a.dir)
+            .and_then(|db| detente_auth::run_user(&db, a.command))
+            .map(|_| ExitCode::SUCCESS),
+        Command::Collection(a) => database(&a.dir)
+            .and_then(|db| detente_taxii::run_collection(&db, a.command))
+            .map(|_| ExitCode::SUCCESS),
         Command::Scan(a) => gate_exit(detente_gate::cli::run_scan(a)),
         Command::Gate(GateCommand::Check(a)) => gate_exit(detente_gate::cli::run_gate_check(a)),
         Command::Gate(GateCommand::Holds(a)) => cmd::gate::holds(a),

@@ -166,3 +166,71 @@ async fn serve_speaks_https_with_the_configured_certificate() {
         .await
         .is_err());
 }
+
+/// Everything lives in the database `config.toml` names: users added by the
+/// CLI are the ones the running node knows, and no other file appears.
+#[tokio::test]
+async fn users_and_collections_live_in_the_configured_database() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("node");
+    let d = dir.to_str().unwrap();
+    run_ok(&["init", "--dir", d, "--origin", "cert-a.example"]);
+    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    let config = config.replace("sqlite://detente.db", "sqlite://store/node.db");
+    assert!(config.contains("store/node.db"));
+    std::fs::write(dir.join("config.toml"), config).unwrap();
+    // The operator moved the database (with its WAL) where the config says.
+    std::fs::create_dir(dir.join("store")).unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let from = dir.join(format!("detente.db{suffix}"));
+        if from.exists() {
+            std::fs::rename(from, dir.join(format!("store/node.db{suffix}"))).unwrap();
+        }
+    }
+    let mut add = detente()
+        .args([
+            "user",
+            "--dir",
+            d,
+            "add",
+            "olga",
+            "--role",
+            "officer",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"olga-password\n")
+        .unwrap();
+    assert!(add.wait().unwrap().success());
+    let id = run_ok(&[
+        "collection",
+        "--dir",
+        d,
+        "add",
+        "--title",
+        "feed",
+        "--read",
+        "*",
+    ]);
+    assert!(!id.trim().is_empty());
+
+    let (_child, addr) = serve(d, "http");
+    let r = reqwest::Client::new()
+        .get(format!("http://{addr}/api/v1/requests"))
+        .basic_auth("olga", Some("olga-password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(dir.join("store/node.db").exists());
+    assert!(
+        !dir.join("detente.db").exists(),
+        "nothing outside the configured database"
+    );
+}

@@ -185,6 +185,14 @@ impl Config {
         toml::to_string_pretty(self).expect("config serialises")
     }
 
+    /// The SQLite file of the node in `dir`: it also holds the users, the
+    /// TAXII collections and the witness state. `None` for other databases.
+    pub fn sqlite_file(&self, dir: &Path) -> Option<std::path::PathBuf> {
+        self.database_url(dir)
+            .strip_prefix("sqlite://")
+            .map(std::path::PathBuf::from)
+    }
+
     /// The database URL with a relative SQLite path resolved against `dir`.
     pub fn database_url(&self, dir: &Path) -> String {
         match self.database.strip_prefix("sqlite://") {

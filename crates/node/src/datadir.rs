@@ -17,6 +17,24 @@ pub const TREE_DIR: &str = "tree";
 /// The origin `detente serve` gives a data directory it creates by itself.
 pub const DEFAULT_ORIGIN: &str = "detente.localhost";
 
+/// The SQLite file of the node in `dir`, as its `config.toml` names it (users,
+/// TAXII collections and witness state live there next to the log).
+pub fn database_file(dir: &Path) -> Result<PathBuf, NodeError> {
+    if !is_initialised(dir) {
+        return Err(NodeError::Config(format!(
+            "{} is not a detente data directory (run detente init first)",
+            dir.display()
+        )));
+    }
+    let config = Config::load(&dir.join(CONFIG_FILE))?;
+    config.sqlite_file(dir).ok_or_else(|| {
+        NodeError::Config(format!(
+            "database {:?}: users, TAXII and the witness need the SQLite database",
+            config.database
+        ))
+    })
+}
+
 pub fn is_initialised(dir: &Path) -> bool {
     dir.join(CONFIG_FILE).exists()
 }

@@ -33,7 +33,7 @@ pub fn node_app_parts(
     node: Arc<Node>,
     clock: detente_node::exchange::Clock,
 ) -> Result<(Router, Arc<Exchange>), NodeError> {
-    let db = node.dir().join("detente.db");
+    let db = detente_node::datadir::database_file(node.dir())?;
     let users = Arc::new(Users::open(&db).map_err(|e| NodeError::Config(format!("users: {e}")))?);
     let config = TaxiiConfig {
         max_content_length: node.config().limits.max_body_bytes,
@@ -49,7 +49,7 @@ pub fn node_app_parts(
         peer_country,
     };
     let taxii = Arc::new(
-        Taxii::open(node.dir(), auth.clone(), config)
+        Taxii::open(&db, auth.clone(), config)
             .map_err(|e| NodeError::Config(format!("taxii: {e}")))?
             .with_outbound_filter(Arc::new(gate)),
     );
@@ -92,8 +92,12 @@ fn open_witness(node: &Arc<Node>) -> Result<Witness, NodeError> {
     for p in node.store().peers()? {
         logs.push(peer_log(&p.origin, &p.key)?);
     }
-    let w = Witness::open(node.dir().join("detente.db"), node.key_arc(), logs)
-        .map_err(|e| NodeError::Config(format!("witness: {e}")))?;
+    let w = Witness::open(
+        detente_node::datadir::database_file(node.dir())?,
+        node.key_arc(),
+        logs,
+    )
+    .map_err(|e| NodeError::Config(format!("witness: {e}")))?;
     let n = node.clone();
     w.on_conflict(move |c| {
         tracing::error!(origin = %c.origin, kind = ?c.kind, "a peer presented a checkpoint inconsistent with one it signed before");

@@ -43,7 +43,11 @@ enum Command {
 async fn serve(dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let users = Arc::new(detente_auth::Users::open(&dir.join("detente.db"))?);
-    let taxii = Arc::new(Taxii::open(&dir, users, TaxiiConfig::default())?);
+    let taxii = Arc::new(Taxii::open(
+        &dir.join("detente.db"),
+        users,
+        TaxiiConfig::default(),
+    )?);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

@@ -979,9 +979,13 @@ mod tests {
     fn outbound_filter_applies_to_peers_only() {
         let dir = tempfile::tempdir().unwrap();
         let users = Arc::new(detente_auth::Users::open(&dir.path().join("detente.db")).unwrap());
-        let taxii = Taxii::open(dir.path(), users, crate::TaxiiConfig::default())
-            .unwrap()
-            .with_outbound_filter(Arc::new(WithholdMalware));
+        let taxii = Taxii::open(
+            &dir.path().join("detente.db"),
+            users,
+            crate::TaxiiConfig::default(),
+        )
+        .unwrap()
+        .with_outbound_filter(Arc::new(WithholdMalware));
         let row = |body: &str| ObjectRow {
             seq: 1,
             id: String::new(),

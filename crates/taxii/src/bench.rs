@@ -80,7 +80,7 @@ async fn start_server(
         max_content_length: 64 * 1024 * 1024,
         ..TaxiiConfig::default()
     };
-    let taxii = Arc::new(Taxii::open(dir, users, config)?);
+    let taxii = Arc::new(Taxii::open(&dir.join("detente.db"), users, config)?);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -34,13 +34,13 @@ pub enum CollectionCommand {
     Remove { id: String },
 }
 
-pub fn run_collection(dir: &Path, cmd: CollectionCommand) -> anyhow::Result<()> {
-    if !dir.is_dir() {
-        bail!("data directory {} does not exist", dir.display());
+/// Runs a collection command on the node's SQLite database `db`.
+pub fn run_collection(db: &Path, cmd: CollectionCommand) -> anyhow::Result<()> {
+    if !db.parent().is_some_and(Path::is_dir) {
+        bail!("data directory of {} does not exist", db.display());
     }
-    let db = dir.join("detente.db");
     let store =
-        SqliteTaxiiStore::open(&db).with_context(|| format!("cannot open {}", db.display()))?;
+        SqliteTaxiiStore::open(db).with_context(|| format!("cannot open {}", db.display()))?;
     match cmd {
         CollectionCommand::Add {
             title,
@@ -116,15 +116,23 @@ mod tests {
             write: vec!["alice".into(), " ".into()],
             red: vec![],
         };
-        run_collection(dir.path(), add).unwrap();
+        run_collection(&dir.path().join("detente.db"), add).unwrap();
         let store = SqliteTaxiiStore::open(&dir.path().join("detente.db")).unwrap();
         let all = store.collections().unwrap();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].write, vec!["alice"]);
-        run_collection(dir.path(), CollectionCommand::List).unwrap();
+        run_collection(&dir.path().join("detente.db"), CollectionCommand::List).unwrap();
         let id = all[0].id.clone();
-        run_collection(dir.path(), CollectionCommand::Remove { id: id.clone() }).unwrap();
-        assert!(run_collection(dir.path(), CollectionCommand::Remove { id }).is_err());
+        run_collection(
+            &dir.path().join("detente.db"),
+            CollectionCommand::Remove { id: id.clone() },
+        )
+        .unwrap();
+        assert!(run_collection(
+            &dir.path().join("detente.db"),
+            CollectionCommand::Remove { id }
+        )
+        .is_err());
     }
 
     #[test]

@@ -114,14 +114,15 @@ pub struct Taxii {
 const PRUNE_EVERY: u64 = 1000;
 
 impl Taxii {
-    /// Opens the TAXII tables in `DIR/detente.db`. `users` is usually
-    /// `Arc<detente_auth::Users>`, or the node's wrapper that also knows peers.
+    /// Opens the TAXII tables in the node's SQLite database `db`. `users` is
+    /// usually `Arc<detente_auth::Users>`, or the node's wrapper that also
+    /// knows peers.
     pub fn open(
-        dir: &Path,
+        db: &Path,
         users: Arc<dyn Authenticator>,
         config: TaxiiConfig,
     ) -> Result<Taxii, TaxiiError> {
-        let store = sqlite::SqliteTaxiiStore::open(&dir.join("detente.db"))?;
+        let store = sqlite::SqliteTaxiiStore::open(db)?;
         Taxii::with_store(Arc::new(store), users, config)
     }
 

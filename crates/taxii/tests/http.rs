@@ -23,7 +23,7 @@ struct Node {
 impl Node {
     async fn start(dir: &Path) -> Node {
         let users = Arc::new(Users::open(&dir.join("detente.db")).unwrap());
-        Node::start_with(Taxii::open(dir, users, config()).unwrap()).await
+        Node::start_with(Taxii::open(&dir.join("detente.db"), users, config()).unwrap()).await
     }
 
     async fn start_with(taxii: Taxii) -> Node {
@@ -860,9 +860,13 @@ async fn peers_get_tlp_and_gate_filtered_views() {
     };
     detente_taxii::TaxiiStore::create_collection(&store, &shared).unwrap();
     let users = Users::open(&dir.path().join("detente.db")).unwrap();
-    let taxii = Taxii::open(dir.path(), Arc::new(WithPeer(users)), config())
-        .unwrap()
-        .with_outbound_filter(Arc::new(NoMalware));
+    let taxii = Taxii::open(
+        &dir.path().join("detente.db"),
+        Arc::new(WithPeer(users)),
+        config(),
+    )
+    .unwrap()
+    .with_outbound_filter(Arc::new(NoMalware));
     let node = Node::start_with(taxii).await;
     let marked = |n: u32, marking: &str| {
         let mut o = indicator(n, "2020-01-01T00:00:00Z");
@@ -939,7 +943,7 @@ async fn merges_into_a_node_router_with_its_own_fallback() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path());
     let users = Arc::new(Users::open(&dir.path().join("detente.db")).unwrap());
-    let taxii = Arc::new(Taxii::open(dir.path(), users, config()).unwrap());
+    let taxii = Arc::new(Taxii::open(&dir.path().join("detente.db"), users, config()).unwrap());
     let app = axum::Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .fallback(|| async { (StatusCode::NOT_FOUND, "node 404") })

@@ -69,7 +69,7 @@ pub fn run(a: ReportBenchArgs) -> anyhow::Result<ExitCode> {
     let dir = tmp.path().join("node");
     datadir::init(&dir, &Origin::parse("bench.detente.localhost")?, None)?;
     drop(Node::open(&dir)?);
-    let store = SqliteStore::open(&dir.join("detente.db"))?;
+    let store = SqliteStore::open(&datadir::database_file(&dir)?)?;
     for start in (0..a.requests).step_by(50_000) {
         let rows: Vec<RequestRow> = (start..(start + 50_000).min(a.requests)).map(row).collect();
         store.insert_summaries_raw(&rows)?;

@@ -122,7 +122,9 @@ fn share_indicators(a: &ClusterNode) -> anyhow::Result<()> {
     a.node
         .store()
         .put_attachment(&sha, "application/stix+json", &bytes, &now)?;
-    let store = detente_taxii::sqlite::SqliteTaxiiStore::open(&a.node.dir().join("detente.db"))?;
+    let store = detente_taxii::sqlite::SqliteTaxiiStore::open(
+        &detente_node::datadir::database_file(a.node.dir())?,
+    )?;
     store.create_collection(&Collection {
         id: "6a3f4b1c-2d5e-4f60-8a71-92b3c4d5e6f7".into(),
         title: "Indicators shared with cert-b.example".into(),

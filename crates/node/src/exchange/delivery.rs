@@ -251,68 +251,80 @@ impl Exchange {
         Ok(resp)
     }
 
-    /// Applies the envelopes the peer sent back with a receipt, then records
-    /// the receipt. In that order: after a crash in between, the entry is
-    /// still pending, is delivered again, and the peer answers the same. A
-    /// reply that cannot be applied is logged; the receipt is kept regardless,
-    /// as the delivery happened.
+    /// Records a receipt together with the envelopes the peer sent back with
+    /// it (its `delivered`), in one commit under the request's lock: after a
+    /// crash either both are there or the entry is still pending, is
+    /// delivered again, and the peer answers the same. A reply that cannot be
+    /// applied is logged; the receipt is kept regardless, as the delivery
+    /// happened.
     async fn accept_reply(&self, row: &OutboxRow, reply: Reply) -> Result<(), ExchangeError> {
         let parsed = parse_own(&row.envelope)?;
         let peer = self
             .node
             .peer(&row.peer)?
             .ok_or_else(|| ExchangeError::Refused("peer removed".into()))?;
-        for b64 in &reply.envelopes {
-            if let Err(e) = self.apply_reply(row, &peer, b64).await {
-                tracing::error!(error = %e, peer = %row.peer, "could not apply an envelope the peer sent with its receipt");
+        let guard = self.lock_for(&row.request_id).lock().await;
+        let mut writes = match self.reply_writes(row, &peer, &reply.envelopes).await {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!(error = %e, peer = %row.peer, "could not apply what the peer sent with its receipt");
+                Vec::new()
             }
-        }
-        self.persist(vec![
-            ExchangeWrite::SetReceipt {
-                event_id: parsed.timed.event.id.to_string(),
-                receipt: reply.receipt,
-            },
-            ExchangeWrite::OutboxDelivered {
-                digest: row.digest,
-                at: time::format(&time::now()),
-            },
-        ])
-        .await?;
+        };
+        writes.push(ExchangeWrite::SetReceipt {
+            event_id: parsed.timed.event.id.to_string(),
+            receipt: reply.receipt,
+        });
+        writes.push(ExchangeWrite::OutboxDelivered {
+            digest: row.digest,
+            at: time::format(&time::now()),
+        });
+        self.persist(writes).await?;
+        drop(guard);
         if matches!(parsed.timed.event.kind, EventKind::Submitted { .. }) {
             let _ = self.delivered.send(row.request_id.clone());
         }
         Ok(())
     }
 
-    /// Logs and records one envelope of the peer's reply (its `delivered`),
-    /// under the request's lock so no other event of it interleaves.
-    async fn apply_reply(
+    /// Checks and logs the peer's reply envelopes (events of the same
+    /// request, e.g. its `delivered`); returns the writes that record them.
+    async fn reply_writes(
         &self,
         row: &OutboxRow,
         peer: &Peer,
-        b64: &str,
-    ) -> Result<(), ExchangeError> {
-        let bytes = B64
-            .decode(b64)
-            .map_err(|e| ExchangeError::Invalid(e.to_string()))?;
-        let p = parse_envelope(&bytes, &peer.key)?;
-        let request_id = p.timed.event.request_id.to_string();
-        let _guard = self.lock_for(&request_id).lock().await;
-        let event_id = p.timed.event.id.to_string();
-        if self.node.store().event_by_id(&event_id)?.is_some() {
-            return Ok(());
+        replies: &[String],
+    ) -> Result<Vec<ExchangeWrite>, ExchangeError> {
+        let mut writes = Vec::new();
+        if replies.is_empty() {
+            return Ok(writes);
         }
-        let (state, request, _) = self.state(&request_id)?;
-        let next = apply(&state, &p.timed.event, p.timed.actor, p.timed.at)?;
-        let appended = self.node.append(vec![p.envelope.clone()]).await?;
-        let writes = self.event_write(
-            &next,
-            &request.direction,
-            &row.peer,
-            &p.envelope,
-            appended.first_index,
-        )?;
-        self.persist(writes).await
+        let (mut state, request, _) = self.state(&row.request_id)?;
+        for b64 in replies {
+            let bytes = B64
+                .decode(b64)
+                .map_err(|e| ExchangeError::Invalid(e.to_string()))?;
+            let p = parse_envelope(&bytes, &peer.key)?;
+            if p.timed.event.request_id.to_string() != row.request_id {
+                return Err(ExchangeError::Invalid(
+                    "a reply about another request".into(),
+                ));
+            }
+            let event_id = p.timed.event.id.to_string();
+            if self.node.store().event_by_id(&event_id)?.is_some() {
+                continue;
+            }
+            state = apply(&state, &p.timed.event, p.timed.actor, p.timed.at)?;
+            let appended = self.node.append(vec![p.envelope.clone()]).await?;
+            writes.extend(self.event_write(
+                &state,
+                &request.direction,
+                &row.peer,
+                &p.envelope,
+                appended.first_index,
+            )?);
+        }
+        Ok(writes)
     }
 }
 
