@@ -1,6 +1,7 @@
-//! Kill a sending node (SIGKILL) while users are submitting requests: every
-//! request the node acknowledged (201) is still there after a restart, is
-//! delivered to the peer exactly once, and both logs verify.
+//! Kill a node (SIGKILL) while users are submitting requests, the sender or
+//! the recipient: every request the sender acknowledged (201) is still there
+//! after a restart, is delivered to the peer exactly once, and both logs
+//! verify.
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
@@ -43,10 +44,10 @@ impl Drop for Server {
     }
 }
 
-fn serve(dir: &str) -> (Server, String) {
+fn serve(dir: &str, listen: &str) -> (Server, String) {
     let mut child = Server(
         detente()
-            .args(["serve", "--dir", dir, "--listen", "127.0.0.1:0"])
+            .args(["serve", "--dir", dir, "--listen", listen])
             .stderr(Stdio::piped())
             .spawn()
             .unwrap(),
@@ -120,29 +121,55 @@ async fn get(c: &reqwest::Client, base: &str, id: &str) -> Option<Value> {
     r.status().is_success().then_some(r.json().await.ok()?)
 }
 
+#[derive(Clone, Copy, PartialEq)]
+enum Victim {
+    Sender,
+    Recipient,
+}
+
 #[test]
 fn killing_the_sender_loses_no_acknowledged_request() {
+    crash_while_exchanging(Victim::Sender);
+}
+
+#[test]
+fn killing_the_recipient_loses_no_acknowledged_request() {
+    crash_while_exchanging(Victim::Recipient);
+}
+
+fn crash_while_exchanging(victim: Victim) {
     let t = tempfile::tempdir().unwrap();
     let (da, key_a) = node(t.path(), "a", "cert-a.example", "DE");
     let (db, key_b) = node(t.path(), "b", "cert-b.example", "FR");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let c = reqwest::Client::new();
-    let (_b, base_b) = serve(&db);
-    let (a, base_a) = serve(&da);
+    // B comes back on the same address: A knows it by its URL.
+    let b_listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let (b, base_b) = serve(&db, &b_listen);
+    let (a, base_a) = serve(&da, "127.0.0.1:0");
     rt.block_on(async {
         add_peer(&c, &base_a, "cert-b.example", &base_b, &key_b, "FR").await;
         add_peer(&c, &base_b, "cert-a.example", &base_a, &key_a, "DE").await;
     });
 
-    // Eight users submit continuously; the node is killed once 60 were
-    // acknowledged, with more in flight.
+    // Eight users submit continuously; a node is killed once 60 requests
+    // were acknowledged, with more in flight, and the users go on until
+    // A stops answering or 120 were acknowledged.
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (mut a, mut b) = (a, b);
     rt.block_on(async {
         let mut users = tokio::task::JoinSet::new();
         for u in 0..8 {
             let (c, base, acked) = (c.clone(), base_a.clone(), acked.clone());
             users.spawn(async move {
                 for n in 0.. {
+                    if acked.lock().unwrap().len() >= 120 {
+                        return;
+                    }
                     let body = json!({ "type": "consultation", "reference": format!("U{u}-{n}"),
                         "issuing_authority": "National CERT", "facts": "Who operates the address block in the annex?",
                         "urgency": "normal", "tlp": "green", "recipient": "cert-b.example" });
@@ -166,14 +193,22 @@ fn killing_the_sender_loses_no_acknowledged_request() {
         while acked.lock().unwrap().len() < 60 {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        let mut a = a;
-        a.0.kill().unwrap(); // SIGKILL: no shutdown, no flush
-        a.0.wait().unwrap();
+        let killed = match victim {
+            Victim::Sender => &mut a,
+            Victim::Recipient => &mut b,
+        };
+        killed.0.kill().unwrap(); // SIGKILL: no shutdown, no flush
+        killed.0.wait().unwrap();
         while users.join_next().await.is_some() {}
     });
     let acked = acked.lock().unwrap().clone();
-
-    let (_a, base_a) = serve(&da);
+    let (_a, base_a, _b) = match victim {
+        Victim::Sender => {
+            let (a, base_a) = serve(&da, "127.0.0.1:0");
+            (a, base_a, b)
+        }
+        Victim::Recipient => (a, base_a, serve(&db, &b_listen).0),
+    };
     rt.block_on(async {
         for id in &acked {
             let mut v = Value::Null;
