@@ -3,9 +3,12 @@
 //! after a restart, is delivered to the peer exactly once, and both logs
 //! verify.
 
+mod common;
+
+use common::Server;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,34 +37,9 @@ fn ok(args: &[&str], stdin: Option<&str>) {
     );
 }
 
-/// Kills the server if the test fails half way.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn serve(dir: &str, listen: &str) -> (Server, String) {
-    let mut child = Server(
-        detente()
-            .args(["serve", "--dir", dir, "--listen", listen])
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = BufReader::new(child.0.stderr.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("serve exited").unwrap();
-        if let Some(at) = line.find("listening on http://") {
-            let rest = &line[at + "listening on ".len()..];
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, base)
+    let (server, addr) = common::serve(dir, listen, "http");
+    (server, format!("http://{addr}"))
 }
 
 fn node(t: &std::path::Path, name: &str, origin: &str, country: &str) -> (String, String) {

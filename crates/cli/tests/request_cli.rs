@@ -3,8 +3,11 @@
 //! and answered entirely through the CLI, and errors as one line with a
 //! non-zero exit.
 
+mod common;
+
+use common::Server;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -53,34 +56,9 @@ fn fails(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> String {
     err
 }
 
-/// Kills the server if the test fails half way.
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn serve(dir: &str) -> (Server, String) {
-    let mut child = Server(
-        detente()
-            .args(["serve", "--dir", dir, "--listen", "127.0.0.1:0"])
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = BufReader::new(child.0.stderr.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("serve exited").unwrap();
-        if let Some(at) = line.find("listening on http://") {
-            let rest = &line[at + "listening on ".len()..];
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, base)
+    let (server, addr) = common::serve(dir, "127.0.0.1:0", "http");
+    (server, format!("http://{addr}"))
 }
 
 fn init(t: &Path, name: &str, origin: &str, country: &str) -> String {

@@ -1,11 +1,13 @@
 //! The binary end to end: entries written by `bench log` are served by `serve`,
 //! their proofs verify over HTTP and offline, and SIGTERM stops the node cleanly.
 
+mod common;
+
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
+use common::Server;
 use detente_domain::VerifierKey;
 use detente_log::merkle::{verify_inclusion, Hash};
 use detente_log::Checkpoint;
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 fn detente() -> Command {
@@ -22,37 +24,8 @@ fn run_ok(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// Kills the server if the test fails half way.
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `detente serve` on a free port; returns it with the address it
-/// announces after `listening on {scheme}://`.
 fn serve(d: &str, scheme: &str) -> (Server, String) {
-    let mut child = Server(
-        detente()
-            .args(["serve", "--dir", d, "--listen", "127.0.0.1:0"])
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = BufReader::new(child.0.stderr.take().unwrap()).lines();
-    let marker = format!("listening on {scheme}://");
-    let addr = loop {
-        let line = lines.next().expect("serve exited").unwrap();
-        if let Some(at) = line.find(&marker) {
-            let rest = &line[at + marker.len()..];
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, addr)
+    common::serve(d, "127.0.0.1:0", scheme)
 }
 
 #[tokio::test]

@@ -378,8 +378,8 @@ impl Exchange {
             .validate(&self.limits)
             .map_err(|e| ExchangeError::Invalid(e.to_string()))?;
         let state = RequestState::open(&event, Side::Sender, at)?;
+        let files = self.check_attachments(event.kind.attachments())?;
         if let EventKind::Submitted { request, .. } = &event.kind {
-            let files = self.check_attachments(&request.attachments)?;
             self.publish_stix(
                 peer.origin.as_str(),
                 &id.to_string(),
@@ -390,6 +390,7 @@ impl Exchange {
         let me = self.node.config().origin.clone();
         self.emit(
             &event,
+            &files,
             &me,
             peer.origin.as_str(),
             &state,
@@ -427,8 +428,10 @@ impl Exchange {
             .node
             .peer(&row.peer)?
             .ok_or_else(|| ExchangeError::Invalid(format!("{} is no longer a peer", row.peer)))?;
+        let files = self.check_attachments(event.kind.attachments())?;
         self.emit(
             &event,
+            &files,
             &sender,
             &recipient,
             &next,
@@ -440,11 +443,14 @@ impl Exchange {
         self.show(request_id)
     }
 
-    /// Gate, sign, log, store and queue one event of this node.
+    /// Gate, sign, log, store and queue one event of this node; `files` are
+    /// the contents of the attachments it cites, which leave with it (the
+    /// peer may then fetch them), so the gate scans them too.
     #[allow(clippy::too_many_arguments)]
     async fn emit(
         &self,
         event: &Event,
+        files: &[(AttachmentRef, Vec<u8>)],
         sender: &str,
         recipient: &str,
         state: &RequestState,
@@ -457,9 +463,6 @@ impl Exchange {
         let body = payload(event, sender, recipient);
         let subject = format!("request-event:{}", event.id);
         let bytes = body.to_string();
-        // What leaves with the event: the event and the content it cites,
-        // which the peer may then fetch.
-        let files = self.check_attachments(event.kind.attachments())?;
         let mut parts: Vec<(&str, &[u8])> = vec![("event.json", bytes.as_bytes())];
         parts.extend(files.iter().map(|(a, c)| (a.name.as_str(), c.as_slice())));
         match self

@@ -133,6 +133,20 @@ async fn show_until(
     v
 }
 
+/// cert-a.example (RU) and cert-b.example (US), served and peered both ways:
+/// A's data directory and node, then B's.
+async fn peered_pair(root: &Path) -> (PathBuf, Running, PathBuf, Running) {
+    let (da, db) = (
+        init(root, "cert-a.example", "RU"),
+        init(root, "cert-b.example", "US"),
+    );
+    let a = serve(&da, "127.0.0.1:0").await;
+    let b = serve(&db, "127.0.0.1:0").await;
+    peer(&a, &b, "US").await;
+    peer(&b, &a, "RU").await;
+    (da, a, db, b)
+}
+
 fn key_of(dir: &Path) -> NodeKey {
     NodeKey::parse(&std::fs::read_to_string(dir.join("node.key")).unwrap()).unwrap()
 }
@@ -194,14 +208,7 @@ fn signed(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_recipient_that_was_down_gets_everything_exactly_once() {
     let t = tempfile::tempdir().unwrap();
-    let (da, db) = (
-        init(t.path(), "cert-a.example", "RU"),
-        init(t.path(), "cert-b.example", "US"),
-    );
-    let a = serve(&da, "127.0.0.1:0").await;
-    let b = serve(&db, "127.0.0.1:0").await;
-    peer(&a, &b, "US").await;
-    peer(&b, &a, "RU").await;
+    let (da, a, db, b) = peered_pair(t.path()).await;
     let c = reqwest::Client::new();
 
     let b_addr = b.addr.to_string();
@@ -328,14 +335,7 @@ async fn a_third_node_cannot_touch_an_exchange_it_is_not_party_to() {
 async fn a_batch_answers_each_envelope_and_stores_only_what_it_accepts() {
     use base64::{engine::general_purpose::STANDARD as B64, Engine};
     let t = tempfile::tempdir().unwrap();
-    let (da, db) = (
-        init(t.path(), "cert-a.example", "RU"),
-        init(t.path(), "cert-b.example", "US"),
-    );
-    let a = serve(&da, "127.0.0.1:0").await;
-    let b = serve(&db, "127.0.0.1:0").await;
-    peer(&a, &b, "US").await;
-    peer(&b, &a, "RU").await;
+    let (da, a, _, b) = peered_pair(t.path()).await;
     let c = reqwest::Client::new();
     let id = submit(&c, &a, "cert-b.example", 1).await;
     let first = show_until(&c, &a, &id, |v| v["status"] == "delivered").await;

@@ -96,21 +96,19 @@ impl Exchange {
             .store()
             .outbox_due(&time::format(&time::now()), (room + busy.len()) as u64)?;
         let mut by_peer: BTreeMap<String, Vec<OutboxRow>> = BTreeMap::new();
-        let fresh: Vec<OutboxRow> = due
+        for row in due
             .into_iter()
             .filter(|r| !busy.contains(&r.digest))
             .take(room)
-            .collect();
-        for row in fresh {
-            busy.insert(row.digest);
+        {
             by_peer.entry(row.peer.clone()).or_default().push(row);
         }
         for mut rows in by_peer.into_values() {
+            busy.extend(rows.iter().map(|r| r.digest));
             while !rows.is_empty() {
-                let rest = rows.split_off(rows.len().min(BATCH));
+                let batch: Vec<OutboxRow> = rows.drain(..rows.len().min(BATCH)).collect();
                 let this = self.clone();
-                tasks.spawn(async move { this.deliver_batch(rows).await });
-                rows = rest;
+                tasks.spawn(async move { this.deliver_batch(batch).await });
             }
         }
         Ok(())
