@@ -1,6 +1,6 @@
 //! `GET /api/v1/openapi.json`: the OpenAPI 3.1 description of the node's user,
 //! peer and log API, written by hand in `openapi.json` beside this file. Public:
-//! it describes the interface, not the node's data. `tests/openapi.rs` checks it
+//! it describes the interface, not the node's data. `tests/api/openapi.rs` checks it
 //! against the router.
 
 use crate::AppState;

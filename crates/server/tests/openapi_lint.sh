@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Validates crates/server/src/openapi.json against the OpenAPI 3.1 meta-schema
 # with openapi-spec-validator (PyPI), in a throwaway virtualenv. Not part of
-# `cargo test` (it needs Python and the network for pip); tests/openapi.rs
+# `cargo test` (it needs Python and the network for pip); tests/api/openapi.rs
 # checks the document against the router.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

@@ -2,7 +2,7 @@
 //! receipt from the recipient's log, the lifecycle with 409 on invalid steps,
 //! messages both ways, the report, and bad input refused with nothing stored.
 
-mod common;
+use crate::common;
 
 use common::{peer_with, start, Running};
 use serde_json::{json, Value};

@@ -10,7 +10,7 @@ use detente_node::{datadir, Node};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-const DOCUMENT: &str = include_str!("../src/openapi.json");
+const DOCUMENT: &str = include_str!("../../src/openapi.json");
 
 /// Routes this test knows must exist; guards the source scan below against
 /// silently finding nothing.

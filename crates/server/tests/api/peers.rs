@@ -2,7 +2,7 @@
 //! (unknown key, bad signature, stale and replayed calls are refused), and TAXII
 //! objects served to a peer passing the transfer gate for the peer's country.
 
-mod common;
+use crate::common;
 
 use common::{peer_with, start, Running};
 use detente_domain::NodeKey;

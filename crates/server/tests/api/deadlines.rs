@@ -2,7 +2,7 @@
 //! counted, and deadlines turn a request overdue on both sides until it is
 //! answered (late).
 
-mod common;
+use crate::common;
 
 use common::{peer_with, start_with_clock, Running};
 use detente_domain::time::{self, Timestamp};

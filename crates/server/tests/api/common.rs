@@ -1,6 +1,6 @@
 //! Real nodes for the server's integration tests: a data directory with an
 //! admin, an officer and an auditor, served on 127.0.0.1:0.
-#![allow(dead_code)] // each test file uses its own part
+#![allow(dead_code)] // each test module uses its own part
 
 use detente_auth::{Role, Users};
 use detente_domain::{Country, Origin};

@@ -1,0 +1,12 @@
+//! The server's integration tests: real nodes on 127.0.0.1:0, driven over HTTP.
+//! One test binary (modules, not one file per binary) so a clean build links
+//! the server once rather than once per file.
+
+mod common;
+mod deadlines;
+mod exchange;
+mod federation;
+mod holds_api;
+mod log_api;
+mod openapi;
+mod peers;
