@@ -10,7 +10,7 @@ mod attachments;
 mod delivery;
 
 use crate::outbound::{Outbound, Verdict};
-use crate::{Appended, Node, NodeError};
+use crate::{Node, NodeError, Published};
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use detente_domain::{time, Envelope, SignedEnvelope, VerifierKey};
 use detente_log::proof_file::ProofFile;
@@ -657,19 +657,9 @@ impl Exchange {
                     parsed.timed.actor,
                     parsed.timed.at,
                 )?;
-                let appended = self.node.append(vec![parsed.envelope.clone()]).await?;
-                let w = self.event_write(
-                    &next,
-                    direction,
-                    peer_origin,
-                    &parsed.envelope,
-                    appended.first_index,
-                )?;
-                (
-                    self.receipt(&appended, appended.first_index, &parsed.envelope, &[])?,
-                    appended.first_index,
-                    w,
-                )
+                let (index, cp) = self.node.append_once(parsed.envelope.clone()).await?;
+                let w = self.event_write(&next, direction, peer_origin, &parsed.envelope, index)?;
+                (self.receipt(&cp, index, &parsed.envelope, &[])?, index, w)
             }
         };
         writes.push(ExchangeWrite::InboxPut {
@@ -694,7 +684,10 @@ impl Exchange {
         futures::future::join_all(envelopes.iter().map(|b| self.receive(peer_origin, b))).await
     }
 
-    /// A new request arrives: log it together with this node's signed `delivered`.
+    /// A new request arrives: log it together with this node's signed
+    /// `delivered`. If the log already holds it (this node crashed before
+    /// recording what it had logged), both entries are recorded as logged and
+    /// nothing is logged again.
     async fn receive_submission(
         &self,
         parsed: &Parsed,
@@ -715,42 +708,91 @@ impl Exchange {
             .validate(&self.limits)
             .map_err(|e| ExchangeError::Invalid(e.to_string()))?;
         let opened = RequestState::open(&parsed.timed.event, parsed.timed.actor, parsed.timed.at)?;
+        let logged = self.node.store().exchange_entry(parsed.envelope.digest())?;
+        let (i, env, next, cp) = match logged {
+            Some(i) => {
+                let (env, next) = self.logged_delivered(&opened, parsed, i + 1)?;
+                (i, env, next, self.node.published())
+            }
+            None => {
+                let (env, next) = self.new_delivered(&opened, parsed)?;
+                let appended = self
+                    .node
+                    .append(vec![parsed.envelope.clone(), env.clone()])
+                    .await?;
+                (appended.first_index, env, next, appended.checkpoint)
+            }
+        };
+        let mut writes = self.event_write(&opened, "inbound", peer, &parsed.envelope, i)?;
+        writes.extend(self.event_write(&next, "inbound", peer, &env, i + 1)?);
+        Ok((
+            self.receipt(&cp, i, &parsed.envelope, std::slice::from_ref(&env))?,
+            i,
+            writes,
+        ))
+    }
+
+    /// This node's `delivered` for a submission, signed but not yet logged.
+    fn new_delivered(
+        &self,
+        opened: &RequestState,
+        parsed: &Parsed,
+    ) -> Result<(SignedEnvelope, RequestState), ExchangeError> {
         let delivered = Event {
             id: EventId::random(),
-            request_id,
+            request_id: parsed.timed.event.request_id,
             kind: EventKind::Delivered {},
         };
         let at = self.now().max(parsed.timed.at);
-        let next = apply(&opened, &delivered, Side::Recipient, at)?;
+        let next = apply(opened, &delivered, Side::Recipient, at)?;
         let me = self.node.config().origin.clone();
         let env = self.node.sign_at(
             "request.delivered",
             payload(&delivered, &parsed.sender, &me),
             at,
         )?;
-        let appended = self
-            .node
-            .append(vec![parsed.envelope.clone(), env.clone()])
-            .await?;
-        let i = appended.first_index;
-        let mut writes = self.event_write(&opened, "inbound", peer, &parsed.envelope, i)?;
-        writes.extend(self.event_write(&next, "inbound", peer, &env, i + 1)?);
-        Ok((
-            self.receipt(&appended, i, &parsed.envelope, std::slice::from_ref(&env))?,
-            i,
-            writes,
-        ))
+        Ok((env, next))
+    }
+
+    /// The `delivered` this node logged at `index`, right after the submission
+    /// (one batch), before it crashed.
+    fn logged_delivered(
+        &self,
+        opened: &RequestState,
+        parsed: &Parsed,
+        index: u64,
+    ) -> Result<(SignedEnvelope, RequestState), ExchangeError> {
+        let me = self.node.config().origin.to_string();
+        let own = match self.node.entry(index)? {
+            Some(row) => Some(parse_own(&row.envelope)?),
+            None => None,
+        };
+        match own {
+            Some(own)
+                if own.origin == me
+                    && own.timed.event.request_id == parsed.timed.event.request_id
+                    && matches!(own.timed.event.kind, EventKind::Delivered {}) =>
+            {
+                let next = apply(opened, &own.timed.event, own.timed.actor, own.timed.at)?;
+                Ok((own.envelope, next))
+            }
+            _ => Err(NodeError::Integrity(format!(
+                "the log holds request {} at {} without this node's delivered after it",
+                parsed.timed.event.request_id,
+                index - 1
+            ))
+            .into()),
+        }
     }
 
     /// `{"receipt": <tlog-proof of the envelope in this log>, "envelopes": [...]}`.
     fn receipt(
         &self,
-        appended: &Appended,
+        cp: &Published,
         index: u64,
         env: &SignedEnvelope,
         replies: &[SignedEnvelope],
     ) -> Result<String, ExchangeError> {
-        let cp = &appended.checkpoint;
         let proof = ProofFile {
             extra: Some(env.leaf().to_vec()),
             index,

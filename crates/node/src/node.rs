@@ -296,6 +296,21 @@ impl Node {
         rx.await.map_err(|_| NodeError::Closed)?
     }
 
+    /// Appends an exchange envelope unless the log already holds it (logged
+    /// just before a crash, then delivered again); returns its index and a
+    /// checkpoint that covers it. Callers hold the request's lock, so the same
+    /// envelope is never appended twice at once.
+    pub async fn append_once(
+        &self,
+        env: SignedEnvelope,
+    ) -> Result<(u64, Arc<Published>), NodeError> {
+        if let Some(index) = self.store.exchange_entry(env.digest())? {
+            return Ok((index, self.published()));
+        }
+        let appended = self.append(vec![env]).await?;
+        Ok((appended.first_index, appended.checkpoint))
+    }
+
     /// Queues envelopes from a non-async thread; the receiver resolves like
     /// [`Node::append`]. Lets callers keep several batches in flight.
     pub fn submit_blocking(

@@ -144,6 +144,10 @@ fn row_to_entry(r: &rusqlite::Row) -> rusqlite::Result<EntryRow> {
     })
 }
 
+/// Served by the partial index `entries_exchange_digest` (migration 011).
+const EXCHANGE_ENTRY: &str =
+    "SELECT idx FROM entries WHERE digest = ?1 AND kind GLOB 'request.*' LIMIT 1";
+
 impl LogStore for SqliteStore {
     fn entry_count(&self) -> Result<u64, StorageError> {
         let c = self.reader()?;
@@ -190,6 +194,14 @@ impl LogStore for SqliteStore {
         )
         .optional()
         .map_err(db_err)
+    }
+
+    fn exchange_entry(&self, digest: &Hash) -> Result<Option<u64>, StorageError> {
+        let c = self.reader()?;
+        c.row(EXCHANGE_ENTRY, [&digest[..]], |r| r.get::<_, i64>(0))
+            .optional()
+            .map(|i| i.map(|i| i as u64))
+            .map_err(db_err)
     }
 
     fn scan_entries(
@@ -462,6 +474,31 @@ mod tests {
         assert_eq!(s.digests(0, 5).unwrap(), vec![[0; 32], [1; 32]]);
         assert_eq!(s.entry(1).unwrap().unwrap(), row(1));
         assert!(s.entry(2).unwrap().is_none());
+    }
+
+    #[test]
+    fn exchange_entries_are_found_by_digest_and_others_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        let mut request = row(1);
+        request.kind = "request.submitted".into();
+        let cp = CheckpointRow {
+            size: 2,
+            note: "n2".into(),
+        };
+        s.append(&[row(0), request], &cp).unwrap();
+        assert_eq!(s.exchange_entry(&[1; 32]).unwrap(), Some(1));
+        assert_eq!(s.exchange_entry(&[0; 32]).unwrap(), None, "not a request");
+        assert_eq!(s.exchange_entry(&[7; 32]).unwrap(), None);
+        let c = s.reader().unwrap();
+        let plan: String = c
+            .query_row(
+                &format!("EXPLAIN QUERY PLAN {EXCHANGE_ENTRY}"),
+                [&[1u8; 32][..]],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("entries_exchange_digest"), "{plan}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/008_outbox_by_request.sql"),
     include_str!("../migrations/009_citations.sql"),
     include_str!("../migrations/010_outbox_refused.sql"),
+    include_str!("../migrations/011_exchange_entries.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

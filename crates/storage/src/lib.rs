@@ -54,6 +54,10 @@ pub trait LogStore: Send + Sync + 'static {
 
     fn entry(&self, index: u64) -> Result<Option<EntryRow>, StorageError>;
 
+    /// Index of the exchange envelope (kind `request.*`) with this digest,
+    /// if it is logged.
+    fn exchange_entry(&self, digest: &Hash) -> Result<Option<u64>, StorageError>;
+
     /// Visits entries from `start` in index order (for audits and rebuilds).
     fn scan_entries(
         &self,

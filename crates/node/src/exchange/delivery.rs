@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::task::{self, JoinSet};
 
 /// Envelopes under way at once, across peers.
 const IN_FLIGHT: usize = 512;
@@ -26,6 +27,31 @@ const IN_FLIGHT: usize = 512;
 /// Envelopes per POST: request events are small (attachments travel on
 /// their own), so a batch stays far below a peer's body limit.
 pub const BATCH: usize = 64;
+
+/// The outbox entries being delivered, by the task delivering them. An entry
+/// is freed when its task ends however it ends, so one that panicked is
+/// tried again at the next pass rather than held until a restart.
+#[derive(Default)]
+struct UnderWay {
+    tasks: JoinSet<()>,
+    by_task: HashMap<task::Id, Vec<Hash>>,
+    digests: HashSet<Hash>,
+}
+
+impl UnderWay {
+    fn finished(&mut self, done: Result<(task::Id, ()), task::JoinError>) {
+        let id = match done {
+            Ok((id, ())) => id,
+            Err(e) => {
+                tracing::error!(error = %e, "a delivery task failed");
+                e.id()
+            }
+        };
+        for digest in self.by_task.remove(&id).unwrap_or_default() {
+            self.digests.remove(&digest);
+        }
+    }
+}
 
 /// A peer's answer for one envelope.
 #[derive(serde::Deserialize)]
@@ -58,20 +84,16 @@ impl Exchange {
     /// waiting for the others. Failures back off exponentially (1 s doubling
     /// up to 5 minutes); every attempt is recorded.
     pub async fn run_delivery(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut busy: HashSet<Hash> = HashSet::new();
+        let mut under_way = UnderWay::default();
         loop {
-            if let Err(e) = self.start_due(&mut tasks, &mut busy) {
+            if let Err(e) = self.start_due(&mut under_way) {
                 tracing::error!(error = %e, "outbox pass failed");
             }
             tokio::select! {
-                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                    let mut finished = vec![done];
-                    while let Some(more) = tasks.try_join_next() {
-                        finished.push(more);
-                    }
-                    for digest in finished.into_iter().flatten().flatten() {
-                        busy.remove(&digest);
+                Some(done) = under_way.tasks.join_next_with_id(), if !under_way.tasks.is_empty() => {
+                    under_way.finished(done);
+                    while let Some(more) = under_way.tasks.try_join_next_with_id() {
+                        under_way.finished(more);
                     }
                 }
                 _ = self.wake.notified() => {}
@@ -82,41 +104,40 @@ impl Exchange {
     }
 
     /// Starts batches for due entries that are not already under way.
-    fn start_due(
-        self: &Arc<Self>,
-        tasks: &mut tokio::task::JoinSet<Vec<Hash>>,
-        busy: &mut HashSet<Hash>,
-    ) -> Result<(), ExchangeError> {
-        let room = IN_FLIGHT.saturating_sub(busy.len());
+    fn start_due(self: &Arc<Self>, under_way: &mut UnderWay) -> Result<(), ExchangeError> {
+        let room = IN_FLIGHT.saturating_sub(under_way.digests.len());
         if room == 0 {
             return Ok(());
         }
-        let due = self
-            .node
-            .store()
-            .outbox_due(&time::format(&time::now()), (room + busy.len()) as u64)?;
+        let due = self.node.store().outbox_due(
+            &time::format(&time::now()),
+            (room + under_way.digests.len()) as u64,
+        )?;
         let mut by_peer: BTreeMap<String, Vec<OutboxRow>> = BTreeMap::new();
         for row in due
             .into_iter()
-            .filter(|r| !busy.contains(&r.digest))
+            .filter(|r| !under_way.digests.contains(&r.digest))
             .take(room)
         {
             by_peer.entry(row.peer.clone()).or_default().push(row);
         }
         for mut rows in by_peer.into_values() {
-            busy.extend(rows.iter().map(|r| r.digest));
             while !rows.is_empty() {
                 let batch: Vec<OutboxRow> = rows.drain(..rows.len().min(BATCH)).collect();
+                let digests: Vec<Hash> = batch.iter().map(|r| r.digest).collect();
                 let this = self.clone();
-                tasks.spawn(async move { this.deliver_batch(batch).await });
+                let task = under_way
+                    .tasks
+                    .spawn(async move { this.deliver_batch(batch).await });
+                under_way.digests.extend(&digests);
+                under_way.by_task.insert(task.id(), digests);
             }
         }
         Ok(())
     }
 
-    /// Delivers one batch to one peer and records every envelope's outcome;
-    /// returns the digests it handled.
-    async fn deliver_batch(self: Arc<Self>, rows: Vec<OutboxRow>) -> Vec<Hash> {
+    /// Delivers one batch to one peer and records every envelope's outcome.
+    async fn deliver_batch(self: Arc<Self>, rows: Vec<OutboxRow>) {
         let verdicts = match self.post_batch(&rows).await {
             Ok(v) => v,
             Err(why) => rows
@@ -140,7 +161,6 @@ impl Exchange {
         if let Err(e) = recorded {
             tracing::error!(error = %e, "could not record failed deliveries");
         }
-        rows.iter().map(|r| r.digest).collect()
     }
 
     /// The record of an attempt that did not deliver.
@@ -313,13 +333,13 @@ impl Exchange {
                 continue;
             }
             state = apply(&state, &p.timed.event, p.timed.actor, p.timed.at)?;
-            let appended = self.node.append(vec![p.envelope.clone()]).await?;
+            let (index, _) = self.node.append_once(p.envelope.clone()).await?;
             writes.extend(self.event_write(
                 &state,
                 &request.direction,
                 &row.peer,
                 &p.envelope,
-                appended.first_index,
+                index,
             )?);
         }
         Ok(writes)

@@ -3,7 +3,7 @@
 //! neither inject into nor alter an exchange it is not party to.
 
 use detente_auth::{Role, Users};
-use detente_domain::{Country, NodeKey, Origin};
+use detente_domain::{Country, NodeKey, Origin, SignedEnvelope};
 use detente_federation::Signed;
 use detente_node::{datadir, Node};
 use serde_json::{json, Value};
@@ -274,6 +274,78 @@ async fn a_recipient_that_was_down_gets_everything_exactly_once() {
     let again: Value = r1.json().await.unwrap();
     assert_eq!(again["receipt"], first["timeline"][0]["receipt"]);
     assert_eq!(b.node.published().size, size);
+}
+
+/// How many times `env` is in `node`'s log.
+fn times_logged(node: &Node, env: &SignedEnvelope) -> usize {
+    (0..node.published().size)
+        .filter(|i| node.entry(*i).unwrap().unwrap().digest == *env.digest())
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_was_logged_just_before_a_crash_is_not_logged_again() {
+    let t = tempfile::tempdir().unwrap();
+    let (da, a, db, b) = peered_pair(t.path()).await;
+    let c = reqwest::Client::new();
+    let b_addr = b.addr.to_string();
+    b.shutdown().await;
+    let id = submit(&c, &a, "cert-b.example", 1).await;
+    let at_a = show(&c, &a, &id).await["timeline"][0]["log_index"]
+        .as_u64()
+        .unwrap();
+    let (submitted, _) = SignedEnvelope::verify(
+        &a.node.entry(at_a).unwrap().unwrap().envelope,
+        &key_of(&da).verifier(),
+    )
+    .unwrap();
+
+    // B crashed after logging the submission with its `delivered` (one batch)
+    // and before recording them; A crashed after logging that `delivered`
+    // from B's reply and before recording it.
+    let offline_b = Node::open(&db).unwrap();
+    let delivered = offline_b
+        .sign("request.delivered", json!({ "event": { "id": "0b4e28ba-2fa1-41d2-883f-0016d3cca427", "request_id": id, "kind": { "type": "delivered" } },
+                                           "sender": "cert-a.example", "recipient": "cert-b.example" }))
+        .unwrap();
+    let in_b = offline_b
+        .append(vec![submitted.clone(), delivered.clone()])
+        .await
+        .unwrap()
+        .first_index;
+    drop(offline_b);
+    let delivered_in_a = a
+        .node
+        .append(vec![delivered.clone()])
+        .await
+        .unwrap()
+        .first_index;
+
+    let b = serve(&db, &b_addr).await;
+    let on_a = show_until(&c, &a, &id, |v| v["status"] == "delivered").await;
+    let on_b = show(&c, &b, &id).await;
+    let indexes = |v: &Value| -> Vec<u64> {
+        v["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["log_index"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(indexes(&on_b), [in_b, in_b + 1], "{on_b}");
+    assert_eq!(indexes(&on_a), [at_a, delivered_in_a], "{on_a}");
+    assert!(on_a["timeline"][0]["receipt"].is_string(), "{on_a}");
+    for (node, env) in [
+        (&b.node, &submitted),
+        (&b.node, &delivered),
+        (&a.node, &delivered),
+    ] {
+        assert_eq!(times_logged(node, env), 1);
+    }
+    for dir in [&da, &db] {
+        let audit = detente_node::audit::audit(dir).unwrap();
+        assert!(audit.problems.is_empty(), "{:?}", audit.problems);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
