@@ -11,8 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use detente_auth::{PrincipalKind, Role};
+use detente_domain::Origin;
 use detente_node::exchange::{Exchange, ExchangeError};
-use detente_requests::{EventKind, NewRequest};
+use detente_requests::{EventKind, NewRequest, Status};
 use detente_storage::RequestFilter;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -130,11 +131,22 @@ async fn list(
             ));
         }
     }
+    if let Some(st) = q.get("status") {
+        serde_json::from_value::<Status>(json!(st)).map_err(|_| {
+            Problem::bad_request(format!(
+                "status={st:?} is not a request state (submitted, delivered, acknowledged, partially_answered, answered, declined, withdrawn)"
+            ))
+        })?;
+    }
+    if let Some(p) = q.get("peer") {
+        Origin::parse(p).map_err(|e| Problem::bad_request(format!("peer: {e}")))?;
+    }
     let filter = RequestFilter {
         peer: q.get("peer").cloned(),
         direction: q.get("direction").cloned(),
         status: q.get("status").cloned(),
-        since: q.get("since").cloned(),
+        // Normalised, as `submitted_at` is compared with it as text.
+        since: since_param(&q)?.map(|t| detente_domain::time::format(&t)),
         limit,
     };
     Ok(Json(
@@ -215,7 +227,7 @@ async fn download(
         .attachment(&sha256)
         .await?
         .ok_or_else(|| Problem::not_found(format!("no attachment {sha256}")))?;
-    Ok(([(header::CONTENT_TYPE, media_type)], content).into_response())
+    Ok(stored_content(&sha256, media_type, content))
 }
 
 /// A peer fetches content this node cited to it.
@@ -227,7 +239,24 @@ async fn peer_download(
     let origin = calling_peer(&state, &headers)?;
     check_digest(&sha256)?;
     let (media_type, content) = exchange(&state)?.attachment_for_peer(&origin, &sha256)?;
-    Ok(([(header::CONTENT_TYPE, media_type)], content).into_response())
+    Ok(stored_content(&sha256, media_type, content))
+}
+
+/// Uploaded content as a download: the media type it was uploaded with, but
+/// never rendered or sniffed by a browser (it came from another party).
+fn stored_content(sha256: &str, media_type: String, content: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, media_type),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{sha256}\""),
+            ),
+        ],
+        content,
+    )
+        .into_response()
 }
 
 fn check_digest(sha256: &str) -> Result<(), Problem> {

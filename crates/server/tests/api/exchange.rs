@@ -259,6 +259,26 @@ async fn bad_requests_are_refused_and_store_nothing() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+    // Filters that match nothing by mistake are refused, not answered empty.
+    for query in [
+        "status=AAA",
+        "direction=sideways",
+        "peer=not%20an%20origin",
+        "since=yesterday",
+        "limit=-1",
+        "colour=red",
+    ] {
+        let r = officer(
+            &c,
+            reqwest::Method::GET,
+            format!("{}/api/v1/requests?{query}", a.base),
+        )
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 400, "{query}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+    }
     assert_eq!(a.node.published().size, size, "nothing was logged");
 }
 

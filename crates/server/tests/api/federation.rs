@@ -610,6 +610,11 @@ async fn a_peer_fetches_the_attachments_cited_to_it_and_nothing_else() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/pdf");
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
     assert_eq!(r.bytes().await.unwrap().as_ref(), &order[..]);
     assert_eq!(b.node.store().attachment(&sha).unwrap().unwrap().1, order);
 

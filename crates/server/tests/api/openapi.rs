@@ -433,8 +433,8 @@ async fn every_documented_operation_is_routed() {
 /// Checks `v` against the JSON Schema subset the document uses (`$ref`,
 /// `type`, `const`, `enum`, `oneOf`, `required`, `properties`,
 /// `additionalProperties`, `propertyNames`, `items`, `minimum`, `maximum`,
-/// `minLength`, `maxLength`, `maxItems`, `maxProperties`); `pattern` and
-/// `format` are not checked. Returns every violation with its JSON path.
+/// `minLength`, `maxLength`, `maxItems`, `maxProperties`, `pattern`); `format`
+/// is not checked. Returns every violation with its JSON path.
 fn validate(doc: &Value, schema: &Value, v: &Value, at: &str, errs: &mut Vec<String>) {
     let Some(s) = schema.as_object() else { return };
     if let Some(Value::String(r)) = s.get("$ref") {
@@ -443,6 +443,11 @@ fn validate(doc: &Value, schema: &Value, v: &Value, at: &str, errs: &mut Vec<Str
     if let Some(c) = s.get("const") {
         if v != c {
             errs.push(format!("{at}: {v} is not {c}"));
+        }
+    }
+    if let (Some(Value::String(p)), Some(text)) = (s.get("pattern"), v.as_str()) {
+        if !regex::Regex::new(p).unwrap().is_match(text) {
+            errs.push(format!("{at}: {text:?} does not match {p}"));
         }
     }
     if let Some(Value::Array(e)) = s.get("enum") {
