@@ -7,7 +7,7 @@
 
 use detente_domain::{Country, Origin};
 use detente_node::{datadir, Node};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 const DOCUMENT: &str = include_str!("../../src/openapi.json");
@@ -430,130 +430,19 @@ async fn every_documented_operation_is_routed() {
 // ---------------------------------------------------------------------------
 // Real requests and answers against the documented schemas.
 
-/// Checks `v` against the JSON Schema subset the document uses (`$ref`,
-/// `type`, `const`, `enum`, `oneOf`, `required`, `properties`,
-/// `additionalProperties`, `propertyNames`, `items`, `minimum`, `maximum`,
-/// `minLength`, `maxLength`, `maxItems`, `maxProperties`, `pattern`); `format`
-/// is not checked. Returns every violation with its JSON path.
-fn validate(doc: &Value, schema: &Value, v: &Value, at: &str, errs: &mut Vec<String>) {
-    let Some(s) = schema.as_object() else { return };
-    if let Some(Value::String(r)) = s.get("$ref") {
-        return validate(doc, resolve(doc, r), v, at, errs);
-    }
-    if let Some(c) = s.get("const") {
-        if v != c {
-            errs.push(format!("{at}: {v} is not {c}"));
-        }
-    }
-    if let (Some(Value::String(p)), Some(text)) = (s.get("pattern"), v.as_str()) {
-        if !regex::Regex::new(p).unwrap().is_match(text) {
-            errs.push(format!("{at}: {text:?} does not match {p}"));
-        }
-    }
-    if let Some(Value::Array(e)) = s.get("enum") {
-        if !e.contains(v) {
-            errs.push(format!("{at}: {v} is not one of {e:?}"));
-        }
-    }
-    if let Some(Value::Array(alts)) = s.get("oneOf") {
-        let matching = alts
-            .iter()
-            .filter(|a| {
-                let mut e = Vec::new();
-                validate(doc, a, v, at, &mut e);
-                e.is_empty()
-            })
-            .count();
-        if matching != 1 {
-            errs.push(format!("{at}: {v} matches {matching} of oneOf"));
-        }
-    }
-    if let Some(Value::String(t)) = s.get("type") {
-        let ok = match t.as_str() {
-            "object" => v.is_object(),
-            "array" => v.is_array(),
-            "string" => v.is_string(),
-            "integer" => v.is_i64() || v.is_u64(),
-            "number" => v.is_number(),
-            "boolean" => v.is_boolean(),
-            "null" => v.is_null(),
-            other => panic!("{at}: unknown type {other}"),
-        };
-        if !ok {
-            errs.push(format!("{at}: {v} is not {t}"));
-            return;
-        }
-    }
-    if let Some(n) = v.as_f64() {
-        if s.get("minimum")
-            .and_then(Value::as_f64)
-            .is_some_and(|m| n < m)
-        {
-            errs.push(format!("{at}: {n} below minimum"));
-        }
-        if s.get("maximum")
-            .and_then(Value::as_f64)
-            .is_some_and(|m| n > m)
-        {
-            errs.push(format!("{at}: {n} above maximum"));
-        }
-    }
-    if let Some(text) = v.as_str() {
-        let n = text.chars().count() as u64;
-        if s.get("minLength")
-            .and_then(Value::as_u64)
-            .is_some_and(|m| n < m)
-        {
-            errs.push(format!("{at}: shorter than minLength"));
-        }
-        if s.get("maxLength")
-            .and_then(Value::as_u64)
-            .is_some_and(|m| n > m)
-        {
-            errs.push(format!("{at}: longer than maxLength"));
-        }
-    }
-    if let Some(items) = v.as_array() {
-        if s.get("maxItems")
-            .and_then(Value::as_u64)
-            .is_some_and(|m| items.len() as u64 > m)
-        {
-            errs.push(format!("{at}: more than maxItems"));
-        }
-        if let Some(item) = s.get("items") {
-            for (i, x) in items.iter().enumerate() {
-                validate(doc, item, x, &format!("{at}[{i}]"), errs);
-            }
-        }
-    }
-    if let Some(obj) = v.as_object() {
-        if s.get("maxProperties")
-            .and_then(Value::as_u64)
-            .is_some_and(|m| obj.len() as u64 > m)
-        {
-            errs.push(format!("{at}: more than maxProperties"));
-        }
-        if let Some(Value::Array(req)) = s.get("required") {
-            for r in req {
-                if !obj.contains_key(r.as_str().unwrap()) {
-                    errs.push(format!("{at}: missing {r}"));
-                }
-            }
-        }
-        let props = s.get("properties").and_then(Value::as_object);
-        for (k, x) in obj {
-            let here = format!("{at}.{k}");
-            if let Some(names) = s.get("propertyNames") {
-                validate(doc, names, &Value::String(k.clone()), &here, errs);
-            }
-            match (props.and_then(|p| p.get(k)), s.get("additionalProperties")) {
-                (Some(p), _) => validate(doc, p, x, &here, errs),
-                (None, Some(Value::Bool(false))) => errs.push(format!("{here}: not allowed")),
-                (None, Some(extra)) => validate(doc, extra, x, &here, errs),
-                (None, None) => {}
-            }
-        }
-    }
+/// Every violation of `schema` (one of the document's, its `$ref`s resolved
+/// in the document's components) by `v`, with its JSON path. OpenAPI 3.1
+/// schemas are JSON Schema 2020-12; formats are checked too.
+fn violations(doc: &Value, schema: &Value, v: &Value) -> Vec<String> {
+    let root = json!({ "allOf": [schema], "components": doc["components"] });
+    let validator = jsonschema::draft202012::options()
+        .should_validate_formats(true)
+        .build(&root)
+        .expect("the document's schemas compile");
+    validator
+        .iter_errors(v)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect()
 }
 
 /// The documented schema of the answer `status` to `method template`.
@@ -600,8 +489,7 @@ impl Api {
             let schema = &self.doc["paths"][template][method]["requestBody"]["content"]
                 ["application/json"]["schema"];
             assert!(schema.is_object(), "{here}: no documented request body");
-            let mut errs = Vec::new();
-            validate(&self.doc, schema, &b, "body", &mut errs);
+            let errs = violations(&self.doc, schema, &b);
             assert!(errs.is_empty(), "{here}: request body {b}: {errs:#?}");
             rb = rb.json(&b);
         }
@@ -615,8 +503,7 @@ impl Api {
         };
         if status != 204 {
             let schema = response_schema(&self.doc, method, template, status);
-            let mut errs = Vec::new();
-            validate(&self.doc, schema, &v, "answer", &mut errs);
+            let errs = violations(&self.doc, schema, &v);
             let shown: String = v.to_string().chars().take(600).collect();
             assert!(errs.is_empty(), "{here} -> {status} {shown}: {errs:#?}");
         }
@@ -661,13 +548,25 @@ async fn real_requests_and_answers_match_the_document() {
     let (a, key_a) = start_with_users("cert-a.example", "DE").await;
     let (b, key_b) = start_with_users("cert-b.example", "FR").await;
     let (s, _) = api
-        .call("post", &a.base, "/api/v1/peers", "/api/v1/peers", "admin",
-            Some(serde_json::json!({"origin": "cert-b.example", "url": b.base, "key": key_b, "country": "FR"})))
+        .call(
+            "post",
+            &a.base,
+            "/api/v1/peers",
+            "/api/v1/peers",
+            "admin",
+            Some(json!({"origin": "cert-b.example", "url": b.base, "key": key_b, "country": "FR"})),
+        )
         .await;
     assert_eq!(s, 201);
     let (s, _) = api
-        .call("post", &b.base, "/api/v1/peers", "/api/v1/peers", "admin",
-            Some(serde_json::json!({"origin": "cert-a.example", "url": a.base, "key": key_a, "country": "DE"})))
+        .call(
+            "post",
+            &b.base,
+            "/api/v1/peers",
+            "/api/v1/peers",
+            "admin",
+            Some(json!({"origin": "cert-a.example", "url": a.base, "key": key_a, "country": "DE"})),
+        )
         .await;
     assert_eq!(s, 201);
     api.call(
@@ -808,43 +707,28 @@ async fn real_requests_and_answers_match_the_document() {
     };
     let (base, t, p) = act(&b, &ids[0], "acknowledge");
     let (s, v) = api
-        .call(
-            "post",
-            &base,
-            &t,
-            &p,
-            "officer",
-            Some(serde_json::json!({})),
-        )
+        .call("post", &base, &t, &p, "officer", Some(json!({})))
         .await;
     assert_eq!(s, 200, "{v}");
     let (s, _) = api
-        .call(
-            "post",
-            &base,
-            &t,
-            &p,
-            "officer",
-            Some(serde_json::json!({})),
-        )
+        .call("post", &base, &t, &p, "officer", Some(json!({})))
         .await;
     assert_eq!(s, 409);
     let (s, _) = api
-        .call(
-            "post",
-            &base,
-            &t,
-            &p,
-            "auditor",
-            Some(serde_json::json!({})),
-        )
+        .call("post", &base, &t, &p, "auditor", Some(json!({})))
         .await;
     assert_eq!(s, 403);
     let later = "2099-01-01T00:00:00.000000Z";
     let (base, t, p) = act(&b, &ids[0], "messages");
     let (s, v) = api
-        .call("post", &base, &t, &p, "officer",
-            Some(serde_json::json!({"text": "More time?", "attachments": [], "proposed_answer_by": later})))
+        .call(
+            "post",
+            &base,
+            &t,
+            &p,
+            "officer",
+            Some(json!({"text": "More time?", "attachments": [], "proposed_answer_by": later})),
+        )
         .await;
     assert_eq!(s, 200, "{v}");
     let bob_msg = v["timeline"].as_array().unwrap().last().unwrap()["event_id"].clone();
@@ -881,14 +765,14 @@ async fn real_requests_and_answers_match_the_document() {
             &t,
             &p,
             "officer",
-            Some(serde_json::json!({"text": "Agreed.", "proposed_answer_by": later})),
+            Some(json!({"text": "Agreed.", "proposed_answer_by": later})),
         )
         .await;
     let alice_msg = v["timeline"].as_array().unwrap().last().unwrap()["event_id"].clone();
     let (base, t, p) = act(&a, &ids[0], "extend");
     let (s, v) = api
         .call("post", &base, &t, &p, "officer",
-            Some(serde_json::json!({"answer_by": later, "sender_consent": alice_msg, "recipient_consent": bob_msg})))
+            Some(json!({"answer_by": later, "sender_consent": alice_msg, "recipient_consent": bob_msg})))
         .await;
     assert_eq!(s, 200, "{v}");
     let (base, t, p) = act(&b, &ids[0], "partial-answer");
@@ -899,7 +783,7 @@ async fn real_requests_and_answers_match_the_document() {
             &t,
             &p,
             "officer",
-            Some(serde_json::json!({"note": "First batch."})),
+            Some(json!({"note": "First batch."})),
         )
         .await;
     assert_eq!(s, 200, "{v}");
@@ -918,21 +802,14 @@ async fn real_requests_and_answers_match_the_document() {
     let (base, t, p) = act(&b, &ids[0], "answer");
     let (s, v) = api
         .call("post", &base, &t, &p, "officer",
-            Some(serde_json::json!({"note": "Preserved.", "attachments": [
+            Some(json!({"note": "Preserved.", "attachments": [
                 {"name": "receipt.txt", "media_type": "text/plain", "size": 10, "sha256": receipt["sha256"]}]})))
         .await;
     assert_eq!(s, 200, "{v}");
 
     let (base, t, p) = act(&b, &ids[1], "acknowledge");
-    api.call(
-        "post",
-        &base,
-        &t,
-        &p,
-        "officer",
-        Some(serde_json::json!({})),
-    )
-    .await;
+    api.call("post", &base, &t, &p, "officer", Some(json!({})))
+        .await;
     let (base, t, p) = act(&b, &ids[1], "decline");
     let (s, _) = api
         .call(
@@ -941,7 +818,7 @@ async fn real_requests_and_answers_match_the_document() {
             &t,
             &p,
             "officer",
-            Some(serde_json::json!({"ground": "other"})),
+            Some(json!({"ground": "other"})),
         )
         .await;
     assert_eq!(s, 409, "ground other needs a text");
@@ -952,7 +829,7 @@ async fn real_requests_and_answers_match_the_document() {
             &t,
             &p,
             "officer",
-            Some(serde_json::json!({"ground": "other", "text": "Not ours."})),
+            Some(json!({"ground": "other", "text": "Not ours."})),
         )
         .await;
     assert_eq!(s, 200, "{v}");
@@ -964,7 +841,7 @@ async fn real_requests_and_answers_match_the_document() {
             &t,
             &p,
             "officer",
-            Some(serde_json::json!({"reason": "Resolved."})),
+            Some(json!({"reason": "Resolved."})),
         )
         .await;
     assert_eq!(s, 200, "{v}");
@@ -1042,7 +919,7 @@ async fn real_requests_and_answers_match_the_document() {
             "/api/v1/gate/holds/{id}",
             "/api/v1/gate/holds/nope",
             "admin",
-            Some(serde_json::json!({"decision": "approve", "reason": "ok"})),
+            Some(json!({"decision": "approve", "reason": "ok"})),
         )
         .await;
     assert!(s == 409 || s == 503, "{s}");
