@@ -124,16 +124,23 @@ fn unix_time(secs: u64) -> String {
 pub fn print_report(r: &Value, json: bool) {
     if json {
         println!("{r}");
-        return;
+    } else {
+        print!("{}", report_text(r));
     }
-    println!(
-        "reciprocity report of {} at {}",
+}
+
+/// The report as text: one table per peer, counts right-aligned under their
+/// direction.
+fn report_text(r: &Value) -> String {
+    use std::fmt::Write;
+    let mut o = format!(
+        "reciprocity report of {} at {}\n",
         r["node"].as_str().unwrap_or("?"),
         r["generated_at"].as_str().unwrap_or("?")
     );
     for p in r["reports"].as_array().into_iter().flatten() {
-        println!("\npeer {}", p["peer"].as_str().unwrap_or("?"));
-        println!("  {:<28} {:>10} {:>10}", "", "outbound", "inbound");
+        let _ = writeln!(o, "\npeer {}", p["peer"].as_str().unwrap_or("?"));
+        let _ = writeln!(o, "  {:<28} {:>10} {:>10}", "", "outbound", "inbound");
         for k in [
             "sent",
             "delivered",
@@ -145,9 +152,13 @@ pub fn print_report(r: &Value, json: bool) {
             "pending",
             "overdue",
         ] {
-            println!(
+            let n = |d: &Value| d[k].as_u64().map_or("-".to_string(), |n| n.to_string());
+            let _ = writeln!(
+                o,
                 "  {:<28} {:>10} {:>10}",
-                k, p["outbound"][k], p["inbound"][k]
+                k,
+                n(&p["outbound"]),
+                n(&p["inbound"])
             );
         }
         for (label, k) in [
@@ -155,7 +166,8 @@ pub fn print_report(r: &Value, json: bool) {
             ("time to answer", "time_to_answer"),
         ] {
             let f = |d: &Value, q: &str| d[k][q].as_i64().map_or("-".to_string(), human);
-            println!(
+            let _ = writeln!(
+                o,
                 "  {:<28} {:>10} {:>10}   (median; p90 {} / {})",
                 label,
                 f(&p["outbound"], "median_seconds"),
@@ -165,6 +177,7 @@ pub fn print_report(r: &Value, json: bool) {
             );
         }
     }
+    o
 }
 
 fn human(secs: i64) -> String {
@@ -172,5 +185,36 @@ fn human(secs: i64) -> String {
         s if s < 3600 => format!("{}m", s / 60),
         s if s < 86_400 => format!("{:.1}h", s as f64 / 3600.0),
         s => format!("{:.1}d", s as f64 / 86_400.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn counts_line_up_under_their_direction() {
+        let side = |n: u64| {
+            json!({ "sent": n, "delivered": n, "acknowledged": 0, "answered": 0,
+            "partially_answered": 0, "declined": 0, "withdrawn": 0, "pending": n, "overdue": 7,
+            "time_to_acknowledge": { "median_seconds": 86_400, "p90_seconds": null },
+            "time_to_answer": { "median_seconds": null, "p90_seconds": null } })
+        };
+        let r = json!({ "node": "cert-a.example", "generated_at": "2021-06-16T12:00:00.000000Z",
+            "reports": [{ "peer": "cert-b.example", "outbound": side(80), "inbound": side(12) }] });
+        let text = report_text(&r);
+        let header = text.lines().find(|l| l.contains("outbound")).unwrap();
+        let sent = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("sent"))
+            .unwrap();
+        assert_eq!(
+            sent.find("80").unwrap() + 2,
+            header.find("outbound").unwrap() + 8,
+            "{text}"
+        );
+        assert_eq!(sent.len(), header.len(), "{text}");
+        assert!(text.contains("1.0d"), "{text}");
     }
 }
