@@ -20,6 +20,7 @@ use detente_requests::{
 };
 use detente_storage::{CitationRow, EventRow, ExchangeWrite, OutboxRow, RequestFilter, RequestRow};
 use serde_json::{json, Value};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
@@ -166,6 +167,9 @@ pub struct Exchange {
     clock: Clock,
     http: reqwest::Client,
     wake: Notify,
+    /// Peers a delivery failed to reach; the first sign of life from one
+    /// makes its backed-off envelopes due at once (see `peer_reachable`).
+    unreachable: std::sync::Mutex<HashSet<String>>,
     locks: Vec<Mutex<()>>,
     stix: std::sync::OnceLock<StixPublisher>,
     /// Request ids whose `submitted` envelope just got its receipt (benchmarks,
@@ -228,6 +232,7 @@ impl Exchange {
             clock,
             http,
             wake: Notify::new(),
+            unreachable: Default::default(),
             locks: (0..LOCKS).map(|_| Mutex::new(())).collect(),
             delivered: tokio::sync::broadcast::channel(1 << 16).0,
             stix: std::sync::OnceLock::new(),

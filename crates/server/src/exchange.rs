@@ -335,7 +335,9 @@ async fn deliver(
     body: Bytes,
 ) -> Result<Response, Problem> {
     let origin = calling_peer(&state, &headers)?;
-    let response = exchange(&state)?.receive(&origin, &body).await?;
+    let ex = exchange(&state)?;
+    ex.peer_reachable(&origin).await;
+    let response = ex.receive(&origin, &body).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], response).into_response())
 }
 
@@ -379,7 +381,9 @@ async fn deliver_batch(
                 .map_err(|e| Problem::bad_request(format!("envelope {i} is not base64: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let results = exchange(&state)?
+    let ex = exchange(&state)?;
+    ex.peer_reachable(&origin).await;
+    let results = ex
         .receive_batch(&origin, &envelopes)
         .await
         .into_iter()

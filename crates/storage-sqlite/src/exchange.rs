@@ -132,6 +132,14 @@ pub(crate) fn apply(c: &Connection, w: &ExchangeWrite) -> Result<(), StorageErro
             )
             .map_err(db_err)?;
         }
+        ExchangeWrite::OutboxDueNow { peer, at } => {
+            c.run(
+                "UPDATE outbox SET next_attempt = ?2 WHERE peer = ?1 AND delivered_at IS NULL \
+                 AND refused_at IS NULL AND next_attempt > ?2",
+                params![peer, at],
+            )
+            .map_err(db_err)?;
+        }
         ExchangeWrite::Cite(r) => {
             c.run(
                 "INSERT INTO citations (sha256, event_id, request_id, peer, by_peer, size, media_type) \

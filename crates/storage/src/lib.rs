@@ -255,6 +255,12 @@ pub enum ExchangeWrite {
     },
     /// An attachment an event cites (written with the event).
     Cite(CitationRow),
+    /// The peer is reachable again: its pending envelopes waiting out a
+    /// backoff become due at `at`.
+    OutboxDueNow {
+        peer: String,
+        at: String,
+    },
     /// The peer refused the envelope in a way retrying cannot change.
     OutboxRefused {
         digest: Hash,

@@ -145,6 +145,14 @@ impl Exchange {
                 .map(|_| Err(Failed::Retry(why.clone())))
                 .collect(),
         };
+        if verdicts.iter().any(Result::is_ok) {
+            self.peer_reachable(&rows[0].peer).await;
+        } else if verdicts.iter().any(|v| matches!(v, Err(Failed::Retry(_)))) {
+            self.unreachable
+                .lock()
+                .expect("lock")
+                .insert(rows[0].peer.clone());
+        }
         let mut writes = Vec::new();
         let mut accepted = Vec::new();
         for (row, verdict) in rows.iter().zip(verdicts) {
@@ -160,6 +168,25 @@ impl Exchange {
         }
         if let Err(e) = recorded {
             tracing::error!(error = %e, "could not record failed deliveries");
+        }
+    }
+
+    /// A peer that failed to answer is back (it called us, or took a
+    /// delivery): its envelopes waiting out a backoff (up to five minutes
+    /// each) are sent now, not when each one's wait ends.
+    pub async fn peer_reachable(&self, origin: &str) {
+        if !self.unreachable.lock().expect("lock").remove(origin) {
+            return;
+        }
+        let due = ExchangeWrite::OutboxDueNow {
+            peer: origin.to_string(),
+            at: time::format(&time::now()),
+        };
+        match self.persist(vec![due]).await {
+            Ok(()) => self.wake.notify_one(),
+            Err(e) => {
+                tracing::error!(error = %e, peer = %origin, "could not reschedule deliveries")
+            }
         }
     }
 

@@ -276,6 +276,56 @@ async fn a_recipient_that_was_down_gets_everything_exactly_once() {
     assert_eq!(b.node.published().size, size);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_peer_that_calls_again_gets_its_backed_off_envelopes_at_once() {
+    let t = tempfile::tempdir().unwrap();
+    let (_, a, db, b) = peered_pair(t.path()).await;
+    let c = reqwest::Client::new();
+    let b_addr = b.addr.to_string();
+    b.shutdown().await;
+    let id = submit(&c, &a, "cert-b.example", 1).await;
+    let v = show_until(&c, &a, &id, |v| {
+        v["deliveries"][0]["attempts"].as_u64() >= Some(1)
+    })
+    .await;
+    let digest: [u8; 32] = hex::decode(v["deliveries"][0]["envelope"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    // As after a long outage: the next attempt is far away. (Set again until
+    // no attempt under way overwrites it.)
+    let later = detente_domain::time::now() + chrono::TimeDelta::hours(1);
+    let later = detente_domain::time::format(&later);
+    for _ in 0..50 {
+        a.node
+            .store()
+            .outbox_failed(&digest, &later, "down")
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if show(&c, &a, &id).await["deliveries"][0]["next_attempt"] == later.as_str() {
+            break;
+        }
+    }
+    assert_eq!(
+        show(&c, &a, &id).await["deliveries"][0]["next_attempt"],
+        later.as_str()
+    );
+
+    // B returns and sends A a request of its own: A takes that as B being
+    // back and delivers at once, not in an hour.
+    let b = serve(&db, &b_addr).await;
+    submit(&c, &b, "cert-a.example", 2).await;
+    let v = show_until(&c, &a, &id, |v| v["status"] == "delivered").await;
+    assert_eq!(v["status"], "delivered", "{v}");
+    assert_eq!(
+        show(&c, &b, &id).await["timeline"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
 /// How many times `env` is in `node`'s log.
 fn times_logged(node: &Node, env: &SignedEnvelope) -> usize {
     (0..node.published().size)
