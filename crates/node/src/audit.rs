@@ -66,6 +66,13 @@ pub fn audit(dir: &Path) -> Result<AuditReport, NodeError> {
             edge.size()
         ));
     }
+    for (digest, at) in detente_storage::LogStore::repeated_exchange_entries(&store, 100)? {
+        report.problem(format!(
+            "envelope {} is logged {} times, at {at:?}",
+            hex::encode(digest),
+            at.len()
+        ));
+    }
     report.checkpoints = checkpoints.len() as u64;
     check_published(&mut report, dir, &key, &edge, checkpoints.last());
     Ok(report)

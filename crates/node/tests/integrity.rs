@@ -181,3 +181,33 @@ fn audit_checks_peer_envelopes_with_the_keys_the_log_recorded() {
     assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
     assert!(report.problems[0].contains("\"cert-x.example\", which was not a peer"));
 }
+
+#[test]
+fn audit_reports_an_exchange_envelope_logged_twice() {
+    let (_t, dir) = new_node(3);
+    let node = Node::open(&dir).unwrap();
+    let env = node
+        .sign("request.acknowledged", json!({ "event": "e" }))
+        .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (first, _) = node.append_once(env.clone()).await.unwrap();
+        let (again, _) = node.append_once(env.clone()).await.unwrap();
+        assert_eq!(first, again, "append_once finds what is logged");
+    });
+    drop(node);
+    assert!(audit::audit(&dir).unwrap().problems.is_empty());
+
+    // Logged a second time by a plain append (as before append_once):
+    // the audit names the envelope and both places.
+    let node = Node::open(&dir).unwrap();
+    rt.block_on(async { node.append(vec![env.clone()]).await.unwrap() });
+    drop(node);
+    let report = audit::audit(&dir).unwrap();
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert!(
+        report.problems[0].contains(&format!("{} is logged 2 times", hex::encode(env.digest()))),
+        "{:?}",
+        report.problems
+    );
+}

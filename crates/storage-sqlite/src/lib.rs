@@ -148,6 +148,11 @@ fn row_to_entry(r: &rusqlite::Row) -> rusqlite::Result<EntryRow> {
 const EXCHANGE_ENTRY: &str =
     "SELECT idx FROM entries WHERE digest = ?1 AND kind GLOB 'request.*' LIMIT 1";
 
+/// Walks the same index in digest order (no temporary table).
+const REPEATED_EXCHANGE_ENTRIES: &str =
+    "SELECT digest, group_concat(idx) FROM entries WHERE kind GLOB 'request.*' \
+     GROUP BY digest HAVING count(*) > 1 LIMIT ?1";
+
 impl LogStore for SqliteStore {
     fn entry_count(&self) -> Result<u64, StorageError> {
         let c = self.reader()?;
@@ -202,6 +207,27 @@ impl LogStore for SqliteStore {
             .optional()
             .map(|i| i.map(|i| i as u64))
             .map_err(db_err)
+    }
+
+    fn repeated_exchange_entries(&self, limit: u64) -> Result<Vec<(Hash, Vec<u64>)>, StorageError> {
+        let c = self.reader()?;
+        let mut st = c
+            .prepare_cached(REPEATED_EXCHANGE_ENTRIES)
+            .map_err(db_err)?;
+        let rows = st
+            .query_map([limit as i64], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(db_err)?;
+        rows.map(|row| {
+            let (digest, at) = row.map_err(db_err)?;
+            let digest = digest
+                .try_into()
+                .map_err(|_| StorageError::Integrity("digest is not 32 bytes".into()))?;
+            let at = at.split(',').filter_map(|i| i.parse().ok()).collect();
+            Ok((digest, at))
+        })
+        .collect()
     }
 
     fn scan_entries(
@@ -499,6 +525,31 @@ mod tests {
             )
             .unwrap();
         assert!(plan.contains("entries_exchange_digest"), "{plan}");
+
+        assert!(s.repeated_exchange_entries(10).unwrap().is_empty());
+        let mut again = row(2);
+        again.kind = "request.submitted".into();
+        again.digest = [1; 32];
+        s.append(
+            &[again],
+            &CheckpointRow {
+                size: 3,
+                note: "n3".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            s.repeated_exchange_entries(10).unwrap(),
+            vec![([1; 32], vec![1, 2])]
+        );
+        let plan: Vec<String> = c
+            .prepare(&format!("EXPLAIN QUERY PLAN {REPEATED_EXCHANGE_ENTRIES}"))
+            .unwrap()
+            .query_map([10], |r| r.get(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(plan.iter().all(|p| !p.contains("TEMP B-TREE")), "{plan:?}");
     }
 
     #[test]

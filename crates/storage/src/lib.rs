@@ -58,6 +58,10 @@ pub trait LogStore: Send + Sync + 'static {
     /// if it is logged.
     fn exchange_entry(&self, digest: &Hash) -> Result<Option<u64>, StorageError>;
 
+    /// Exchange envelopes logged more than once (which the node never does),
+    /// each with the indexes it is at; at most `limit` of them.
+    fn repeated_exchange_entries(&self, limit: u64) -> Result<Vec<(Hash, Vec<u64>)>, StorageError>;
+
     /// Visits entries from `start` in index order (for audits and rebuilds).
     fn scan_entries(
         &self,
