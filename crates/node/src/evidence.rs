@@ -8,9 +8,11 @@
 //!
 //! Cosignature times are the third party's word on *when*: for every entry the
 //! bundle carries the first checkpoint a witness (a peer) cosigned that
-//! contains it, with a consistency proof to the bundle's checkpoint. So a
-//! recipient that witnessed the sender's log cannot deny that the sender's
-//! requests were there by the time it cosigned.
+//! contains it, and the last one that did not yet, each with a consistency
+//! proof to the bundle's checkpoint. So a recipient that witnessed the
+//! sender's log cannot deny that the sender's requests were there by the time
+//! it cosigned, and a node cannot date its own envelope earlier than a
+//! witness saw its log without it (backdating) without the verifier noticing.
 //!
 //! The verifier trusts keys only from its caller, never from the bundle.
 
@@ -53,12 +55,27 @@ pub async fn bundle(
     since: Option<time::Timestamp>,
     now: time::Timestamp,
 ) -> Result<Value, NodeError> {
-    let report = crate::report::build(node, peer, since, now)?;
     let mut rows: Vec<EventRow> = Vec::new();
     node.store().scan_events(&mut |e| {
         rows.push(e);
         Ok(())
     })?;
+    // The report is computed from exactly these envelopes, as the verifier
+    // will, and as of a time no earlier than any of them (a peer's clock may
+    // run ahead of ours), so events recorded meanwhile cannot make the two
+    // differ.
+    let now = rows
+        .iter()
+        .filter_map(|r| time::parse(&r.at))
+        .fold(now, |latest, t| latest.max(t));
+    let me = node.config().origin.to_string();
+    let items = crate::report::items_from_recorded(
+        &me,
+        rows.iter()
+            .map(|r| (r.request_id.clone(), r.envelope.as_slice())),
+    )
+    .map_err(NodeError::Integrity)?;
+    let report = reports_json(&me, &items, peer, since, now);
     let digests: BTreeSet<String> = rows
         .iter()
         .map(|r| hex::encode(sha256(&r.envelope)))
@@ -92,7 +109,8 @@ pub async fn bundle(
 }
 
 /// For every entry, the first checkpoint a witness cosigned that contains
-/// it, with a consistency proof from it to the bundle's checkpoint of `size`.
+/// it and the last one that does not, each with a consistency proof from it to
+/// the bundle's checkpoint of `size`.
 fn witnessed_checkpoints(node: &Node, indexes: &[u64], size: u64) -> Result<Vec<Value>, NodeError> {
     let sizes: Vec<u64> = node
         .store()
@@ -102,7 +120,12 @@ fn witnessed_checkpoints(node: &Node, indexes: &[u64], size: u64) -> Result<Vec<
         .collect();
     let needed: BTreeSet<u64> = indexes
         .iter()
-        .filter_map(|&i| sizes.get(sizes.partition_point(|&s| s <= i)).copied())
+        .flat_map(|&i| {
+            let first_with = sizes.partition_point(|&s| s <= i);
+            let last_without = first_with.checked_sub(1).map(|k| sizes[k]);
+            [last_without, sizes.get(first_with).copied()]
+        })
+        .flatten()
         .collect();
     needed
         .into_iter()
@@ -134,7 +157,17 @@ pub struct Verified {
     /// Per peer: requests this node sent it that were under a checkpoint the
     /// peer itself cosigned, and the latest such cosignature (Unix seconds).
     pub sent_seen_by_recipient: BTreeMap<String, (usize, u64)>,
+    /// This node's envelopes dated more than [`CLOCK_TOLERANCE_SECS`] before a
+    /// trusted witness cosigned a checkpoint that did not yet hold them: they
+    /// were signed later than they say.
+    pub backdated: usize,
 }
+
+/// How far a node's clock, and a witness's delay in cosigning a checkpoint it
+/// was sent, may put an envelope's date before a cosignature of the log
+/// without it. Witnesses cosign within seconds and organisations keep their
+/// clocks by NTP; ten minutes covers both with room.
+pub const CLOCK_TOLERANCE_SECS: u64 = 600;
 
 /// A checkpoint of the node's log cosigned by trusted witnesses: its size,
 /// and each witness with its cosignature's time.
@@ -272,7 +305,15 @@ pub fn verify(bundle: &Value, keys: &[VerifierKey]) -> Result<Verified, String> 
         root: cp.root,
     };
     let mut witnessed_entries = 0;
+    let mut backdated = 0;
     let mut sent_seen: BTreeMap<String, (usize, u64)> = BTreeMap::new();
+    // seen_without[k]: the latest trusted cosignature among witnessed[..k].
+    let seen_without: Vec<u64> = std::iter::once(0)
+        .chain(witnessed.iter().scan(0, |latest, w| {
+            *latest = w.times.values().copied().fold(*latest, u64::max);
+            Some(*latest)
+        }))
+        .collect();
 
     let (_, report_env) = ctx.entry(&bundle["report_entry"])?;
     let claim: Value =
@@ -295,9 +336,21 @@ pub fn verify(bundle: &Value, keys: &[VerifierKey]) -> Result<Verified, String> 
         }
         let parsed = serde_json::from_slice::<Value>(&bytes).map_err(|e| e.to_string())?;
         let index = e["index"].as_u64().unwrap_or(u64::MAX);
-        let after = &witnessed[witnessed.partition_point(|w| w.size <= index)..];
+        let first_with = witnessed.partition_point(|w| w.size <= index);
+        let after = &witnessed[first_with..];
         if !after.is_empty() {
             witnessed_entries += 1;
+        }
+        if parsed["origin"] == node.as_str() {
+            let dated = parsed["time"]
+                .as_str()
+                .and_then(time::parse)
+                .ok_or("envelope without a valid time")?
+                .timestamp()
+                .max(0) as u64;
+            if dated + CLOCK_TOLERANCE_SECS < seen_without[first_with] {
+                backdated += 1;
+            }
         }
         if parsed["origin"] == node.as_str() && parsed["type"] == "request.submitted" {
             let recipient = parsed["payload"]["recipient"].as_str().unwrap_or_default();
@@ -356,6 +409,7 @@ pub fn verify(bundle: &Value, keys: &[VerifierKey]) -> Result<Verified, String> 
         cosigners,
         witnessed: witnessed_entries,
         sent_seen_by_recipient: sent_seen,
+        backdated,
     })
 }
 

@@ -2,7 +2,7 @@
 //! delivered, acknowledged, answered, declined, withdrawn, pending or overdue, and
 //! how fast — computed from the request events in this node's log.
 
-use crate::exchange::parse_envelope;
+use crate::exchange::{parse_envelope, parse_recorded, Parsed};
 use crate::{Node, NodeError};
 use detente_domain::{time, Origin, VerifierKey};
 use detente_requests::{
@@ -24,20 +24,41 @@ pub fn parse_date(s: &str) -> Result<time::Timestamp, String> {
 }
 
 /// Builds report items from envelopes: each is checked against the key of the
-/// node that signed it, so the same code serves the node and offline verifiers.
+/// node that signed it (an offline verifier's trusted keys).
 pub fn items_from_envelopes<'a>(
     me: &str,
     envelopes: impl Iterator<Item = (String, &'a [u8])>,
     key_of: &dyn Fn(&str) -> Option<VerifierKey>,
 ) -> Result<Vec<ReportItem>, String> {
-    let mut by_request: BTreeMap<String, (Direction, String, Timeline)> = BTreeMap::new();
-    for (request_id, bytes) in envelopes {
+    items_from(me, envelopes, &|bytes: &[u8]| {
         let origin = serde_json::from_slice::<Value>(bytes)
             .ok()
             .and_then(|v| v["origin"].as_str().map(str::to_string))
             .ok_or("envelope without origin")?;
         let key = key_of(&origin).ok_or_else(|| format!("no trusted key for {origin}"))?;
-        let p = parse_envelope(bytes, &key).map_err(|e| format!("request {request_id}: {e}"))?;
+        parse_envelope(bytes, &key).map_err(|e| e.to_string())
+    })
+}
+
+/// Builds report items from envelopes this node recorded (and checked when it
+/// did), so a node's claimed report rests on exactly the envelopes it lists.
+pub fn items_from_recorded<'a>(
+    me: &str,
+    envelopes: impl Iterator<Item = (String, &'a [u8])>,
+) -> Result<Vec<ReportItem>, String> {
+    items_from(me, envelopes, &|bytes: &[u8]| {
+        parse_recorded(bytes).map_err(|e| e.to_string())
+    })
+}
+
+fn items_from<'a>(
+    me: &str,
+    envelopes: impl Iterator<Item = (String, &'a [u8])>,
+    parse: &dyn Fn(&[u8]) -> Result<Parsed, String>,
+) -> Result<Vec<ReportItem>, String> {
+    let mut by_request: BTreeMap<String, (Direction, String, Timeline)> = BTreeMap::new();
+    for (request_id, bytes) in envelopes {
+        let p = parse(bytes).map_err(|e| format!("request {request_id}: {e}"))?;
         let (direction, peer) = if p.sender == me {
             (Direction::Outbound, p.recipient.clone())
         } else if p.recipient == me {

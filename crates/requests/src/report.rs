@@ -43,7 +43,7 @@
 //!  "inbound": {"sent": 12, "...": "same fields"}}
 //! ```
 
-use crate::lifecycle::{RequestState, Status, Timeline, TimelineError};
+use crate::lifecycle::{RequestState, Status, TimedEvent, Timeline, TimelineError};
 use crate::serde_util::{origin as origin_serde, ts, ts_opt};
 use crate::types::{DeclineGround, Direction};
 use chrono::{DateTime, Utc};
@@ -264,12 +264,18 @@ pub fn reciprocity_report<'a>(
 }
 
 impl Timeline {
-    /// The state as known at `now`: the fold of the events with time `<= now`.
-    /// Event times never decrease in a valid timeline, so those form a prefix.
-    /// An empty prefix is [`TimelineError::Empty`].
+    /// The state as known at `now`: the fold of the events with time `<= now`,
+    /// in log order. (Each side's events go forward in time, but the two
+    /// sides' interleave, so these need not be a prefix.) None is
+    /// [`TimelineError::Empty`].
     pub fn fold_until(&self, now: DateTime<Utc>) -> Result<RequestState, TimelineError> {
-        let n = self.events.iter().take_while(|e| e.at <= now).count();
-        crate::lifecycle::fold_slice(&self.events[..n])
+        let known: Vec<TimedEvent> = self
+            .events
+            .iter()
+            .filter(|e| e.at <= now)
+            .cloned()
+            .collect();
+        crate::lifecycle::fold_slice(&known)
     }
 }
 

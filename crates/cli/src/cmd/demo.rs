@@ -261,11 +261,12 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             &args,
             &format!(
                 "\nevidence: {} ({} envelopes, {} receipts) verified offline with both keys;\n\
-                 cert-b.example's own cosignatures show {} of the requests A sent it were in A's log",
+                 cert-b.example's own cosignatures show {} of the requests A sent it were in A's log{}",
                 path.display(),
                 v.envelopes,
                 v.receipts,
-                seen_by_b(v)
+                seen_by_b(v),
+                backdating(v)
             ),
         ),
         Err(e) => eprintln!("evidence does NOT verify: {e}"),
@@ -283,6 +284,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 "evidence": path.display().to_string(),
                 "evidence_verified": verified.is_ok(),
                 "requests_witnessed_by_recipient": verified.as_ref().map(seen_by_b).unwrap_or(0),
+                "backdated_envelopes": verified.as_ref().map(|v| v.backdated).unwrap_or(0),
             })
         );
     }
@@ -294,6 +296,18 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// What the evidence says of envelopes dated before a witness saw the log
+/// without them. In the demo only the simulated clock can cause that.
+fn backdating(v: &evidence::Verified) -> String {
+    match v.backdated {
+        0 => String::new(),
+        n => format!(
+            ";\n{n} of A's envelopes are dated before a witness saw A's log without them \
+             (the simulated clock's dates; with a real clock this would flag backdating)"
+        ),
+    }
 }
 
 /// Requests A sent B that sat under a checkpoint of A's log B cosigned.

@@ -87,6 +87,7 @@ pub fn verify_report(a: VerifyReportArgs) -> anyhow::Result<ExitCode> {
             "{}",
             serde_json::json!({ "verified": true, "node": v.node, "envelopes": v.envelopes,
             "receipts": v.receipts, "cosigners": v.cosigners, "witnessed": v.witnessed,
+            "backdated": v.backdated,
             "sent_seen_by_recipient": v.sent_seen_by_recipient.iter()
                 .map(|(peer, (n, at))| (peer.clone(), serde_json::json!({ "requests": n, "latest_cosignature": unix_time(*at) })))
                 .collect::<serde_json::Map<_, _>>(),
@@ -110,6 +111,12 @@ pub fn verify_report(a: VerifyReportArgs) -> anyhow::Result<ExitCode> {
                 unix_time(*at)
             );
         }
+        println!(
+            "{} of {}'s envelopes are dated more than {} minutes before a witness saw its log without them (backdated)",
+            v.backdated,
+            v.node,
+            evidence::CLOCK_TOLERANCE_SECS / 60
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

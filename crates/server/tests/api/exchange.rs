@@ -354,6 +354,56 @@ async fn peers_cosign_checkpoints_and_a_fork_is_caught() {
     let _ = note::parse(&forked).unwrap();
 }
 
+/// Waits until `witness` has cosigned `at`'s whole log as it is now.
+async fn cosigned_by(at: &Running) {
+    let size = at.node.published().size;
+    for _ in 0..300 {
+        if at.node.store().latest_cosigned_size().unwrap() >= Some(size) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the peer did not cosign size {size}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn evidence_flags_an_envelope_dated_before_a_witness_saw_the_log_without_it() {
+    // A's request events are dated by a clock a year behind; B witnesses
+    // A's log in real time. (B's receipt is dated after A's `now`: a peer
+    // whose clock runs ahead must not break the evidence.)
+    let past = detente_domain::time::now() - chrono::TimeDelta::days(365);
+    let clock: detente_node::exchange::Clock = std::sync::Arc::new(move || past);
+    let a = common::start_with_clock("cert-a.example", "RU", clock).await;
+    let b = start("cert-b.example", "US").await;
+    let c = reqwest::Client::new();
+    peer(&c, &a, &b, "US").await;
+    peer(&c, &b, &a, "RU").await;
+    cosigned_by(&a).await;
+    let r = officer(
+        &c,
+        reqwest::Method::POST,
+        format!("{}/api/v1/requests", a.base),
+    )
+    .json(&request_to("cert-b.example"))
+    .send()
+    .await
+    .unwrap();
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_status(&c, &a, &id, "delivered").await;
+    cosigned_by(&a).await;
+
+    let bundle = detente_node::evidence::bundle(&a.node, None, None, past)
+        .await
+        .unwrap();
+    let ok =
+        detente_node::evidence::verify(&bundle, &[a.node.verifier(), b.node.verifier()]).unwrap();
+    assert_eq!(ok.envelopes, 2);
+    assert_eq!(ok.backdated, 1, "A's submission, not B's receipt");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn evidence_verifies_offline_and_every_tampering_is_caught() {
     use base64::{engine::general_purpose::STANDARD as B64, Engine};
@@ -424,6 +474,7 @@ async fn evidence_verifies_offline_and_every_tampering_is_caught() {
         ok.witnessed, ok.envelopes,
         "every entry was under a cosigned checkpoint"
     );
+    assert_eq!(ok.backdated, 0, "A's envelopes carry their real dates");
     let (seen, at) = ok.sent_seen_by_recipient["cert-b.example"];
     assert_eq!(seen, 3);
     assert!(at > 1_700_000_000, "a real time: {at}");
