@@ -354,7 +354,25 @@ async fn peers_cosign_checkpoints_and_a_fork_is_caught() {
     let _ = note::parse(&forked).unwrap();
 }
 
-/// Waits until `witness` has cosigned `at`'s whole log as it is now.
+/// Submits a request from `at` to cert-b.example; returns its id.
+async fn submit(c: &reqwest::Client, at: &Running) -> String {
+    let r = officer(
+        c,
+        reqwest::Method::POST,
+        format!("{}/api/v1/requests", at.base),
+    )
+    .json(&request_to("cert-b.example"))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Waits until the peer has cosigned `at`'s whole log as it is now.
 async fn cosigned_by(at: &Running) {
     let size = at.node.published().size;
     for _ in 0..300 {
@@ -379,19 +397,7 @@ async fn evidence_flags_an_envelope_dated_before_a_witness_saw_the_log_without_i
     peer(&c, &a, &b, "US").await;
     peer(&c, &b, &a, "RU").await;
     cosigned_by(&a).await;
-    let r = officer(
-        &c,
-        reqwest::Method::POST,
-        format!("{}/api/v1/requests", a.base),
-    )
-    .json(&request_to("cert-b.example"))
-    .send()
-    .await
-    .unwrap();
-    let id = r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = submit(&c, &a).await;
     wait_status(&c, &a, &id, "delivered").await;
     cosigned_by(&a).await;
 
@@ -415,21 +421,7 @@ async fn evidence_verifies_offline_and_every_tampering_is_caught() {
     peer(&c, &b, &a, "RU").await;
     let mut ids = Vec::new();
     for _ in 0..3 {
-        let r = officer(
-            &c,
-            reqwest::Method::POST,
-            format!("{}/api/v1/requests", a.base),
-        )
-        .json(&request_to("cert-b.example"))
-        .send()
-        .await
-        .unwrap();
-        ids.push(
-            r.json::<Value>().await.unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        );
+        ids.push(submit(&c, &a).await);
     }
     for id in &ids {
         wait_status(&c, &a, id, "delivered").await;
@@ -444,15 +436,8 @@ async fn evidence_verifies_offline_and_every_tampering_is_caught() {
     .unwrap();
     assert_eq!(r.status(), 200);
     wait_status(&c, &a, &ids[0], "acknowledged").await;
-    // B witnesses A's log: wait until it has cosigned a checkpoint holding
-    // everything so far.
-    let size = a.node.published().size;
-    for _ in 0..300 {
-        if a.node.store().latest_cosigned_size().unwrap() >= Some(size) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // B witnesses A's log: wait until it has cosigned everything so far.
+    cosigned_by(&a).await;
 
     let bundle: Value = c
         .post(format!("{}/api/v1/report/evidence", a.base))
