@@ -23,6 +23,9 @@ pub enum NodeError {
     InUse(String),
     #[error("transfer gate: {0}")]
     Gate(String),
+    /// A reviewer tried to approve or reject their own held transfer.
+    #[error("{0}")]
+    FourEyes(String),
     #[error("append failed: {0}")]
     Append(String),
     #[error("the log sequencer has stopped")]

@@ -76,6 +76,18 @@ pub async fn bundle(
     )
     .map_err(NodeError::Integrity)?;
     let report = reports_json(&me, &items, peer, since, now);
+    issue(node, &rows, report, peer, since).await
+}
+
+/// Logs a `report.issued` claim of `report` over exactly `rows` and writes
+/// the bundle that proves it.
+async fn issue(
+    node: &Node,
+    rows: &[EventRow],
+    report: Value,
+    peer: Option<&str>,
+    since: Option<time::Timestamp>,
+) -> Result<Value, NodeError> {
     let digests: BTreeSet<String> = rows
         .iter()
         .map(|r| hex::encode(sha256(&r.envelope)))
@@ -433,4 +445,155 @@ fn check_receipt(
     pf.verify(&leaf, ctx.key(counterpart)?)
         .map_err(|e| format!("receipt from {counterpart}: {e}"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datadir;
+    use detente_domain::{Country, Envelope, NodeKey, Origin};
+    use detente_requests::{Direction, ReportItem, Side, TimedEvent, Timeline};
+
+    const A: &str = "cert-a.example";
+    const B: &str = "cert-b.example";
+
+    fn payload(kind: Value, request_id: &str, sender: &str, recipient: &str) -> Value {
+        json!({ "event": { "id": uuid::Uuid::now_v7().to_string(), "request_id": request_id, "kind": kind },
+                "sender": sender, "recipient": recipient })
+    }
+
+    fn signed_by(key: &NodeKey, kind: &str, payload: Value) -> SignedEnvelope {
+        Envelope::new(kind, Origin::parse(key.name()).unwrap(), payload)
+            .unwrap()
+            .sign(key)
+            .unwrap()
+    }
+
+    /// A's log holds A's request to B, B's `delivered` and `acknowledged`, and
+    /// an `answered`
+    /// signed by A or B naming `sender -> recipient`; A issues a report
+    /// claiming the request answered, over exactly those envelopes.
+    async fn bundle_with_answer(
+        node: &Node,
+        b: &NodeKey,
+        answered_by_a: bool,
+        sender: &str,
+        recipient: &str,
+    ) -> (Value, SignedEnvelope) {
+        let id = uuid::Uuid::now_v7().to_string();
+        let now = time::now();
+        let request = json!({ "type": "consultation", "reference": "REF-1", "issuing_authority": "National CERT",
+            "facts": "Which hosting provider operates the address block?", "urgency": "normal",
+            "tlp": "green", "recipient": B });
+        let deadlines = json!({ "acknowledge_by": time::format(&(now + chrono::TimeDelta::days(2))),
+                                "answer_by": time::format(&(now + chrono::TimeDelta::days(10))) });
+        let submitted = node
+            .sign(
+                "request.submitted",
+                payload(
+                    json!({ "type": "submitted", "request": request, "deadlines": deadlines }),
+                    &id,
+                    A,
+                    B,
+                ),
+            )
+            .unwrap();
+        let delivered = signed_by(
+            b,
+            "request.delivered",
+            payload(json!({ "type": "delivered" }), &id, A, B),
+        );
+        let acknowledged = signed_by(
+            b,
+            "request.acknowledged",
+            payload(json!({ "type": "acknowledged" }), &id, A, B),
+        );
+        let answer = payload(
+            json!({ "type": "answered", "note": "see annex" }),
+            &id,
+            sender,
+            recipient,
+        );
+        let answered = if answered_by_a {
+            node.sign("request.answered", answer).unwrap()
+        } else {
+            signed_by(b, "request.answered", answer)
+        };
+        let envs = vec![submitted, delivered, acknowledged, answered.clone()];
+        let first = node.append(envs.clone()).await.unwrap().first_index;
+        let rows: Vec<EventRow> = envs
+            .iter()
+            .enumerate()
+            .map(|(i, e)| EventRow {
+                request_id: id.clone(),
+                seq: i as u64,
+                event_id: String::new(),
+                actor: String::new(),
+                kind: e.kind().to_string(),
+                at: e.time().to_string(),
+                log_index: first + i as u64,
+                envelope: e.bytes().to_vec(),
+                receipt: None,
+            })
+            .collect();
+        // What the report claims: the request answered by its recipient.
+        let events = envs
+            .iter()
+            .zip([
+                Side::Sender,
+                Side::Recipient,
+                Side::Recipient,
+                Side::Recipient,
+            ])
+            .map(|(e, actor)| {
+                let v: Value = serde_json::from_slice(e.bytes()).unwrap();
+                TimedEvent {
+                    at: time::parse(e.time()).unwrap(),
+                    actor,
+                    event: serde_json::from_value(v["payload"]["event"].clone()).unwrap(),
+                }
+            })
+            .collect();
+        let item = ReportItem {
+            direction: Direction::Outbound,
+            peer: Origin::parse(B).unwrap(),
+            timeline: Timeline { events },
+        };
+        let report = reports_json(A, &[item], None, None, time::now());
+        (
+            issue(node, &rows, report, None, None).await.unwrap(),
+            answered,
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_bundle_with_an_event_signed_by_a_party_not_entitled_to_it_fails() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("a");
+        datadir::init(
+            &dir,
+            &Origin::parse(A).unwrap(),
+            Some(Country::parse("RU").unwrap()),
+        )
+        .unwrap();
+        let node = Node::open(&dir).unwrap();
+        let b = NodeKey::generate(B).unwrap();
+        let keys = [node.verifier(), b.verifier()];
+
+        // The honest record: B answers its request. It verifies.
+        let (honest, _) = bundle_with_answer(&node, &b, false, A, B).await;
+        let ok = verify(&honest, &keys).unwrap();
+        assert_eq!(ok.report["reports"][0]["outbound"]["answered"], 1);
+
+        // A answers its own request in B's place, naming itself the recipient.
+        let (forged, answered) = bundle_with_answer(&node, &b, true, B, A).await;
+        let err = verify(&forged, &keys).unwrap_err();
+        assert!(err.contains(&hex::encode(answered.digest())), "{err}");
+        assert!(err.contains("request.answered by cert-a.example"), "{err}");
+        // Naming the real parties does not help: answering is the recipient's.
+        let (forged, answered) = bundle_with_answer(&node, &b, true, A, B).await;
+        let err = verify(&forged, &keys).unwrap_err();
+        assert!(err.contains(&hex::encode(answered.digest())), "{err}");
+        assert!(err.contains("only the recipient may answer"), "{err}");
+    }
 }

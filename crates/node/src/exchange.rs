@@ -9,16 +9,19 @@
 mod attachments;
 mod delivery;
 
-use crate::outbound::{Outbound, Verdict};
+use crate::evidence::CLOCK_TOLERANCE_SECS;
+use crate::outbound::{Outbound, Outgoing, Verdict};
 use crate::{Node, NodeError, Published};
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use detente_domain::{time, Envelope, SignedEnvelope, VerifierKey};
 use detente_log::proof_file::ProofFile;
 use detente_requests::{
-    apply, AttachmentRef, Event, EventId, EventKind, Limits, NewRequest, Policy, RequestId,
-    RequestState, Side, TimedEvent, Timeline, TransitionError,
+    apply, AttachmentRef, Event, EventId, EventKind, Limits, NewRequest, Parties, PartyError,
+    Policy, RequestId, RequestState, Side, TimedEvent, Timeline, TransitionError,
 };
-use detente_storage::{CitationRow, EventRow, ExchangeWrite, OutboxRow, RequestFilter, RequestRow};
+use detente_storage::{
+    CitationRow, EventRow, ExchangeWrite, HoldRow, OutboxRow, RequestFilter, RequestRow,
+};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -42,6 +45,9 @@ pub enum ExchangeError {
     Invalid(String),
     #[error("{0}")]
     Conflict(#[from] TransitionError),
+    /// The signer may not sign this event of this request.
+    #[error("{0}")]
+    Party(#[from] PartyError),
     #[error("refused by the peer's node: {0}")]
     Refused(String),
     #[error("{0}")]
@@ -67,13 +73,49 @@ fn payload(event: &Event, sender: &str, recipient: &str) -> Value {
     json!({ "event": event, "sender": sender, "recipient": recipient })
 }
 
-/// A request event read back from an envelope.
+/// A request event read back from an envelope. `sender` and `recipient` are
+/// the names the envelope carries: claims, which [`Parties`] checks.
 pub struct Parsed {
     pub envelope: SignedEnvelope,
     pub origin: String,
     pub sender: String,
     pub recipient: String,
-    pub timed: TimedEvent,
+    pub at: time::Timestamp,
+    pub event: Event,
+}
+
+impl Parsed {
+    /// `request.<kind>`, the envelope's type.
+    pub fn envelope_kind(&self) -> String {
+        format!("request.{}", self.event.kind.name())
+    }
+
+    /// The parties this envelope fixes; it must be a submission.
+    pub fn submission_parties(&self) -> Result<Parties, PartyError> {
+        Parties::of_submission(&self.origin, &self.sender, &self.recipient, &self.event)
+    }
+
+    /// The event with the side that signed it, checked against the request's
+    /// parties: who acted comes from the record, never from the envelope.
+    pub fn timed(&self, parties: &Parties) -> Result<TimedEvent, PartyError> {
+        let actor = match &self.event.kind {
+            EventKind::Submitted { .. } => {
+                if &self.submission_parties()? != parties {
+                    return Err(PartyError::NotAParty {
+                        signer: self.origin.clone(),
+                        request_id: self.event.request_id.to_string(),
+                    });
+                }
+                Side::Sender
+            }
+            _ => parties.actor(&self.origin, &self.sender, &self.recipient, &self.event)?,
+        };
+        Ok(TimedEvent {
+            at: self.at,
+            actor,
+            event: self.event.clone(),
+        })
+    }
 }
 
 /// Parses and checks a request envelope signed by `key`.
@@ -111,28 +153,26 @@ fn interpret(envelope: SignedEnvelope, env: Envelope) -> Result<Parsed, Exchange
             env.kind
         )));
     }
-    let origin = env.origin.to_string();
-    let actor = if origin == sender {
-        Side::Sender
-    } else if origin == recipient {
-        Side::Recipient
-    } else {
-        return Err(ExchangeError::Invalid(format!(
-            "{origin} is neither sender nor recipient"
-        )));
-    };
-    let timed = TimedEvent {
-        at: env.time,
-        actor,
-        event,
-    };
     Ok(Parsed {
         envelope,
-        origin,
+        origin: env.origin.to_string(),
         sender,
         recipient,
-        timed,
+        at: env.time,
+        event,
     })
+}
+
+/// The parties of a request as this node recorded it.
+fn row_parties(me: &str, row: &RequestRow) -> Parties {
+    let (requester, recipient) = match row.direction.as_str() {
+        "outbound" => (me, row.peer.as_str()),
+        _ => (row.peer.as_str(), me),
+    };
+    Parties {
+        requester: requester.to_string(),
+        recipient: recipient.to_string(),
+    }
 }
 
 /// Publishes STIX objects to the TAXII collection shared with a peer; set by
@@ -159,6 +199,36 @@ pub fn cite_request(
         }
         o["modified"] = json!(now);
     }
+}
+
+/// What a hold keeps of a request event: exactly what an approval sends.
+#[derive(serde::Deserialize)]
+struct Held {
+    event: Event,
+}
+
+/// The gate's name for a request event's payload: a digest of its content, so
+/// the same content retried (with a new event id, or for a submission a new
+/// request id) finds its hold again, and an approval releases exactly it.
+fn subject_of(event: &Event) -> String {
+    let content = match &event.kind {
+        EventKind::Submitted { request, .. } => json!({ "submitted": request }),
+        kind => json!({ "request_id": event.request_id, "kind": kind }),
+    };
+    let digest = detente_domain::sha256(content.to_string().as_bytes());
+    format!("request-event:{}", hex::encode(digest))
+}
+
+/// One event of this node on its way out.
+struct Emit<'a> {
+    event: &'a Event,
+    files: &'a [(AttachmentRef, Vec<u8>)],
+    parties: &'a Parties,
+    state: &'a RequestState,
+    at: time::Timestamp,
+    direction: &'a str,
+    peer_country: detente_domain::Country,
+    officer: Option<&'a str>,
 }
 
 /// Shards of the per-request lock: events of one request are applied one at a
@@ -215,6 +285,16 @@ fn deadline_policy(dir: &std::path::Path) -> Result<Policy, NodeError> {
             .map_err(|e| NodeError::Config(format!("{}: {e}", path.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Policy::default()),
         Err(e) => Err(NodeError::io(&path, e)),
+    }
+}
+
+/// `3d`, `8h`, `90m`: a policy clock as the policy file writes it.
+fn humanize(d: chrono::TimeDelta) -> String {
+    let m = d.num_minutes();
+    match m {
+        m if m % 1440 == 0 => format!("{}d", m / 1440),
+        m if m % 60 == 0 => format!("{}h", m / 60),
+        m => format!("{m}m"),
     }
 }
 
@@ -329,20 +409,24 @@ impl Exchange {
         &self.locks[h % LOCKS]
     }
 
-    /// The events of a request as a timeline, read back from their envelopes.
-    fn timeline(&self, request_id: &str) -> Result<(Timeline, Vec<EventRow>), ExchangeError> {
-        let rows = self.node.store().events(request_id)?;
+    /// The events of a request as a timeline, read back from their envelopes;
+    /// each event's actor is the side its signer holds in the request.
+    fn timeline(&self, row: &RequestRow) -> Result<(Timeline, Vec<EventRow>), ExchangeError> {
+        let parties = row_parties(&self.node.config().origin, row);
+        let rows = self.node.store().events(&row.id)?;
         let mut events = Vec::with_capacity(rows.len());
         for r in &rows {
             let env: Value = serde_json::from_slice(&r.envelope)
                 .map_err(|e| ExchangeError::Invalid(e.to_string()))?;
             let event: Event = serde_json::from_value(env["payload"]["event"].clone())
                 .map_err(|e| ExchangeError::Invalid(e.to_string()))?;
-            let actor = if env["payload"]["sender"] == env["origin"] {
-                Side::Sender
-            } else {
-                Side::Recipient
-            };
+            let origin = env["origin"].as_str().unwrap_or_default();
+            let actor = parties.side_of(origin).ok_or_else(|| {
+                ExchangeError::Invalid(format!(
+                    "stored event {} is signed by {origin}, not a party",
+                    r.event_id
+                ))
+            })?;
             let at = time::parse(&r.at)
                 .ok_or_else(|| ExchangeError::Invalid("bad event time".into()))?;
             events.push(TimedEvent { at, actor, event });
@@ -359,17 +443,44 @@ impl Exchange {
             .store()
             .request(request_id)?
             .ok_or_else(|| ExchangeError::NotFound(format!("no request {request_id}")))?;
-        let (timeline, rows) = self.timeline(request_id)?;
+        let (state, rows) = self.state_of(&row)?;
+        Ok((state, row, rows))
+    }
+
+    fn state_of(&self, row: &RequestRow) -> Result<(RequestState, Vec<EventRow>), ExchangeError> {
+        let (timeline, rows) = self.timeline(row)?;
         let state = timeline
             .fold()
             .map_err(|e| ExchangeError::Invalid(format!("stored timeline: {e}")))?;
-        Ok((state, row, rows))
+        Ok((state, rows))
     }
 
     /// Submits a new request to a peer.
     pub async fn submit(&self, request: NewRequest) -> Result<Value, ExchangeError> {
-        let id = RequestId::random();
+        self.submit_as(request, None).await
+    }
+
+    /// Submits a new request on behalf of `officer` (named in a hold).
+    pub async fn submit_as(
+        &self,
+        request: NewRequest,
+        officer: Option<&str>,
+    ) -> Result<Value, ExchangeError> {
+        self.submit_event(EventId::random(), RequestId::random(), request, officer)
+            .await
+    }
+
+    async fn submit_event(
+        &self,
+        event_id: EventId,
+        id: RequestId,
+        request: NewRequest,
+        officer: Option<&str>,
+    ) -> Result<Value, ExchangeError> {
         let _guard = self.lock_for(&id.to_string()).lock().await;
+        if self.node.store().request(&id.to_string())?.is_some() {
+            return Err(TransitionError::AlreadySubmitted { request_id: id }.into());
+        }
         let peer = self.node.peer(request.recipient.as_str())?.ok_or_else(|| {
             ExchangeError::Invalid(format!("{} is not a peer of this node", request.recipient))
         })?;
@@ -378,7 +489,7 @@ impl Exchange {
             .policy
             .deadline_for(request.request_type, request.urgency, at);
         let event = Event {
-            id: EventId::random(),
+            id: event_id,
             request_id: id,
             kind: EventKind::Submitted {
                 request: Box::new(request),
@@ -399,35 +510,60 @@ impl Exchange {
             )?;
         }
         let me = self.node.config().origin.clone();
-        self.emit(
-            &event,
-            &files,
-            &me,
-            peer.origin.as_str(),
-            &state,
+        let parties = Parties {
+            requester: me,
+            recipient: peer.origin.to_string(),
+        };
+        let out = Emit {
+            event: &event,
+            files: &files,
+            parties: &parties,
+            state: &state,
             at,
-            "outbound",
-            peer.country,
-        )
-        .await?;
+            direction: "outbound",
+            peer_country: peer.country,
+            officer,
+        };
+        self.emit(out).await?;
         self.show(&id.to_string())
     }
 
     /// Acts on an existing request: acknowledge, answer, decline, withdraw,
     /// message, extend. The lifecycle decides whether this node may.
     pub async fn act(&self, request_id: &str, kind: EventKind) -> Result<Value, ExchangeError> {
+        self.act_as(request_id, kind, None).await
+    }
+
+    /// Acts on behalf of `officer` (named in a hold).
+    pub async fn act_as(
+        &self,
+        request_id: &str,
+        kind: EventKind,
+        officer: Option<&str>,
+    ) -> Result<Value, ExchangeError> {
         let id =
             RequestId::parse(request_id).map_err(|e| ExchangeError::NotFound(e.to_string()))?;
-        let _guard = self.lock_for(request_id).lock().await;
-        let (state, row, _) = self.state(request_id)?;
-        let me = self.node.config().origin.clone();
-        let (side, sender, recipient) = match row.direction.as_str() {
-            "outbound" => (Side::Sender, me.clone(), row.peer.clone()),
-            _ => (Side::Recipient, row.peer.clone(), me.clone()),
+        self.act_event(EventId::random(), id, kind, officer).await
+    }
+
+    async fn act_event(
+        &self,
+        event_id: EventId,
+        id: RequestId,
+        kind: EventKind,
+        officer: Option<&str>,
+    ) -> Result<Value, ExchangeError> {
+        let request_id = id.to_string();
+        let _guard = self.lock_for(&request_id).lock().await;
+        let (state, row, _) = self.state(&request_id)?;
+        let parties = row_parties(&self.node.config().origin, &row);
+        let side = match row.direction.as_str() {
+            "outbound" => Side::Sender,
+            _ => Side::Recipient,
         };
-        let at = self.now().max(state.last_event_at);
+        let at = state.next_event_time(side, self.now());
         let event = Event {
-            id: EventId::random(),
+            id: event_id,
             request_id: id,
             kind,
         };
@@ -440,46 +576,96 @@ impl Exchange {
             .peer(&row.peer)?
             .ok_or_else(|| ExchangeError::Invalid(format!("{} is no longer a peer", row.peer)))?;
         let files = self.check_attachments(event.kind.attachments())?;
-        self.emit(
-            &event,
-            &files,
-            &sender,
-            &recipient,
-            &next,
+        let out = Emit {
+            event: &event,
+            files: &files,
+            parties: &parties,
+            state: &next,
             at,
-            &row.direction,
-            peer.country,
-        )
-        .await?;
-        self.show(request_id)
+            direction: &row.direction,
+            peer_country: peer.country,
+            officer,
+        };
+        self.emit(out).await?;
+        self.show(&request_id)
+    }
+
+    /// Decides a held event: approved, exactly the held event is sent (the
+    /// same event id; a submission is dated, and its deadlines set, when it
+    /// leaves); rejected, it never leaves. Returns the hold and, when the
+    /// release failed (the request moved on meanwhile), why.
+    pub async fn resolve_hold(
+        &self,
+        id: &str,
+        approve: bool,
+        reviewer: &str,
+        reason: &str,
+    ) -> Result<Option<(HoldRow, Option<String>)>, ExchangeError> {
+        let Some(hold) = self.outbound.resolve(id, approve, reviewer, reason).await? else {
+            return Ok(None);
+        };
+        let held = match (&hold.status[..], &hold.payload) {
+            ("approved", Some(p)) => serde_json::from_str::<Held>(p)
+                .map_err(|e| ExchangeError::Invalid(format!("held payload: {e}")))?,
+            _ => return Ok(Some((hold, None))),
+        };
+        let officer = hold.requested_by.as_deref();
+        let sent = match held.event.kind {
+            EventKind::Submitted { request, .. } => {
+                self.submit_event(held.event.id, held.event.request_id, *request, officer)
+                    .await
+            }
+            kind => {
+                self.act_event(held.event.id, held.event.request_id, kind, officer)
+                    .await
+            }
+        };
+        let failed = sent.err().map(|e| {
+            tracing::warn!(hold = %hold.id, error = %e, "an approved transfer could not be released");
+            e.to_string()
+        });
+        Ok(Some((hold, failed)))
+    }
+
+    pub fn outbound(&self) -> &Arc<Outbound> {
+        &self.outbound
     }
 
     /// Gate, sign, log, store and queue one event of this node; `files` are
     /// the contents of the attachments it cites, which leave with it (the
     /// peer may then fetch them), so the gate scans them too.
-    #[allow(clippy::too_many_arguments)]
-    async fn emit(
-        &self,
-        event: &Event,
-        files: &[(AttachmentRef, Vec<u8>)],
-        sender: &str,
-        recipient: &str,
-        state: &RequestState,
-        at: time::Timestamp,
-        direction: &str,
-        peer_country: detente_domain::Country,
-    ) -> Result<(), ExchangeError> {
+    async fn emit(&self, out: Emit<'_>) -> Result<(), ExchangeError> {
+        let Emit {
+            event,
+            files,
+            parties,
+            state,
+            at,
+            direction,
+            peer_country,
+            officer,
+        } = out;
         let me = self.node.config().origin.clone();
-        let peer = if me == sender { recipient } else { sender };
-        let body = payload(event, sender, recipient);
-        let subject = format!("request-event:{}", event.id);
+        let peer = if me == parties.requester {
+            &parties.recipient
+        } else {
+            &parties.requester
+        };
+        let body = payload(event, &parties.requester, &parties.recipient);
+        let subject = subject_of(event);
         let bytes = body.to_string();
         let mut parts: Vec<(&str, &[u8])> = vec![("event.json", bytes.as_bytes())];
         parts.extend(files.iter().map(|(a, c)| (a.name.as_str(), c.as_slice())));
-        match self
-            .outbound
-            .check(peer, peer_country, &subject, &parts, None)?
-        {
+        let outgoing = Outgoing {
+            recipient: peer,
+            country: peer_country,
+            subject: &subject,
+            parts: &parts,
+            legal_basis: None,
+            release: Some(json!({ "event": event }).to_string()),
+            requested_by: officer,
+        };
+        match self.outbound.check(&outgoing)? {
             Verdict::Send(None) => {}
             Verdict::Send(Some(_)) => {
                 return Err(ExchangeError::Gate {
@@ -640,38 +826,21 @@ impl Exchange {
             .peer(peer_origin)?
             .ok_or_else(|| ExchangeError::Refused(format!("{peer_origin} is not a peer")))?;
         let parsed = parse_envelope(bytes, &peer.key)?;
-        let me = self.node.config().origin.clone();
-        let counterpart_ok = (parsed.sender == peer_origin && parsed.recipient == me)
-            || (parsed.recipient == peer_origin && parsed.sender == me);
-        if !counterpart_ok {
-            return Err(ExchangeError::Refused(
-                "this envelope is not between you and this node".into(),
-            ));
+        if parsed.origin != peer_origin {
+            return Err(ExchangeError::Refused(format!(
+                "the envelope is signed by {}, not by the calling peer",
+                parsed.origin
+            )));
         }
-        let request_id = parsed.timed.event.request_id.to_string();
+        let request_id = parsed.event.request_id.to_string();
         let _guard = self.lock_for(&request_id).lock().await;
         if let Some(stored) = self.node.store().inbox_get(parsed.envelope.digest())? {
             return Ok(stored);
         }
-        let direction = if parsed.sender == me {
-            "outbound"
-        } else {
-            "inbound"
-        };
-        let (response, index, mut writes) = match &parsed.timed.event.kind {
+        self.check_not_ahead(&parsed, peer_origin)?;
+        let (response, index, mut writes) = match &parsed.event.kind {
             EventKind::Submitted { .. } => self.receive_submission(&parsed, peer_origin).await?,
-            _ => {
-                let (state, _, _) = self.state(&request_id)?;
-                let next = apply(
-                    &state,
-                    &parsed.timed.event,
-                    parsed.timed.actor,
-                    parsed.timed.at,
-                )?;
-                let (index, cp) = self.node.append_once(parsed.envelope.clone()).await?;
-                let w = self.event_write(&next, direction, peer_origin, &parsed.envelope, index)?;
-                (self.receipt(&cp, index, &parsed.envelope, &[])?, index, w)
-            }
+            _ => self.receive_event(&parsed, peer_origin).await?,
         };
         writes.push(ExchangeWrite::InboxPut {
             digest: *parsed.envelope.digest(),
@@ -681,6 +850,53 @@ impl Exchange {
         });
         self.persist(writes).await?;
         Ok(response)
+    }
+
+    /// A peer's envelope dated beyond the clock tolerance ahead of this node's
+    /// clock is refused: accepted, it would date the record by the peer's say.
+    /// The refusal is logged, so it is on the record too. (Retried later, the
+    /// envelope is accepted once its date is no longer ahead.)
+    fn check_not_ahead(&self, parsed: &Parsed, peer: &str) -> Result<(), ExchangeError> {
+        let now = self.now();
+        let tolerance = chrono::TimeDelta::seconds(CLOCK_TOLERANCE_SECS as i64);
+        if parsed.at <= now + tolerance {
+            return Ok(());
+        }
+        let why = format!(
+            "envelope dated {}, more than {CLOCK_TOLERANCE_SECS} s ahead of this node's clock ({})",
+            time::format(&parsed.at),
+            time::format(&now)
+        );
+        self.node.record_detached(
+            "exchange.refused",
+            json!({ "peer": peer, "envelope": hex::encode(parsed.envelope.digest()),
+                    "request_id": parsed.event.request_id, "reason": why }),
+        )?;
+        Err(ExchangeError::Refused(why))
+    }
+
+    /// A later event of a request this node and the peer are the parties to.
+    /// Who acted is the side the peer holds in the stored request; a node that
+    /// is not a party gets the same answer as for an unknown request.
+    async fn receive_event(
+        &self,
+        parsed: &Parsed,
+        peer: &str,
+    ) -> Result<(String, u64, Vec<ExchangeWrite>), ExchangeError> {
+        let request_id = parsed.event.request_id.to_string();
+        let row = self
+            .node
+            .store()
+            .request(&request_id)?
+            .filter(|r| r.peer == peer)
+            .ok_or_else(|| ExchangeError::NotFound(format!("no request {request_id}")))?;
+        let state = self.state_of(&row)?.0;
+        let parties = row_parties(&self.node.config().origin, &row);
+        let timed = parsed.timed(&parties)?;
+        let next = apply(&state, &timed.event, timed.actor, timed.at)?;
+        let (index, cp) = self.node.append_once(parsed.envelope.clone()).await?;
+        let w = self.event_write(&next, &row.direction, peer, &parsed.envelope, index)?;
+        Ok((self.receipt(&cp, index, &parsed.envelope, &[])?, index, w))
     }
 
     /// Handles several envelopes from one peer together: they are checked
@@ -704,7 +920,13 @@ impl Exchange {
         parsed: &Parsed,
         peer: &str,
     ) -> Result<(String, u64, Vec<ExchangeWrite>), ExchangeError> {
-        let request_id = parsed.timed.event.request_id;
+        let request_id = parsed.event.request_id;
+        let parties = parsed.submission_parties()?;
+        if parties.requester != peer || parties.recipient != self.node.config().origin {
+            return Err(ExchangeError::Refused(
+                "a submission to this node must be signed by its requester and addressed to this node".into(),
+            ));
+        }
         if self
             .node
             .store()
@@ -713,12 +935,13 @@ impl Exchange {
         {
             return Err(TransitionError::AlreadySubmitted { request_id }.into());
         }
-        parsed
-            .timed
+        let timed = parsed.timed(&parties)?;
+        timed
             .event
             .validate(&self.limits)
             .map_err(|e| ExchangeError::Invalid(e.to_string()))?;
-        let opened = RequestState::open(&parsed.timed.event, parsed.timed.actor, parsed.timed.at)?;
+        self.check_deadlines(&timed)?;
+        let opened = RequestState::open(&timed.event, timed.actor, timed.at)?;
         let logged = self.node.store().exchange_entry(parsed.envelope.digest())?;
         let (i, env, next, cp) = match logged {
             Some(i) => {
@@ -743,6 +966,47 @@ impl Exchange {
         ))
     }
 
+    /// Deadlines come from policy, not from the counterpart's say-so: a
+    /// submission whose deadlines are shorter than this node's own policy for
+    /// its type and urgency is refused; longer ones stand.
+    fn check_deadlines(&self, timed: &TimedEvent) -> Result<(), ExchangeError> {
+        let EventKind::Submitted { request, deadlines } = &timed.event.kind else {
+            return Ok(());
+        };
+        let (t, u) = (request.request_type, request.urgency);
+        let least = self.policy.deadline_for(t, u, timed.at);
+        let clocks = self.policy.clocks(t, u);
+        let short =
+            |what: &str, got: &time::Timestamp, min: &time::Timestamp, clock: chrono::TimeDelta| {
+                ExchangeError::Invalid(format!(
+                "{what} {} is earlier than this node's deadline policy allows for a {} {} request: \
+                 at least {} after submission, {}",
+                time::format(got),
+                u.as_str(),
+                t.as_str(),
+                humanize(clock),
+                time::format(min)
+            ))
+            };
+        if deadlines.acknowledge_by < least.acknowledge_by {
+            return Err(short(
+                "acknowledge_by",
+                &deadlines.acknowledge_by,
+                &least.acknowledge_by,
+                clocks.acknowledge,
+            ));
+        }
+        if deadlines.answer_by < least.answer_by {
+            return Err(short(
+                "answer_by",
+                &deadlines.answer_by,
+                &least.answer_by,
+                clocks.answer,
+            ));
+        }
+        Ok(())
+    }
+
     /// This node's `delivered` for a submission, signed but not yet logged.
     fn new_delivered(
         &self,
@@ -751,10 +1015,12 @@ impl Exchange {
     ) -> Result<(SignedEnvelope, RequestState), ExchangeError> {
         let delivered = Event {
             id: EventId::random(),
-            request_id: parsed.timed.event.request_id,
+            request_id: parsed.event.request_id,
             kind: EventKind::Delivered {},
         };
-        let at = self.now().max(parsed.timed.at);
+        // Dated by this node's clock; never before the submission, which may
+        // be up to the clock tolerance ahead.
+        let at = opened.next_event_time(Side::Recipient, self.now());
         let next = apply(opened, &delivered, Side::Recipient, at)?;
         let me = self.node.config().origin.clone();
         let env = self.node.sign_at(
@@ -781,15 +1047,15 @@ impl Exchange {
         match own {
             Some(own)
                 if own.origin == me
-                    && own.timed.event.request_id == parsed.timed.event.request_id
-                    && matches!(own.timed.event.kind, EventKind::Delivered {}) =>
+                    && own.event.request_id == parsed.event.request_id
+                    && matches!(own.event.kind, EventKind::Delivered {}) =>
             {
-                let next = apply(opened, &own.timed.event, own.timed.actor, own.timed.at)?;
+                let next = apply(opened, &own.event, Side::Recipient, own.at)?;
                 Ok((own.envelope, next))
             }
             _ => Err(NodeError::Integrity(format!(
                 "the log holds request {} at {} without this node's delivered after it",
-                parsed.timed.event.request_id,
+                parsed.event.request_id,
                 index - 1
             ))
             .into()),

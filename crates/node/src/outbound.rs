@@ -13,7 +13,7 @@ use detente_gate::{
 };
 use detente_storage::{HoldRow, TransferStore};
 use serde_json::json;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 const EU_EEA: &[&str] = &[
     "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV",
@@ -35,6 +35,25 @@ pub enum Verdict {
 pub struct Outbound {
     node: Arc<Node>,
     profile: Profile,
+    /// Checking the 12-month volumes and committing a transfer's are one step:
+    /// two transfers judged at once could otherwise pass a threshold together.
+    decide: Mutex<()>,
+}
+
+/// One payload about to leave the node.
+pub struct Outgoing<'a> {
+    pub recipient: &'a str,
+    pub country: Country,
+    /// Names the payload, stable across retries and reads (a STIX object
+    /// version, a digest of a request event's content), so it is judged,
+    /// logged and counted once per recipient and a hold is found again.
+    pub subject: &'a str,
+    /// (name, bytes) of each part.
+    pub parts: &'a [(&'a str, &'a [u8])],
+    pub legal_basis: Option<&'a str>,
+    /// Kept with a hold: what an approval releases, and who asked.
+    pub release: Option<String>,
+    pub requested_by: Option<&'a str>,
 }
 
 /// The profile a node applies: the configured one, or by the node's country.
@@ -88,77 +107,121 @@ impl VolumeLedger for Ledger<'_> {
 impl Outbound {
     pub fn new(node: Arc<Node>) -> Result<Self, NodeError> {
         let profile = profile_for(&node)?;
-        Ok(Outbound { node, profile })
+        Ok(Outbound {
+            node,
+            profile,
+            decide: Mutex::new(()),
+        })
     }
 
     fn store(&self) -> &dyn TransferStore {
         self.node.store().as_ref()
     }
 
-    /// Judges `parts` (name, bytes) leaving for `recipient` in `country`;
-    /// `subject` names the payload (stable across retries, so a hold is reused).
-    pub fn check(
-        &self,
-        recipient: &str,
-        country: Country,
-        subject: &str,
-        parts: &[(&str, &[u8])],
-        legal_basis: Option<&str>,
-    ) -> Result<Verdict, NodeError> {
-        if let Some(h) = self.store().find_hold(recipient, subject)? {
-            return Ok(match h.status.as_str() {
-                "approved" => Verdict::Send(None),
-                _ => Verdict::Withhold {
-                    reason: format!("hold {} is {}", h.id, h.status),
-                    hold: Some(h.id),
-                },
-            });
+    /// Judges a payload leaving the node. The first decision on a payload for
+    /// a recipient is logged (`gate.decision`) and its volumes counted; the
+    /// same payload again gets the same verdict, unlogged and uncounted.
+    pub fn check(&self, out: &Outgoing) -> Result<Verdict, NodeError> {
+        let _one_at_a_time = self.decide.lock().map_err(|_| NodeError::Closed)?;
+        if let Some(h) = self.store().find_hold(out.recipient, out.subject)? {
+            return self.held(out, h);
         }
-        let transfer = Transfer {
-            sender: self.node.config().origin.clone(),
-            recipient: recipient.to_string(),
-            destination: country.to_string(),
-            legal_basis: legal_basis.map(str::to_string),
-            government_related: false,
-            at: Utc::now(),
-        };
+        if let Some(action) = self.store().decision(out.recipient, out.subject)? {
+            return self.decided_before(out, &action);
+        }
+        let transfer = self.transfer(out);
         let ledger = Ledger(self.store());
         let assessment =
-            check_payload(&self.profile, &transfer, parts, &ledger).map_err(gate_failure)?;
+            check_payload(&self.profile, &transfer, out.parts, &ledger).map_err(gate_failure)?;
         let decision = &assessment.decision;
-        let verdict = match decision.decision {
+        let (verdict, action) = match decision.decision {
             Action::Allow => {
-                detente_gate::commit(
-                    &transfer,
-                    &Volume::from_summaries(&assessment.files),
-                    &ledger,
-                )
-                .map_err(gate_failure)?;
-                Verdict::Send(None)
+                let volume = Volume::from_summaries(&assessment.files);
+                detente_gate::commit(&transfer, &volume, &ledger).map_err(gate_failure)?;
+                (Verdict::Send(None), Some("allow"))
             }
-            Action::Redact => Verdict::Send(Some(self.redact(parts)?)),
+            Action::Redact => (Verdict::Send(Some(self.redact(out.parts)?)), Some("redact")),
             Action::Hold => {
-                let hold = self.hold(recipient, country, subject, decision)?;
-                Verdict::Withhold {
+                let hold = self.hold(out, decision)?;
+                let verdict = Verdict::Withhold {
                     reason: "held for review".into(),
                     hold: Some(hold.id),
-                }
+                };
+                (verdict, None)
             }
-            Action::Block => Verdict::Withhold {
-                reason: "blocked by the transfer policy".into(),
-                hold: None,
-            },
+            Action::Block => (blocked(), Some("block")),
         };
+        if let Some(action) = action {
+            self.store().record_decision(
+                out.recipient,
+                out.subject,
+                action,
+                &time::format(&time::now()),
+            )?;
+        }
         let hold_id = match &verdict {
             Verdict::Withhold { hold, .. } => hold.clone(),
             _ => None,
         };
         self.node.record_detached(
             "gate.decision",
-            json!({ "recipient": recipient, "country": country.as_str(), "subject": subject,
+            json!({ "recipient": out.recipient, "country": out.country.as_str(), "subject": out.subject,
                     "hold": hold_id, "decision": decision }),
         )?;
         Ok(verdict)
+    }
+
+    fn transfer(&self, out: &Outgoing) -> Transfer {
+        Transfer {
+            sender: self.node.config().origin.clone(),
+            recipient: out.recipient.to_string(),
+            destination: out.country.to_string(),
+            legal_basis: out.legal_basis.map(str::to_string),
+            government_related: false,
+            at: Utc::now(),
+        }
+    }
+
+    /// A payload a reviewer has seen: approved, it is sent, and its volumes
+    /// are counted the first time it leaves; otherwise it stays withheld.
+    fn held(&self, out: &Outgoing, h: HoldRow) -> Result<Verdict, NodeError> {
+        match h.status.as_str() {
+            "approved" => {
+                if h.released_at.is_none() {
+                    let transfer = self.transfer(out);
+                    let ledger = Ledger(self.store());
+                    let assessment = check_payload(&self.profile, &transfer, out.parts, &ledger)
+                        .map_err(gate_failure)?;
+                    let volume = Volume::from_summaries(&assessment.files);
+                    detente_gate::commit(&transfer, &volume, &ledger).map_err(gate_failure)?;
+                    self.store()
+                        .release_hold(&h.id, &time::format(&time::now()))?;
+                }
+                Ok(Verdict::Send(None))
+            }
+            "rejected" => Ok(Verdict::Withhold {
+                reason: format!(
+                    "hold {} was rejected by {}: {}",
+                    h.id,
+                    h.resolved_by.as_deref().unwrap_or("a reviewer"),
+                    h.reason.as_deref().unwrap_or("")
+                ),
+                hold: Some(h.id),
+            }),
+            status => Ok(Verdict::Withhold {
+                reason: format!("hold {} is {status}", h.id),
+                hold: Some(h.id),
+            }),
+        }
+    }
+
+    fn decided_before(&self, out: &Outgoing, action: &str) -> Result<Verdict, NodeError> {
+        Ok(match action {
+            "allow" => Verdict::Send(None),
+            // Pseudonyms are fresh per copy, so the copy is made again.
+            "redact" => Verdict::Send(Some(self.redact(out.parts)?)),
+            _ => blocked(),
+        })
     }
 
     fn redact(&self, parts: &[(&str, &[u8])]) -> Result<Vec<u8>, NodeError> {
@@ -175,28 +238,26 @@ impl Outbound {
         Ok(out)
     }
 
-    fn hold(
-        &self,
-        recipient: &str,
-        country: Country,
-        subject: &str,
-        d: &detente_gate::Decision,
-    ) -> Result<HoldRow, NodeError> {
+    fn hold(&self, out: &Outgoing, d: &detente_gate::Decision) -> Result<HoldRow, NodeError> {
         let row = HoldRow {
             id: uuid::Uuid::new_v4().to_string(),
-            recipient: recipient.to_string(),
-            country: country.to_string(),
-            subject: subject.to_string(),
+            recipient: out.recipient.to_string(),
+            country: out.country.to_string(),
+            subject: out.subject.to_string(),
             decision: serde_json::to_string(d).unwrap_or_default(),
             status: "held".into(),
             created: time::format(&time::now()),
             resolved_by: None,
             reason: None,
+            requested_by: out.requested_by.map(str::to_string),
+            payload: out.release.clone(),
+            released_at: None,
         };
         Ok(self.store().hold(&row)?)
     }
 
-    /// A reviewer approves or rejects a held payload; recorded in the log.
+    /// A reviewer approves or rejects a held payload; recorded in the log. The
+    /// reviewer may not be the officer whose action was held (four eyes).
     pub async fn resolve(
         &self,
         id: &str,
@@ -204,6 +265,14 @@ impl Outbound {
         reviewer: &str,
         reason: &str,
     ) -> Result<Option<HoldRow>, NodeError> {
+        let Some(pending) = self.store().hold_by_id(id)? else {
+            return Ok(None);
+        };
+        if pending.requested_by.as_deref() == Some(reviewer) {
+            return Err(NodeError::FourEyes(format!(
+                "{reviewer} asked for this transfer and cannot review it; another reviewer must"
+            )));
+        }
         let status = if approve { "approved" } else { "rejected" };
         let Some(h) = self.store().resolve_hold(id, status, reviewer, reason)? else {
             return Ok(None);
@@ -213,6 +282,13 @@ impl Outbound {
                                            "reason": reason, "recipient": h.recipient, "subject": h.subject }))
             .await?;
         Ok(Some(h))
+    }
+}
+
+fn blocked() -> Verdict {
+    Verdict::Withhold {
+        reason: "blocked by the transfer policy".into(),
+        hold: None,
     }
 }
 

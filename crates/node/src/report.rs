@@ -6,8 +6,8 @@ use crate::exchange::{parse_envelope, parse_recorded, Parsed};
 use crate::{Node, NodeError};
 use detente_domain::{time, Origin, VerifierKey};
 use detente_requests::{
-    reciprocity_report, report_from_summaries, DeclineGround, Direction, Period, ReciprocityReport,
-    ReportItem, Status, Summary, Timeline,
+    reciprocity_report, report_from_summaries, DeclineGround, Direction, Parties, PartyError,
+    Period, ReciprocityReport, ReportItem, Status, Summary, Timeline,
 };
 use detente_storage::SummaryRow;
 use serde_json::{json, Value};
@@ -51,29 +51,47 @@ pub fn items_from_recorded<'a>(
     })
 }
 
+/// Groups envelopes (in log order) into one timeline per request. A request's
+/// parties are fixed by its submission, which must come first; every later
+/// envelope must be signed by the party whose role its event belongs to, or the
+/// whole set is rejected, naming the envelope.
 fn items_from<'a>(
     me: &str,
     envelopes: impl Iterator<Item = (String, &'a [u8])>,
     parse: &dyn Fn(&[u8]) -> Result<Parsed, String>,
 ) -> Result<Vec<ReportItem>, String> {
-    let mut by_request: BTreeMap<String, (Direction, String, Timeline)> = BTreeMap::new();
+    let mut by_request: BTreeMap<String, (Parties, Timeline)> = BTreeMap::new();
     for (request_id, bytes) in envelopes {
         let p = parse(bytes).map_err(|e| format!("request {request_id}: {e}"))?;
-        let (direction, peer) = if p.sender == me {
-            (Direction::Outbound, p.recipient.clone())
-        } else if p.recipient == me {
-            (Direction::Inbound, p.sender.clone())
-        } else {
-            return Err(format!("request {request_id} does not involve {me}"));
+        let named = |e: PartyError| {
+            format!(
+                "envelope {} ({} by {}): {e}",
+                hex::encode(p.envelope.digest()),
+                p.envelope_kind(),
+                p.origin
+            )
         };
-        let entry = by_request
-            .entry(request_id)
-            .or_insert_with(|| (direction, peer, Timeline::default()));
-        entry.2.events.push(p.timed);
+        let entry = match by_request.entry(request_id.clone()) {
+            std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::btree_map::Entry::Vacant(v) => {
+                let parties = p.submission_parties().map_err(named)?;
+                if parties.requester != me && parties.recipient != me {
+                    return Err(format!("request {request_id} does not involve {me}"));
+                }
+                v.insert((parties, Timeline::default()))
+            }
+        };
+        let timed = p.timed(&entry.0).map_err(named)?;
+        entry.1.events.push(timed);
     }
     by_request
         .into_values()
-        .map(|(direction, peer, timeline)| {
+        .map(|(parties, timeline)| {
+            let (direction, peer) = if parties.requester == me {
+                (Direction::Outbound, parties.recipient)
+            } else {
+                (Direction::Inbound, parties.requester)
+            };
             let peer = Origin::parse(&peer).map_err(|e| e.to_string())?;
             Ok(ReportItem {
                 direction,

@@ -2,7 +2,7 @@
 //! recipient, holds that a reviewer resolves, and every decision in the log.
 
 use detente_domain::{Country, Origin};
-use detente_node::outbound::{Outbound, Verdict};
+use detente_node::outbound::{Outbound, Outgoing, Verdict};
 use detente_node::{datadir, Node};
 use std::sync::Arc;
 
@@ -33,6 +33,29 @@ fn ru() -> Country {
     Country::parse("RU").unwrap()
 }
 
+/// A payload for `recipient` in RU.
+fn out<'a>(recipient: &'a str, subject: &'a str, parts: &'a [(&'a str, &'a [u8])]) -> Outgoing<'a> {
+    Outgoing {
+        recipient,
+        country: ru(),
+        subject,
+        parts,
+        legal_basis: None,
+        release: None,
+        requested_by: Some("officer1"),
+    }
+}
+
+fn volume(node: &Node, recipient: &str) -> u64 {
+    node.store()
+        .prior_volume(
+            recipient,
+            "precise_geolocation",
+            "2000-01-01T00:00:00.000000Z",
+        )
+        .unwrap()
+}
+
 async fn settle(node: &Node, size: u64) {
     for _ in 0..200 {
         if node.published().size >= size {
@@ -49,25 +72,21 @@ async fn thresholds_aggregate_over_transfers_and_holds_need_a_reviewer() {
     let gate = Outbound::new(node.clone()).unwrap();
     let first = devices(0, 600);
     let v = gate
-        .check(
+        .check(&out(
             "peer-ru.example",
-            ru(),
             "t1",
             &[("a.csv", first.as_bytes())],
-            None,
-        )
+        ))
         .unwrap();
     assert_eq!(v, Verdict::Send(None));
     // 600 + 401 = 1,001 devices to the same recipient within 12 months: bulk.
     let second = devices(600, 401);
     let v = gate
-        .check(
+        .check(&out(
             "peer-ru.example",
-            ru(),
             "t2",
             &[("b.csv", second.as_bytes())],
-            None,
-        )
+        ))
         .unwrap();
     let Verdict::Withhold {
         hold: Some(hold), ..
@@ -77,24 +96,20 @@ async fn thresholds_aggregate_over_transfers_and_holds_need_a_reviewer() {
     };
     // Asking again for the same payload finds the same hold.
     let again = gate
-        .check(
+        .check(&out(
             "peer-ru.example",
-            ru(),
             "t2",
             &[("b.csv", second.as_bytes())],
-            None,
-        )
+        ))
         .unwrap();
     assert!(matches!(again, Verdict::Withhold { hold: Some(ref h), .. } if *h == hold));
     // Another recipient starts from zero.
     let other = gate
-        .check(
+        .check(&out(
             "peer-b.example",
-            ru(),
             "t2",
             &[("b.csv", second.as_bytes())],
-            None,
-        )
+        ))
         .unwrap();
     assert_eq!(other, Verdict::Send(None));
 
@@ -110,13 +125,11 @@ async fn thresholds_aggregate_over_transfers_and_holds_need_a_reviewer() {
         .unwrap()
         .is_none());
     let v = gate
-        .check(
+        .check(&out(
             "peer-ru.example",
-            ru(),
             "t2",
             &[("b.csv", second.as_bytes())],
-            None,
-        )
+        ))
         .unwrap();
     assert_eq!(v, Verdict::Send(None));
     assert!(node.published().size > before);
@@ -145,6 +158,62 @@ async fn unreadable_payloads_never_leave() {
     let gate = Outbound::new(node).unwrap();
     let binary = [0u8, 159, 146, 150, 0, 1, 2];
     assert!(gate
-        .check("peer-ru.example", ru(), "bin", &[("x.bin", &binary)], None)
+        .check(&out("peer-ru.example", "bin", &[("x.bin", &binary)]))
         .is_err());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_payload_read_again_is_decided_logged_and_counted_once() {
+    let (_t, node) = us_node();
+    let gate = Outbound::new(node.clone()).unwrap();
+    let csv = devices(0, 300);
+    let parts: &[(&str, &[u8])] = &[("a.csv", csv.as_bytes())];
+    for _ in 0..5 {
+        let v = gate
+            .check(&out("peer-ru.example", "stix:x@1", parts))
+            .unwrap();
+        assert_eq!(v, Verdict::Send(None));
+    }
+    assert_eq!(volume(&node, "peer-ru.example"), 300);
+    // A new version is a new payload.
+    gate.check(&out("peer-ru.example", "stix:x@2", parts))
+        .unwrap();
+    assert_eq!(volume(&node, "peer-ru.example"), 600);
+    settle(&node, 3).await;
+    let decisions = (0..node.published().size)
+        .filter(|&i| node.entry(i).unwrap().unwrap().kind == "gate.decision")
+        .count();
+    assert_eq!(decisions, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_transfers_cannot_pass_a_threshold_together() {
+    let (_t, node) = us_node();
+    let gate = Arc::new(Outbound::new(node.clone()).unwrap());
+    // Eight transfers of 200 devices at once: 1,600 in all, over the 1,000
+    // bulk threshold, so no more than five may pass.
+    let barrier = Arc::new(std::sync::Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let (gate, barrier) = (gate.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let csv = devices(i * 200, 200);
+                let parts: &[(&str, &[u8])] = &[("a.csv", csv.as_bytes())];
+                let subject = format!("t{i}");
+                barrier.wait();
+                gate.check(&out("peer-ru.example", &subject, parts))
+                    .unwrap()
+            })
+        })
+        .collect();
+    let sent = threads
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .filter(|v| *v == Verdict::Send(None))
+        .count();
+    assert_eq!(
+        sent, 5,
+        "a transfer passed that a prior one had not yet counted"
+    );
+    assert_eq!(volume(&node, "peer-ru.example"), 1000);
 }

@@ -31,6 +31,7 @@
 
 pub mod deadline;
 pub mod lifecycle;
+pub mod parties;
 pub mod report;
 pub mod request;
 mod serde_util;
@@ -41,6 +42,7 @@ pub use lifecycle::{
     apply, Event, EventKind, RequestState, StateView, Status, TimedEvent, Timeline, TimelineError,
     TransitionError,
 };
+pub use parties::{Parties, PartyError};
 pub use report::{
     nearest_rank, reciprocity_report, report_from_summaries, DirectionStats, DurationStats, Period,
     ReciprocityReport, ReportItem, Summary,

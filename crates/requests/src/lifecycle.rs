@@ -121,7 +121,7 @@ impl EventKind {
         }
     }
 
-    fn verb(&self) -> &'static str {
+    pub(crate) fn verb(&self) -> &'static str {
         match self {
             EventKind::Submitted { .. } => "submit",
             EventKind::Delivered {} => "deliver",
@@ -136,7 +136,7 @@ impl EventKind {
     }
 
     /// Who may emit this event; `None` means either side.
-    fn allowed_actor(&self) -> Option<Side> {
+    pub fn allowed_actor(&self) -> Option<Side> {
         match self {
             EventKind::Submitted { .. } | EventKind::Withdrawn { .. } => Some(Side::Sender),
             EventKind::Delivered {}
@@ -468,11 +468,22 @@ impl RequestState {
             && self.closed_at.is_some_and(|t| t > self.deadlines.answer_by)
     }
 
-    /// The time to date a new event with, given the local clock: event times may
-    /// not go backwards, and two nodes' clocks never agree exactly, so a node
-    /// whose clock is behind the last event dates its event at that event's time.
-    pub fn next_event_time(&self, clock: DateTime<Utc>) -> DateTime<Utc> {
-        clock.max(self.last_event_at)
+    /// The time `side` dates its next event with, given its own clock. Each
+    /// side's events go forward in its own time and none precedes the
+    /// submission, so a clock that lags this side's previous event dates it at
+    /// that event's time. The other side's latest time plays no part: a peer
+    /// that dates its events in the future cannot move this side's dates.
+    pub fn next_event_time(&self, side: Side, clock: DateTime<Utc>) -> DateTime<Utc> {
+        clock.max(self.previous_time_of(side))
+    }
+
+    /// The time of `side`'s latest event, or the submission's.
+    fn previous_time_of(&self, side: Side) -> DateTime<Utc> {
+        self.applied
+            .iter()
+            .rev()
+            .find(|a| a.actor == side)
+            .map_or(self.submitted_at, |a| a.at)
     }
 
     /// Number of distinct events applied, the `submitted` event included.
@@ -578,12 +589,7 @@ impl RequestState {
         // Each side's events are in its own time order, and none precedes
         // the submission. The two sides act concurrently, so an event of one
         // may be older than the other's latest, which it had not seen yet.
-        let previous = self
-            .applied
-            .iter()
-            .rev()
-            .find(|a| a.actor == actor)
-            .map_or(self.submitted_at, |a| a.at);
+        let previous = self.previous_time_of(actor);
         if at < previous {
             return Err(TransitionError::TimeWentBackwards { at, previous });
         }

@@ -6,7 +6,7 @@ use axum::Router;
 use detente_auth::{AuthError, Authenticator, Principal, PrincipalKind, Role, Users};
 use detente_domain::Country;
 use detente_node::exchange::Exchange;
-use detente_node::outbound::{Outbound, Verdict};
+use detente_node::outbound::{Outbound, Outgoing, Verdict};
 use detente_node::{Node, NodeError};
 use detente_taxii::{OutboundDecision, OutboundFilter, Taxii, TaxiiConfig};
 use detente_witness::{LogConfig, Witness};
@@ -40,7 +40,9 @@ pub fn node_app_parts(
         ..TaxiiConfig::default()
     };
     let auth = Arc::new(NodeAuth { users });
-    let outbound = Arc::new(Outbound::new(node.clone())?);
+    // One gate for requests and TAXII: one ledger, decided one at a time.
+    let exchange = Exchange::new(node.clone(), clock)?;
+    let outbound = exchange.outbound().clone();
     let peers = node.clone();
     let peer_country: PeerCountry =
         Arc::new(move |origin: &str| Some(peers.peer(origin).ok()??.country));
@@ -53,7 +55,6 @@ pub fn node_app_parts(
             .map_err(|e| NodeError::Config(format!("taxii: {e}")))?
             .with_outbound_filter(Arc::new(gate)),
     );
-    let exchange = Exchange::new(node.clone(), clock)?;
     exchange.set_stix_publisher(stix_publisher(taxii.clone(), node.config().origin.clone()));
     let witness = Arc::new(open_witness(&node)?);
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -191,13 +192,17 @@ impl OutboundFilter for GateFilter {
         let version = object["modified"].as_str().unwrap_or("");
         let subject = format!("stix:{id}@{version}");
         let bytes = object.to_string();
-        match self.outbound.check(
-            origin,
+        let parts: &[(&str, &[u8])] = &[("object.json", bytes.as_bytes())];
+        let out = Outgoing {
+            recipient: origin,
             country,
-            &subject,
-            &[("object.json", bytes.as_bytes())],
-            None,
-        ) {
+            subject: &subject,
+            parts,
+            legal_basis: None,
+            release: None,
+            requested_by: None,
+        };
+        match self.outbound.check(&out) {
             Ok(Verdict::Send(None)) => OutboundDecision::Allow,
             Ok(Verdict::Send(Some(redacted))) => match serde_json::from_slice(&redacted) {
                 Ok(v) => OutboundDecision::Replace(v),

@@ -10,10 +10,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use detente_auth::{PrincipalKind, Role};
+use detente_auth::{Principal, PrincipalKind, Role};
 use detente_domain::Origin;
 use detente_node::exchange::{Exchange, ExchangeError};
-use detente_requests::{EventKind, NewRequest, Status};
+use detente_requests::{EventKind, NewRequest, PartyError, Status};
 use detente_storage::RequestFilter;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -40,6 +40,12 @@ impl From<ExchangeError> for Problem {
             ExchangeError::Invalid(m) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, m),
             ExchangeError::Conflict(t) => Problem::new(StatusCode::CONFLICT, t.to_string()),
             ExchangeError::Refused(m) => Problem::new(StatusCode::FORBIDDEN, m),
+            // A party signing the other party's event is a lifecycle refusal
+            // (409, never retried); naming other parties, or not being one, 403.
+            ExchangeError::Party(p @ PartyError::WrongRole { .. }) => {
+                Problem::new(StatusCode::CONFLICT, p.to_string())
+            }
+            ExchangeError::Party(p) => Problem::new(StatusCode::FORBIDDEN, p.to_string()),
             ExchangeError::PeerUnavailable(m) => Problem::new(StatusCode::BAD_GATEWAY, m),
             e @ ExchangeError::Gate { .. } => {
                 Problem::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
@@ -59,7 +65,7 @@ fn exchange(state: &AppState) -> Result<&Arc<Exchange>, Problem> {
 }
 
 /// A local user; officers and admins may act, auditors and reviewers only read.
-fn user(state: &AppState, headers: &HeaderMap, act: bool) -> Result<(), Problem> {
+fn user(state: &AppState, headers: &HeaderMap, act: bool) -> Result<Principal, Problem> {
     let p = state.principal(headers).ok_or_else(|| {
         Problem::new(
             StatusCode::UNAUTHORIZED,
@@ -74,7 +80,7 @@ fn user(state: &AppState, headers: &HeaderMap, act: bool) -> Result<(), Problem>
             format!("{} may not do this", p.name),
         ));
     }
-    Ok(())
+    Ok(p)
 }
 
 fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Problem> {
@@ -87,9 +93,11 @@ async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    user(&state, &headers, true)?;
+    let officer = user(&state, &headers, true)?;
     let request: NewRequest = json_body(&body)?;
-    let view = exchange(&state)?.submit(request).await?;
+    let view = exchange(&state)?
+        .submit_as(request, Some(&officer.name))
+        .await?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
@@ -162,7 +170,7 @@ async fn act(
     Path((id, action)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<Value>, Problem> {
-    user(&state, &headers, true)?;
+    let officer = user(&state, &headers, true)?;
     let tag = match action.as_str() {
         "acknowledge" => "acknowledged",
         "answer" => "answered",
@@ -188,7 +196,11 @@ async fn act(
     obj.insert("type".into(), json!(tag));
     let kind: EventKind = serde_json::from_value(fields)
         .map_err(|e| Problem::bad_request(format!("invalid {action}: {e}")))?;
-    Ok(Json(exchange(&state)?.act(&id, kind).await?))
+    Ok(Json(
+        exchange(&state)?
+            .act_as(&id, kind, Some(&officer.name))
+            .await?,
+    ))
 }
 
 /// Stores an attachment; requests then cite it by the returned SHA-256.

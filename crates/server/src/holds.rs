@@ -40,7 +40,8 @@ fn to_json(h: HoldRow) -> Value {
     json!({
         "id": h.id, "recipient": h.recipient, "country": h.country, "subject": h.subject,
         "status": h.status, "created": h.created, "resolved_by": h.resolved_by,
-        "reason": h.reason, "decision": decision,
+        "reason": h.reason, "decision": decision, "requested_by": h.requested_by,
+        "released_at": h.released_at,
     })
 }
 
@@ -49,10 +50,11 @@ async fn list(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, Problem> {
-    require(
+    // Officers see the holds of their own actions, rejections included.
+    let who = require(
         &state,
         &headers,
-        &[Role::Reviewer, Role::Auditor, Role::Admin],
+        &[Role::Officer, Role::Reviewer, Role::Auditor, Role::Admin],
     )?;
     let status = q.get("status").map(String::as_str).unwrap_or("held");
     let filter = match status {
@@ -64,7 +66,10 @@ async fn list(
             )))
         }
     };
-    let rows = state.node.store().holds(filter)?;
+    let mut rows = state.node.store().holds(filter)?;
+    if who.role == Role::Officer {
+        rows.retain(|h| h.requested_by.as_deref() == Some(who.name.as_str()));
+    }
     Ok(Json(
         json!({ "holds": rows.into_iter().map(to_json).collect::<Vec<_>>() }),
     ))
@@ -99,6 +104,22 @@ async fn review(
             "a reason is required; it is recorded in the log",
         ));
     }
+    let unknown = || {
+        Problem::new(
+            StatusCode::CONFLICT,
+            format!("no held payload {id} (unknown or already resolved)"),
+        )
+    };
+    let reason = r.reason.trim();
+    if let Some(exchange) = &state.exchange {
+        let (held, release_error) = exchange
+            .resolve_hold(&id, approve, &reviewer.name, reason)
+            .await?
+            .ok_or_else(unknown)?;
+        let mut v = to_json(held);
+        v["release_error"] = json!(release_error);
+        return Ok(Json(v));
+    }
     let outbound = state.outbound.as_ref().ok_or_else(|| {
         Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -106,13 +127,8 @@ async fn review(
         )
     })?;
     let held = outbound
-        .resolve(&id, approve, &reviewer.name, r.reason.trim())
+        .resolve(&id, approve, &reviewer.name, reason)
         .await?
-        .ok_or_else(|| {
-            Problem::new(
-                StatusCode::CONFLICT,
-                format!("no held payload {id} (unknown or already resolved)"),
-            )
-        })?;
+        .ok_or_else(unknown)?;
     Ok(Json(to_json(held)))
 }

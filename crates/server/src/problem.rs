@@ -62,6 +62,7 @@ impl From<NodeError> for Problem {
                     "the log is not accepting appends",
                 )
             }
+            NodeError::FourEyes(why) => Problem::new(StatusCode::FORBIDDEN, why),
             NodeError::Gate(why) => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 format!("transfer gate: {why}"),

@@ -292,11 +292,15 @@ fn row_to_hold(r: &rusqlite::Row) -> rusqlite::Result<HoldRow> {
         created: r.get(6)?,
         resolved_by: r.get(7)?,
         reason: r.get(8)?,
+        requested_by: r.get(9)?,
+        payload: r.get(10)?,
+        released_at: r.get(11)?,
     })
 }
 
 const HOLD_COLUMNS: &str =
-    "id, recipient, country, subject, decision, status, created, resolved_by, reason";
+    "id, recipient, country, subject, decision, status, created, resolved_by, reason, \
+     requested_by, payload, released_at";
 
 impl TransferStore for SqliteStore {
     fn record_volume(
@@ -335,15 +339,17 @@ impl TransferStore for SqliteStore {
     fn hold(&self, h: &HoldRow) -> Result<HoldRow, StorageError> {
         let w = self.writer.lock().map_err(db_err)?;
         w.run(
-            "INSERT INTO gate_holds (id, recipient, country, subject, decision, status, created) \
-             VALUES (?1, ?2, ?3, ?4, ?5, 'held', ?6) ON CONFLICT (recipient, subject) DO NOTHING",
+            "INSERT INTO gate_holds (id, recipient, country, subject, decision, status, created, requested_by, payload) \
+             VALUES (?1, ?2, ?3, ?4, ?5, 'held', ?6, ?7, ?8) ON CONFLICT (recipient, subject) DO NOTHING",
             params![
                 h.id,
                 h.recipient,
                 h.country,
                 h.subject,
                 h.decision,
-                h.created
+                h.created,
+                h.requested_by,
+                h.payload
             ],
         )
         .map_err(db_err)?;
@@ -401,6 +407,56 @@ impl TransferStore for SqliteStore {
         )
         .optional()
         .map_err(db_err)
+    }
+
+    fn hold_by_id(&self, id: &str) -> Result<Option<HoldRow>, StorageError> {
+        let c = self.reader()?;
+        c.row(
+            &format!("SELECT {HOLD_COLUMNS} FROM gate_holds WHERE id = ?1"),
+            [id],
+            row_to_hold,
+        )
+        .optional()
+        .map_err(db_err)
+    }
+
+    fn release_hold(&self, id: &str, at: &str) -> Result<bool, StorageError> {
+        let w = self.writer.lock().map_err(db_err)?;
+        let changed = w
+            .run(
+                "UPDATE gate_holds SET released_at = ?2 WHERE id = ?1 AND status = 'approved' AND released_at IS NULL",
+                params![id, at],
+            )
+            .map_err(db_err)?;
+        Ok(changed == 1)
+    }
+
+    fn decision(&self, recipient: &str, subject: &str) -> Result<Option<String>, StorageError> {
+        let c = self.reader()?;
+        c.row(
+            "SELECT action FROM gate_decisions WHERE recipient = ?1 AND subject = ?2",
+            params![recipient, subject],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db_err)
+    }
+
+    fn record_decision(
+        &self,
+        recipient: &str,
+        subject: &str,
+        action: &str,
+        at: &str,
+    ) -> Result<(), StorageError> {
+        let w = self.writer.lock().map_err(db_err)?;
+        w.run(
+            "INSERT INTO gate_decisions (recipient, subject, action, at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (recipient, subject) DO NOTHING",
+            params![recipient, subject, action, at],
+        )
+        .map_err(db_err)?;
+        Ok(())
     }
 }
 
@@ -593,6 +649,9 @@ mod tests {
             created: "2026-01-01T00:00:00.000000Z".into(),
             resolved_by: None,
             reason: None,
+            requested_by: Some("officer".into()),
+            payload: Some("{\"event\": {}}".into()),
+            released_at: None,
         };
         assert_eq!(s.hold(&h).unwrap().id, "h1");
         let again = HoldRow {
@@ -606,11 +665,46 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(done.status, "approved");
+        assert_eq!(done.requested_by.as_deref(), Some("officer"));
         assert!(s
             .resolve_hold("h1", "rejected", "rev", "")
             .unwrap()
             .is_none());
         assert!(s.holds(Some("held")).unwrap().is_empty());
+        // An approved payload is released once.
+        assert!(s.release_hold("h1", "2026-01-02T00:00:00.000000Z").unwrap());
+        assert!(!s.release_hold("h1", "2026-01-03T00:00:00.000000Z").unwrap());
+        let released = s.hold_by_id("h1").unwrap().unwrap();
+        assert_eq!(
+            released.released_at.as_deref(),
+            Some("2026-01-02T00:00:00.000000Z")
+        );
+    }
+
+    #[test]
+    fn the_first_decision_on_a_payload_stands() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        assert_eq!(s.decision("peer.example", "stix:x@1").unwrap(), None);
+        s.record_decision(
+            "peer.example",
+            "stix:x@1",
+            "allow",
+            "2026-01-01T00:00:00.000000Z",
+        )
+        .unwrap();
+        s.record_decision(
+            "peer.example",
+            "stix:x@1",
+            "block",
+            "2026-01-02T00:00:00.000000Z",
+        )
+        .unwrap();
+        assert_eq!(
+            s.decision("peer.example", "stix:x@1").unwrap().as_deref(),
+            Some("allow")
+        );
+        assert_eq!(s.decision("other.example", "stix:x@1").unwrap(), None);
     }
 
     #[test]

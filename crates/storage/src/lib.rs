@@ -93,6 +93,12 @@ pub struct HoldRow {
     pub created: String,
     pub resolved_by: Option<String>,
     pub reason: Option<String>,
+    /// The local user whose action was held, when one was.
+    pub requested_by: Option<String>,
+    /// What an approval releases (a held request event, as JSON).
+    pub payload: Option<String>,
+    /// When the approved payload was released (sent and counted), once.
+    pub released_at: Option<String>,
 }
 
 /// What the transfer gate keeps: volumes sent per recipient (for the 12-month
@@ -130,6 +136,24 @@ pub trait TransferStore: Send + Sync + 'static {
         by: &str,
         reason: &str,
     ) -> Result<Option<HoldRow>, StorageError>;
+
+    fn hold_by_id(&self, id: &str) -> Result<Option<HoldRow>, StorageError>;
+
+    /// Marks an approved hold released; false if it already was.
+    fn release_hold(&self, id: &str, at: &str) -> Result<bool, StorageError>;
+
+    /// The gate's earlier decision (`allow`, `redact`, `block`) on `subject`
+    /// for `recipient`, if any.
+    fn decision(&self, recipient: &str, subject: &str) -> Result<Option<String>, StorageError>;
+
+    /// Remembers a decision; the first one for a payload and recipient stands.
+    fn record_decision(
+        &self,
+        recipient: &str,
+        subject: &str,
+        action: &str,
+        at: &str,
+    ) -> Result<(), StorageError>;
 }
 
 /// A configured peer node.

@@ -317,7 +317,7 @@ impl Exchange {
             }
         };
         writes.push(ExchangeWrite::SetReceipt {
-            event_id: parsed.timed.event.id.to_string(),
+            event_id: parsed.event.id.to_string(),
             receipt: reply.receipt,
         });
         writes.push(ExchangeWrite::OutboxDelivered {
@@ -326,7 +326,7 @@ impl Exchange {
         });
         self.persist(writes).await?;
         drop(guard);
-        if matches!(parsed.timed.event.kind, EventKind::Submitted { .. }) {
+        if matches!(parsed.event.kind, EventKind::Submitted { .. }) {
             let _ = self.delivered.send(row.request_id.clone());
         }
         Ok(())
@@ -345,21 +345,24 @@ impl Exchange {
             return Ok(writes);
         }
         let (mut state, request, _) = self.state(&row.request_id)?;
+        let parties = super::row_parties(&self.node.config().origin, &request);
         for b64 in replies {
             let bytes = B64
                 .decode(b64)
                 .map_err(|e| ExchangeError::Invalid(e.to_string()))?;
             let p = parse_envelope(&bytes, &peer.key)?;
-            if p.timed.event.request_id.to_string() != row.request_id {
+            if p.event.request_id.to_string() != row.request_id {
                 return Err(ExchangeError::Invalid(
                     "a reply about another request".into(),
                 ));
             }
-            let event_id = p.timed.event.id.to_string();
+            let event_id = p.event.id.to_string();
             if self.node.store().event_by_id(&event_id)?.is_some() {
                 continue;
             }
-            state = apply(&state, &p.timed.event, p.timed.actor, p.timed.at)?;
+            self.check_not_ahead(&p, &row.peer)?;
+            let timed = p.timed(&parties)?;
+            state = apply(&state, &timed.event, timed.actor, timed.at)?;
             let (index, _) = self.node.append_once(p.envelope.clone()).await?;
             writes.extend(self.event_write(
                 &state,

@@ -858,12 +858,27 @@ fn timeline_fold_reports_the_failing_index() {
 
 #[test]
 fn next_event_time_never_goes_backwards() {
-    let s = in_status(Status::Delivered); // last event at t(10)
-    assert_eq!(s.next_event_time(t(5)), t(10));
-    assert_eq!(s.next_event_time(t(11)), t(11));
+    let s = in_status(Status::Delivered); // the recipient's delivered at t(10)
+    assert_eq!(s.next_event_time(Side::Recipient, t(5)), t(10));
+    assert_eq!(s.next_event_time(Side::Recipient, t(11)), t(11));
     // A node whose clock lags still produces an acceptable event this way.
-    let at = s.next_event_time(t(3));
+    let at = s.next_event_time(Side::Recipient, t(3));
     assert!(apply(&s, &ev(EventKind::Acknowledged {}), Side::Recipient, at).is_ok());
+}
+
+#[test]
+fn a_peer_dating_its_events_in_the_future_does_not_move_this_sides_dates() {
+    let s = in_status(Status::Delivered);
+    let future = t(1_000_000);
+    let msg = EventKind::Message {
+        text: "from the future".into(),
+        attachments: vec![],
+        proposed_answer_by: None,
+    };
+    let s = apply(&s, &ev(msg), Side::Recipient, future).unwrap();
+    assert_eq!(s.last_event_at, future);
+    // The sender's own next event is dated by the sender's clock.
+    assert_eq!(s.next_event_time(Side::Sender, t(20)), t(20));
 }
 
 /// The two sides act at the same time without seeing each other's latest

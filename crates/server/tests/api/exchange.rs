@@ -387,8 +387,8 @@ async fn cosigned_by(at: &Running) {
 #[tokio::test(flavor = "multi_thread")]
 async fn evidence_flags_an_envelope_dated_before_a_witness_saw_the_log_without_it() {
     // A's request events are dated by a clock a year behind; B witnesses
-    // A's log in real time. (B's receipt is dated after A's `now`: a peer
-    // whose clock runs ahead must not break the evidence.)
+    // A's log in real time. B's `delivered` is a year ahead of A's clock, so
+    // A refuses it (and logs the refusal) but keeps B's receipt.
     let past = detente_domain::time::now() - chrono::TimeDelta::days(365);
     let clock: detente_node::exchange::Clock = std::sync::Arc::new(move || past);
     let a = common::start_with_clock("cert-a.example", "RU", clock).await;
@@ -398,7 +398,14 @@ async fn evidence_flags_an_envelope_dated_before_a_witness_saw_the_log_without_i
     peer(&c, &b, &a, "RU").await;
     cosigned_by(&a).await;
     let id = submit(&c, &a).await;
-    wait_status(&c, &a, &id, "delivered").await;
+    wait_status(&c, &b, &id, "delivered").await;
+    for _ in 0..200 {
+        if get(&c, &a, &id).await["timeline"][0]["receipt"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(get(&c, &a, &id).await["status"], "submitted");
     cosigned_by(&a).await;
 
     let bundle = detente_node::evidence::bundle(&a.node, None, None, past)
@@ -406,8 +413,8 @@ async fn evidence_flags_an_envelope_dated_before_a_witness_saw_the_log_without_i
         .unwrap();
     let ok =
         detente_node::evidence::verify(&bundle, &[a.node.verifier(), b.node.verifier()]).unwrap();
-    assert_eq!(ok.envelopes, 2);
-    assert_eq!(ok.backdated, 1, "A's submission, not B's receipt");
+    assert_eq!((ok.envelopes, ok.receipts), (1, 1));
+    assert_eq!(ok.backdated, 1, "A's submission");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,9 +3,21 @@
 
 use detente_auth::{Role, Users};
 use detente_domain::{Country, Origin};
-use detente_node::outbound::{Outbound, Verdict};
+use detente_node::outbound::{Outbound, Outgoing, Verdict};
 use detente_node::{datadir, Node};
 use serde_json::{json, Value};
+
+fn out<'a>(country: Country, parts: &'a [(&'a str, &'a [u8])]) -> Outgoing<'a> {
+    Outgoing {
+        recipient: "peer-ru.example",
+        country,
+        subject: "x",
+        parts,
+        legal_basis: None,
+        release: None,
+        requested_by: None,
+    }
+}
 
 fn devices(n: usize) -> String {
     let mut s = String::from("device_id,lat,lon\n");
@@ -42,15 +54,8 @@ async fn reviewers_resolve_holds_over_the_api() {
     let gate = Outbound::new(node.clone()).unwrap();
     let data = devices(1001);
     let ru = Country::parse("RU").unwrap();
-    let Verdict::Withhold { hold: Some(id), .. } = gate
-        .check(
-            "peer-ru.example",
-            ru,
-            "x",
-            &[("d.csv", data.as_bytes())],
-            None,
-        )
-        .unwrap()
+    let Verdict::Withhold { hold: Some(id), .. } =
+        gate.check(&out(ru, &[("d.csv", data.as_bytes())])).unwrap()
     else {
         panic!("1,001 devices to RU must be held");
     };
@@ -122,14 +127,7 @@ async fn reviewers_resolve_holds_over_the_api() {
         .unwrap();
     assert_eq!(again.status(), 409);
     assert_eq!(
-        gate.check(
-            "peer-ru.example",
-            ru,
-            "x",
-            &[("d.csv", data.as_bytes())],
-            None
-        )
-        .unwrap(),
+        gate.check(&out(ru, &[("d.csv", data.as_bytes())])).unwrap(),
         Verdict::Send(None)
     );
 }

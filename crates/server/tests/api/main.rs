@@ -7,6 +7,7 @@ mod deadlines;
 mod exchange;
 mod federation;
 mod holds_api;
+mod hostile;
 mod log_api;
 mod openapi;
 mod peers;
