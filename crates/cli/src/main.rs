@@ -7,6 +7,7 @@ mod cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Parser)]
 #[command(
@@ -90,9 +91,64 @@ enum GateCommand {
 /// Scan and gate answers use exit 1 for "found something", so their errors are 2.
 fn gate_exit(r: anyhow::Result<ExitCode>) -> anyhow::Result<ExitCode> {
     r.or_else(|e| {
+        if closed_stdout(&e) {
+            return Ok(ExitCode::SUCCESS);
+        }
         eprintln!("error: {e:#}");
         Ok(ExitCode::from(2))
     })
+}
+
+/// Set once printing found standard output closed by its reader (`| head`).
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// A reader that stops reading (`detente bench log | head -1`) is done, not
+/// failed: the command ends quietly with status 0, like a pipeline expects.
+/// SIGPIPE stays ignored (Rust's default) rather than reset to kill the process,
+/// because `serve` and the peer clients write to sockets with `writev`, where a
+/// peer's reset would then kill the node. So `println!`'s panic on a closed
+/// stdout is silenced by the hook and unwound to `main` (temporary directories
+/// and the log close as usual), and an error from such a write exits 0 too.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if is_closed_stdout_panic(info.payload()) {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        } else {
+            default(info);
+        }
+    }));
+}
+
+/// `println!`'s panic (std: `failed printing to stdout: {error}`) on a stdout
+/// that its reader closed.
+fn is_closed_stdout_panic(payload: &(dyn std::any::Any + Send)) -> bool {
+    let msg = match payload.downcast_ref::<String>() {
+        Some(s) => s.as_str(),
+        None => payload.downcast_ref::<&str>().copied().unwrap_or(""),
+    };
+    msg.starts_with("failed printing to stdout") && stdout_reader_gone()
+}
+
+/// Whether `e` is a write to standard output whose reader went away (and not,
+/// say, a peer's socket closing, which is a real error).
+fn closed_stdout(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        && stdout_reader_gone()
+}
+
+/// A pipe or socket on fd 1 whose other end is closed polls as an error.
+fn stdout_reader_gone() -> bool {
+    let mut fd = libc::pollfd {
+        fd: libc::STDOUT_FILENO,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no timeout; poll only writes `revents`.
+    let n = unsafe { libc::poll(&mut fd, 1, 0) };
+    n == 1 && fd.revents & libc::POLLERR != 0
 }
 
 /// The SQLite file a data directory's config names (users and TAXII live there).
@@ -108,6 +164,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    quiet_on_closed_stdout();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli))) {
+        Ok(code) => code,
+        Err(_) if STDOUT_CLOSED.load(Ordering::Relaxed) => ExitCode::SUCCESS,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Init(a) => cmd::node::init(a),
         Command::Key(a) => cmd::node::key(a),
@@ -133,6 +198,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(e) if closed_stdout(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

@@ -1,5 +1,6 @@
 //! The binary end to end: entries written by `bench log` are served by `serve`,
-//! their proofs verify over HTTP and offline, and SIGTERM stops the node cleanly.
+//! their proofs verify over HTTP and offline (with the witnesses' cosignatures),
+//! SIGTERM stops the node cleanly, and a closed stdout ends a command quietly.
 
 mod common;
 
@@ -206,4 +207,72 @@ async fn users_and_collections_live_in_the_configured_database() {
         !dir.join("detente.db").exists(),
         "nothing outside the configured database"
     );
+}
+
+/// C2SP tlog-proof carries the checkpoint with its signatures: the witnesses'
+/// cosignatures for that tree size travel with `log proof`'s output.
+#[test]
+fn log_proof_carries_the_cosignatures_of_its_tree_size() {
+    use detente_log::{cosignature, note};
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("node");
+    let d = dir.to_str().unwrap();
+    run_ok(&["bench", "log", "--dir", d, "--entries", "20"]);
+    let key = VerifierKey::parse(run_ok(&["key", "--dir", d]).trim()).unwrap();
+    let witness = detente_domain::NodeKey::generate("cert-w.example").unwrap();
+    let node = detente_node::Node::open(&dir).unwrap();
+    let published = node.published();
+    let body = note::parse(&published.note).unwrap().text;
+    let cosig = cosignature::cosign(&witness, &body, 1_800_000_000);
+    node.store()
+        .add_cosignature(
+            "cert-w.example",
+            published.size,
+            &cosig.line(),
+            1_800_000_000,
+        )
+        .unwrap();
+    drop(node);
+
+    let proof = run_ok(&["log", "proof", "--dir", d, "--index", "7"]);
+    let pf = detente_log::proof_file::ProofFile::parse(&proof).unwrap();
+    let (cp, n) = Checkpoint::open(&pf.checkpoint, std::slice::from_ref(&key)).unwrap();
+    assert_eq!(cp.size, 21);
+    assert!(
+        n.sigs
+            .iter()
+            .any(|s| cosignature::verify(&witness.verifier(), &n.text, s) == Some(1_800_000_000)),
+        "{proof}"
+    );
+    let file = t.path().join("e7.tlog-proof");
+    std::fs::write(&file, &proof).unwrap();
+    let ok = run_ok(&["verify", "--key", &key.to_string(), file.to_str().unwrap()]);
+    assert!(ok.contains("entry 7"), "{ok}");
+}
+
+/// `detente bench log ... | head -1`: the reader closes the pipe; the command
+/// stops at its next line of output with status 0 and no panic message.
+#[test]
+fn a_closed_stdout_ends_a_command_quietly() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("node");
+    let mut child = detente()
+        .args([
+            "bench",
+            "log",
+            "--dir",
+            d.to_str().unwrap(),
+            "--entries",
+            "50",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Closed before the command prints its first line (after appending).
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
 }

@@ -92,7 +92,10 @@ fn path(
     Ok(())
 }
 
-/// PROOF(m, D[n]) of RFC 9162 2.1.4.1. Empty when `m == n` or `m == 0`.
+/// PROOF(m, D[n]) of RFC 9162 2.1.4.1. Empty when `m == n`, and when `m == 0`:
+/// the RFC defines no proof from the empty tree, but C2SP tlog-witness sends an
+/// empty one for "no previous size", so this stays total and the public HTTP
+/// API is where `m == 0` is refused.
 pub fn consistency_proof(r: &impl HashReader, m: u64, n: u64) -> Result<Vec<Hash>, LogError> {
     if m > n {
         return Err(LogError::OutOfRange(format!(
@@ -190,11 +193,12 @@ pub fn verify_consistency(
         };
     }
     if size1 == 0 {
-        return match proof.is_empty() {
-            true => Ok(()),
-            false => Err(LogError::BadProof(
+        return match (proof.is_empty(), root1 == &EMPTY_ROOT) {
+            (true, true) => Ok(()),
+            (false, _) => Err(LogError::BadProof(
                 "proof from the empty tree must be empty",
             )),
+            _ => Err(LogError::BadProof("the empty tree has another root")),
         };
     }
     let Some((first, rest)) = proof.split_first() else {
@@ -365,6 +369,15 @@ mod tests {
             let t = tree(n);
             assert_eq!(t.root(), root(&t, n).unwrap(), "size {n}");
         }
+    }
+
+    #[test]
+    fn only_the_empty_root_is_consistent_from_size_zero() {
+        let t = tree(5);
+        assert!(consistency_proof(&t, 0, 5).unwrap().is_empty());
+        verify_consistency(0, 5, &EMPTY_ROOT, &t.root(), &[]).unwrap();
+        assert!(verify_consistency(0, 5, &t.root(), &t.root(), &[]).is_err());
+        assert!(verify_consistency(0, 5, &EMPTY_ROOT, &t.root(), &[t.root()]).is_err());
     }
 
     proptest! {

@@ -3,7 +3,7 @@
 
 use crate::datadir::{self, CHECKPOINT_FILE, CONFIG_FILE, TREE_DIR};
 use crate::sequencer::{Job, Worker};
-use crate::tree::TreeFiles;
+use crate::tree::{Reconciled, TreeFiles};
 use crate::{Config, NodeError};
 use detente_domain::{leaf_for, sha256, Envelope, NodeKey, Origin, SignedEnvelope, VerifierKey};
 use detente_log::merkle::{self, hash_leaf, CompactRange};
@@ -36,6 +36,9 @@ pub struct Metrics {
     pub batch_micros: AtomicU64,
     /// Checkpoints from peers inconsistent with ones they signed before.
     pub witness_conflicts: AtomicU64,
+    /// Leaves whose tree hashes were recomputed from the database when the node
+    /// opened (0 after a clean stop).
+    pub tree_rebuilt_leaves: AtomicU64,
 }
 
 impl Metrics {
@@ -137,13 +140,17 @@ impl Node {
         let lock = lock_dir(dir)?;
         let (config, key, store) = load(dir)?;
         let tree = Arc::new(TreeFiles::open(&dir.join(TREE_DIR))?);
-        let (published, edge) = check_integrity(dir, &key, store.as_ref(), &tree)?;
+        let (published, edge, rebuilt) = check_integrity(dir, &key, store.as_ref(), &tree)?;
         let log_store: Arc<dyn LogStore> = store.clone();
         let genesis = published.size == 0;
+        let metrics = Metrics::default();
+        metrics
+            .tree_rebuilt_leaves
+            .store(rebuilt, Ordering::Relaxed);
         let shared = Arc::new(Shared {
             published: RwLock::new(Arc::new(published)),
             failed: RwLock::new(None),
-            metrics: Metrics::default(),
+            metrics,
         });
         let (tx, rx) = mpsc::channel(1024);
         let mut worker = Worker {
@@ -440,13 +447,14 @@ impl Drop for Node {
 
 /// Refuses a store that differs from what this node signed: truncated, rolled back
 /// to an older copy, extended outside the log, or with altered entries. Returns the
-/// latest checkpoint and the tree's right edge.
+/// latest checkpoint, the tree's right edge and how many leaves the tree files
+/// had to be repaired for.
 fn check_integrity(
     dir: &Path,
     key: &NodeKey,
     store: &dyn LogStore,
     tree: &TreeFiles,
-) -> Result<(Published, CompactRange), NodeError> {
+) -> Result<(Published, CompactRange, u64), NodeError> {
     let bad = |why: String| Err(NodeError::Integrity(why));
     let verifier = [key.verifier()];
     let count = store.entry_count()?;
@@ -455,7 +463,7 @@ fn check_integrity(
         if count > 0 || file.is_some() {
             return bad("the database has lost its checkpoints (emptied or replaced)".into());
         }
-        return genesis(key, store);
+        return genesis(key, store).map(|(p, e)| (p, e, 0));
     };
     let (cp, _) = Checkpoint::open(&row.note, &verifier)
         .map_err(|e| NodeError::Integrity(format!("latest checkpoint in the database: {e}")))?;
@@ -475,7 +483,7 @@ fn check_integrity(
             ));
         }
     }
-    let edge = tree.reconcile(store, cp.size)?;
+    let Reconciled { edge, from } = tree.reconcile(store, cp.size, &cp.root)?;
     if edge.root() != cp.root {
         return bad("the stored entries do not hash to the latest signed checkpoint".into());
     }
@@ -493,7 +501,7 @@ fn check_integrity(
         root: cp.root,
         note: row.note,
     };
-    Ok((published, edge))
+    Ok((published, edge, cp.size - from))
 }
 
 fn read_checkpoint_file(

@@ -9,7 +9,7 @@
 
 use crate::NodeError;
 use detente_domain::leaf_for;
-use detente_log::merkle::{hash_leaf, CompactRange, NewNode};
+use detente_log::merkle::{hash_children, hash_leaf, CompactRange, NewNode};
 use detente_log::{Hash, HashReader, LogError};
 use detente_storage::LogStore;
 use std::fs::{File, OpenOptions};
@@ -18,6 +18,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 const LEVELS: usize = 64;
+
+/// Leaves (a power of two) at the end of the tree whose stored hashes are
+/// recomputed and compared at every start; 16,384 leaves cost a few milliseconds.
+const CHECKED_TAIL: u64 = 1 << 14;
 
 pub struct TreeFiles {
     dir: PathBuf,
@@ -115,31 +119,100 @@ impl TreeFiles {
         Ok(buf)
     }
 
-    /// Makes the files describe exactly the first `size` entries of `store`:
-    /// extra hashes (written before a commit that failed) are cut, missing ones
-    /// (not yet written when the process died) are recomputed from the digests.
-    /// Returns the right edge for further appends.
-    pub fn reconcile(&self, store: &dyn LogStore, size: u64) -> Result<CompactRange, NodeError> {
-        let mut start = size;
+    /// Makes the files describe exactly the first `size` entries of `store`, whose
+    /// tree has `root`: extra hashes (written before a commit that failed) are cut,
+    /// missing or wrong ones are recomputed from the digests, from the first leaf
+    /// they affect on. Returns the right edge for further appends.
+    pub fn reconcile(
+        &self,
+        store: &dyn LogStore,
+        size: u64,
+        root: &Hash,
+    ) -> Result<Reconciled, NodeError> {
+        let complete = self.complete_size(size)?;
+        let from = self.first_mismatch(store, complete)?;
+        let edge = self.rebuild(store, from, size)?;
+        if edge.root() == *root || from == 0 {
+            return Ok(Reconciled { edge, from });
+        }
+        // An edge node older than the checked tail is wrong (a damaged disk, not
+        // a crash): only a full rebuild can tell the files from the database.
+        tracing::warn!("tree files disagree with the latest checkpoint; rebuilding them all");
+        let edge = self.rebuild(store, 0, size)?;
+        Ok(Reconciled { edge, from: 0 })
+    }
+
+    /// The largest tree, at most `size` leaves, whose nodes every level's file
+    /// holds: level `L` needs `s >> L` hashes for a tree of `s` leaves.
+    fn complete_size(&self, size: u64) -> Result<u64, NodeError> {
+        let mut complete = size;
         for level in 0..LEVELS {
-            let want = size >> level;
-            if want == 0 {
+            if size >> level == 0 {
                 break;
             }
-            let have = self.count(level)?.min(want);
-            start = start.min(have << level);
+            let have = self.count(level)?;
+            complete = complete.min(have.saturating_add(1).saturating_mul(1 << level) - 1);
         }
+        Ok(complete)
+    }
+
+    /// The first leaf, below `size`, from which the files disagree with the
+    /// database; `size` if they agree. Only the newest [`CHECKED_TAIL`] leaves and
+    /// their parents are compared: the files are not fsynced, so a power loss
+    /// can lose or garble the pages written last, not older ones.
+    fn first_mismatch(&self, store: &dyn LogStore, size: u64) -> Result<u64, NodeError> {
+        let lo = size.saturating_sub(CHECKED_TAIL) & !(CHECKED_TAIL - 1);
+        let digests = store.digests(lo, size)?;
+        if digests.len() as u64 != size - lo {
+            return Err(NodeError::Integrity(format!(
+                "entries {lo}..{size} are not all in the database"
+            )));
+        }
+        let expected: Vec<Hash> = digests.iter().map(|d| hash_leaf(&leaf_for(d))).collect();
+        let mut bad = size;
         for level in 0..LEVELS {
-            if level < self.files.read().expect("tree lock").len() {
-                let path = self.path(level);
-                self.file(level)?
-                    .set_len((start >> level) * 32)
-                    .map_err(|e| NodeError::io(&path, e))?;
+            let (first, end) = (lo >> level, bad >> level);
+            if first >= end {
+                break;
+            }
+            let want: Vec<Hash> = match level {
+                0 => expected[..(end - first) as usize].to_vec(),
+                _ => self.parents(level, first, end)?,
+            };
+            let stored = self.read_range(level as u8, first, end - first)?;
+            if let Some(i) = (0..want.len()).find(|&i| stored[i * 32..][..32] != want[i]) {
+                bad = (first + i as u64) << level;
             }
         }
-        let mut edge = CompactRange::load(self, start)?;
+        Ok(bad)
+    }
+
+    /// Hashes of nodes `first..end` of `level`, computed from their stored children.
+    fn parents(&self, level: usize, first: u64, end: u64) -> Result<Vec<Hash>, NodeError> {
+        let children = self.read_range(level as u8 - 1, first * 2, (end - first) * 2)?;
+        Ok(children
+            .chunks_exact(64)
+            .map(|c| hash_children(&c[..32], &c[32..]))
+            .collect())
+    }
+
+    /// Cuts the files to the tree of `from` leaves and appends entries
+    /// `from..size` from the database's digests.
+    fn rebuild(
+        &self,
+        store: &dyn LogStore,
+        from: u64,
+        size: u64,
+    ) -> Result<CompactRange, NodeError> {
+        for level in 0..self.files.read().expect("tree lock").len() {
+            let path = self.path(level);
+            self.file(level)?
+                .set_len((from >> level) * 32)
+                .map_err(|e| NodeError::io(&path, e))?;
+        }
+        let mut edge = CompactRange::load(self, from)?;
         const CHUNK: u64 = 65_536;
-        let mut at = start;
+        let mut at = from;
         while at < size {
             let end = (at + CHUNK).min(size);
             let mut pending = PendingNodes::default();
@@ -154,15 +227,19 @@ impl TreeFiles {
             self.write(&pending)?;
             at = end;
         }
-        if start < size {
-            tracing::info!(
-                from = start,
-                to = size,
-                "rebuilt tree files from the database"
-            );
+        if from < size {
+            tracing::info!(from, to = size, "rebuilt tree files from the database");
         }
         Ok(edge)
     }
+}
+
+/// What [`TreeFiles::reconcile`] found.
+pub struct Reconciled {
+    /// The right edge of the tree, for further appends.
+    pub edge: CompactRange,
+    /// The first leaf whose hashes had to be recomputed (the size if none).
+    pub from: u64,
 }
 
 impl HashReader for TreeFiles {

@@ -130,6 +130,59 @@ fn lost_tree_files_are_rebuilt_from_the_database() {
     node.inclusion_proof(500, 1001).unwrap();
 }
 
+fn tree_file(dir: &Path, level: u8) -> PathBuf {
+    dir.join("tree").join(format!("level-{level:02}"))
+}
+
+fn tree_files(dir: &Path) -> Vec<Vec<u8>> {
+    (0..11)
+        .map(|l| std::fs::read(tree_file(dir, l)).unwrap())
+        .collect()
+}
+
+/// Opens the node and says how many leaves it rehashed to repair its tree files.
+fn reopen_rebuilt(dir: &Path) -> u64 {
+    let node = Node::open(dir).unwrap();
+    node.inclusion_proof(1400, 1501).unwrap();
+    let n = node
+        .metrics()
+        .tree_rebuilt_leaves
+        .load(std::sync::atomic::Ordering::Relaxed);
+    drop(node);
+    n
+}
+
+/// A restart repairs the tree files from where they are incomplete or wrong,
+/// not from the largest power of two below the tree size.
+#[test]
+fn restart_repairs_only_the_damaged_tail_of_the_tree_files() {
+    let (_t, dir) = new_node(1500);
+    let clean = tree_files(&dir);
+    assert_eq!(reopen_rebuilt(&dir), 0, "a clean stop needs no repair");
+
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(tree_file(&dir, 0))
+        .unwrap();
+    f.set_len(1401 * 32 + 7).unwrap();
+    assert_eq!(reopen_rebuilt(&dir), 100, "leaves 1401..1501 were cut");
+    assert_eq!(tree_files(&dir), clean);
+
+    use std::os::unix::fs::FileExt;
+    f.write_all_at(&[0u8; 32], 1450 * 32).unwrap();
+    let l2 = std::fs::OpenOptions::new()
+        .write(true)
+        .open(tree_file(&dir, 2))
+        .unwrap();
+    l2.write_all_at(&[0u8; 32], 300 * 32).unwrap();
+    assert_eq!(
+        reopen_rebuilt(&dir),
+        1501 - 1200,
+        "node 2/300 (leaves 1200..1204) was garbled"
+    );
+    assert_eq!(tree_files(&dir), clean);
+}
+
 #[test]
 fn second_writer_is_refused() {
     let (_t, dir) = new_node(1);

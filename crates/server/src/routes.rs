@@ -15,12 +15,19 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
+use tower_http::compression::CompressionLayer;
 
 pub fn router(state: AppState) -> Router {
     let log = Router::new()
         .route("/log/checkpoint", get(checkpoint))
         .route("/log/checkpoint/cosigned", get(cosigned_checkpoint))
         .route("/log/tile/{*path}", get(tile))
+        // C2SP tlog-tiles: entry bundles SHOULD be served compressed to clients
+        // that accept it. Hash tiles are random bytes that gzip cannot shrink.
+        .route(
+            "/log/tile/entries/{*path}",
+            get(entry_bundle).layer(CompressionLayer::new()),
+        )
         .route("/log/proof/inclusion", get(inclusion))
         .route("/log/proof/consistency", get(consistency))
         .route_layer(middleware::from_fn_with_state(state.clone(), log_access));
@@ -105,6 +112,14 @@ async fn tile(
         .into_response())
 }
 
+/// An entry bundle: a tile under `tile/entries/`, compressed by the route's layer.
+async fn entry_bundle(
+    state: State<AppState>,
+    Path(path): Path<String>,
+) -> Result<Response, Problem> {
+    tile(state, Path(format!("entries/{path}"))).await
+}
+
 /// Parses a required non-negative decimal query parameter.
 fn param(q: &HashMap<String, String>, name: &str) -> Result<u64, Problem> {
     let v = q
@@ -149,6 +164,14 @@ async fn consistency(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<serde_json::Value>, Problem> {
     let (from, to) = (param(&q, "from")?, param(&q, "to")?);
+    // RFC 9162 2.1.4 defines PROOF(m, D[n]) only for 0 < m <= n: nothing can be
+    // proven about the empty tree, so a verifier (Go's sumdb/tlog among them)
+    // refuses such a proof; answering one would suggest otherwise.
+    if from == 0 {
+        return Err(Problem::bad_request(
+            "from=0: a consistency proof is defined only from a non-empty tree (RFC 9162 2.1.4)",
+        ));
+    }
     if from > to {
         return Err(Problem::bad_request(format!(
             "from={from} is larger than to={to}"
@@ -217,6 +240,12 @@ async fn metrics(State(state): State<AppState>) -> Response {
         "counter",
         "Peer checkpoints refused since start as inconsistent with one the peer signed before (alert on any).",
         m.witness_conflicts.load(Ordering::Relaxed),
+    );
+    metric(
+        "detente_log_tree_rebuilt_leaves",
+        "gauge",
+        "Leaves whose tree hashes were recomputed from the database at start (0 after a clean stop).",
+        m.tree_rebuilt_leaves.load(Ordering::Relaxed),
     );
     if let Ok((pending, refused)) = state.node.store().outbox_counts() {
         metric(

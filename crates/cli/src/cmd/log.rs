@@ -12,7 +12,8 @@ use std::process::ExitCode;
 pub enum LogCommand {
     /// Audit the node's own store end to end; exits non-zero on any mismatch.
     Verify(super::node::DirArgs),
-    /// Write a C2SP tlog-proof for one entry to standard output.
+    /// Write a C2SP tlog-proof for one entry to standard output, its checkpoint
+    /// carrying the witness cosignatures known for the latest tree size.
     Proof(ProofArgs),
 }
 
@@ -78,11 +79,16 @@ fn proof(a: ProofArgs) -> anyhow::Result<ExitCode> {
     let entry = node
         .entry(a.index)?
         .with_context(|| format!("entry {} is missing from the store", a.index))?;
+    // C2SP tlog-proof: the checkpoint with all its signatures, so the witnesses'
+    // cosignatures travel with the proof to whoever checks it.
+    let checkpoint = node
+        .checkpoint_with_cosignatures(published.size)?
+        .unwrap_or_else(|| published.note.clone());
     let file = ProofFile {
         extra: Some(leaf_for(&entry.digest).to_vec()),
         index: a.index,
         proof: node.inclusion_proof(a.index, published.size)?,
-        checkpoint: published.note.clone(),
+        checkpoint,
     };
     print!("{}", file.format());
     Ok(ExitCode::SUCCESS)

@@ -149,6 +149,77 @@ async fn tiles_checkpoints_and_proofs_verify() {
     verify_consistency(100, 300, &old_root, &cp.root, &hashes).unwrap();
 }
 
+/// RFC 9162 2.1.4: a proof between equal sizes is empty; none exists from 0.
+#[tokio::test]
+async fn consistency_proofs_are_defined_from_one_up_to_equal_sizes() {
+    let t = start(|_| {}).await;
+    append(&t.node, 9).await;
+    let p: Value = get(&format!("{}/log/proof/consistency?from=10&to=10", t.base))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(p, json!({ "from": 10, "to": 10, "hashes": [] }));
+    let body = assert_problem(
+        get(&format!("{}/log/proof/consistency?from=0&to=10", t.base)).await,
+        400,
+    )
+    .await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("from=0"),
+        "{body}"
+    );
+}
+
+/// C2SP tlog-tiles: entry bundles SHOULD be compressed for clients that accept
+/// it; the bytes are the same once decompressed, and others get them plain.
+#[tokio::test]
+async fn entry_bundles_are_gzipped_for_clients_that_accept_it() {
+    let t = start(|_| {}).await;
+    append(&t.node, 299).await;
+    let client = reqwest::Client::new();
+    for tile in ["000", "001.p/44"] {
+        let url = format!("{}/log/tile/entries/{tile}", t.base);
+        let plain = client.get(&url).send().await.unwrap();
+        assert_eq!(plain.status(), 200);
+        assert!(plain.headers().get("content-encoding").is_none());
+        assert_eq!(
+            plain.headers()["vary"],
+            "accept-encoding",
+            "caches key on it"
+        );
+        let plain = plain.bytes().await.unwrap();
+        assert_eq!(plain.len() % 35, 0);
+        let gz = client
+            .get(&url)
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(gz.status(), 200);
+        assert_eq!(gz.headers()["content-encoding"], "gzip");
+        let vary = gz.headers()["vary"].to_str().unwrap().to_ascii_lowercase();
+        assert!(vary.contains("accept-encoding"), "{vary}");
+        let packed = gz.bytes().await.unwrap();
+        let mut unpacked = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(&packed[..]),
+            &mut unpacked,
+        )
+        .unwrap();
+        assert_eq!(unpacked, plain, "tile/entries/{tile}");
+    }
+    // Hash tiles are incompressible: served as they are.
+    let r = client
+        .get(format!("{}/log/tile/0/000", t.base))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("content-encoding").is_none());
+    assert_eq!(r.bytes().await.unwrap().len(), 8192);
+}
+
 fn full_or_partial_leaf(full: &[u8], partial: &[u8], index: u64) -> Hash {
     let i = index as usize;
     let src = if i < 256 {
@@ -197,6 +268,10 @@ async fn bad_input_gets_problem_json() {
         "/log/proof/consistency?from=5",
         "/log/proof/consistency?from=9&to=5",
         "/log/proof/consistency?from=1&to=99",
+        "/log/proof/consistency?from=0&to=5",
+        "/log/proof/consistency?from=0&to=0",
+        "/log/tile/entries/0000",
+        "/log/tile/entries/000.p/0",
         "/log/proof/inclusion?index=99999999999999999999999",
     ] {
         assert_problem(get(&format!("{b}{path}")).await, 400).await;
@@ -289,6 +364,7 @@ async fn health_and_metrics() {
         "{m}"
     );
     assert!(m.contains("detente_log_appends_total 6"));
+    assert!(m.contains("\ndetente_log_tree_rebuilt_leaves 0\n"), "{m}");
 }
 
 #[tokio::test]

@@ -934,6 +934,17 @@ async fn real_requests_and_answers_match_the_document() {
         let (s, _) = api.call("get", &a.base, t, p, "auditor", None).await;
         assert_eq!(s, 200, "{p}");
     }
+    // RFC 9162: no consistency proof from the empty tree; an empty one between
+    // equal sizes.
+    for (p, status) in [
+        ("/log/proof/consistency?from=0&to=2", 400),
+        ("/log/proof/consistency?from=2&to=2", 200),
+    ] {
+        let (s, _) = api
+            .call("get", &a.base, "/log/proof/consistency", p, "auditor", None)
+            .await;
+        assert_eq!(s, status, "{p}");
+    }
     let (s, _) = api
         .call(
             "delete",
