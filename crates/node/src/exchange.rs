@@ -604,27 +604,46 @@ impl Exchange {
         let Some(hold) = self.outbound.resolve(id, approve, reviewer, reason).await? else {
             return Ok(None);
         };
-        let held = match (&hold.status[..], &hold.payload) {
-            ("approved", Some(p)) => serde_json::from_str::<Held>(p)
-                .map_err(|e| ExchangeError::Invalid(format!("held payload: {e}")))?,
-            _ => return Ok(Some((hold, None))),
-        };
-        let officer = hold.requested_by.as_deref();
-        let sent = match held.event.kind {
-            EventKind::Submitted { request, .. } => {
-                self.submit_event(held.event.id, held.event.request_id, *request, officer)
-                    .await
-            }
-            kind => {
-                self.act_event(held.event.id, held.event.request_id, kind, officer)
-                    .await
-            }
-        };
-        let failed = sent.err().map(|e| {
+        if hold.status != "approved" {
+            return Ok(Some((hold, None)));
+        }
+        let failed = self.release(&hold).await.err().map(|e| {
             tracing::warn!(hold = %hold.id, error = %e, "an approved transfer could not be released");
             e.to_string()
         });
         Ok(Some((hold, failed)))
+    }
+
+    /// Sends the request event an approved hold keeps, as the officer asked
+    /// for it (nothing for holds of other payloads, such as STIX objects).
+    async fn release(&self, hold: &HoldRow) -> Result<(), ExchangeError> {
+        let Some(payload) = &hold.payload else {
+            return Ok(());
+        };
+        let held: Held = serde_json::from_str(payload)
+            .map_err(|e| ExchangeError::Invalid(format!("held payload: {e}")))?;
+        let officer = hold.requested_by.as_deref();
+        let (id, request_id) = (held.event.id, held.event.request_id);
+        match held.event.kind {
+            EventKind::Submitted { request, .. } => {
+                self.submit_event(id, request_id, *request, officer).await?
+            }
+            kind => self.act_event(id, request_id, kind, officer).await?,
+        };
+        Ok(())
+    }
+
+    /// Releases what was approved while this node was not running (`detente
+    /// gate review`) or just before it stopped.
+    pub(crate) async fn release_approved(&self) -> Result<(), ExchangeError> {
+        for hold in self.node.store().holds(Some("approved"))? {
+            if hold.released_at.is_none() && hold.payload.is_some() {
+                if let Err(e) = self.release(&hold).await {
+                    tracing::warn!(hold = %hold.id, error = %e, "an approved transfer could not be released");
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn outbound(&self) -> &Arc<Outbound> {

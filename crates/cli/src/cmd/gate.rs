@@ -79,6 +79,10 @@ pub fn review(a: ReviewArgs) -> anyhow::Result<ExitCode> {
     let held = rt
         .block_on(outbound.resolve(&a.id, a.approve, &a.by, a.reason.trim()))?
         .with_context(|| format!("no held payload {} (unknown or already resolved)", a.id))?;
-    println!("{} {}", held.id, held.status);
+    let note = match (&held.status[..], &held.payload) {
+        ("approved", Some(_)) => " (the held request event leaves when the node next starts)",
+        _ => "",
+    };
+    println!("{} {}{note}", held.id, held.status);
     Ok(ExitCode::SUCCESS)
 }

@@ -85,6 +85,9 @@ impl Exchange {
     /// up to 5 minutes); every attempt is recorded.
     pub async fn run_delivery(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
         let mut under_way = UnderWay::default();
+        if let Err(e) = self.release_approved().await {
+            tracing::error!(error = %e, "could not release approved transfers");
+        }
         loop {
             if let Err(e) = self.start_due(&mut under_way) {
                 tracing::error!(error = %e, "outbox pass failed");

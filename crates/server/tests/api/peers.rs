@@ -180,6 +180,20 @@ async fn taxii_objects_served_to_a_peer_pass_the_gate() {
     assert_eq!(env["payload"]["recipient"], "cert-b.example");
     assert_eq!(env["payload"]["country"], "RU");
     assert_eq!(env["payload"]["decision"]["decision"], "allow");
+    // Read again, the same object version is not decided or logged again.
+    for _ in 0..3 {
+        let r = signed_get(&c, &a, path, &key_b, now())
+            .header("accept", "application/taxii+json;version=2.1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let decisions = (0..a.node.published().size)
+        .filter(|&i| a.node.entry(i).unwrap().unwrap().kind == "gate.decision")
+        .count();
+    assert_eq!(decisions, 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
