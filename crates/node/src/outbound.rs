@@ -6,13 +6,14 @@
 
 use crate::{Node, NodeError};
 use chrono::{DateTime, Utc};
-use detente_domain::{time, Country};
+use detente_domain::{sha256, time, Country};
 use detente_gate::redact::{redact_bytes, RedactMode};
 use detente_gate::{
     check_payload, Action, Category, GateError, Profile, Scanner, Transfer, Volume, VolumeLedger,
 };
 use detente_storage::{HoldRow, TransferStore};
 use serde_json::json;
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 const EU_EEA: &[&str] = &[
@@ -38,7 +39,15 @@ pub struct Outbound {
     /// Checking the 12-month volumes and committing a transfer's are one step:
     /// two transfers judged at once could otherwise pass a threshold together.
     decide: Mutex<()>,
+    /// Payloads allowed with nothing to count, already logged in this run:
+    /// their decisions are not stored (that would cost a commit per object
+    /// served), so this keeps repeated reads from being logged again.
+    logged: Mutex<HashSet<[u8; 32]>>,
 }
+
+/// Bound on `Outbound::logged`; past it the set starts again (a payload then
+/// is at worst logged once more).
+const LOGGED_CAPACITY: usize = 1 << 20;
 
 /// One payload about to leave the node.
 pub struct Outgoing<'a> {
@@ -111,6 +120,7 @@ impl Outbound {
             node,
             profile,
             decide: Mutex::new(()),
+            logged: Mutex::default(),
         })
     }
 
@@ -129,17 +139,22 @@ impl Outbound {
         if let Some(action) = self.store().decision(out.recipient, out.subject)? {
             return self.decided_before(out, &action);
         }
+        let key = sha256(format!("{}\n{}", out.recipient, out.subject).as_bytes());
+        if self
+            .logged
+            .lock()
+            .map_err(|_| NodeError::Closed)?
+            .contains(&key)
+        {
+            return Ok(Verdict::Send(None));
+        }
         let transfer = self.transfer(out);
         let ledger = Ledger(self.store());
         let assessment =
             check_payload(&self.profile, &transfer, out.parts, &ledger).map_err(gate_failure)?;
         let decision = &assessment.decision;
         let (verdict, action) = match decision.decision {
-            Action::Allow => {
-                let volume = Volume::from_summaries(&assessment.files);
-                detente_gate::commit(&transfer, &volume, &ledger).map_err(gate_failure)?;
-                (Verdict::Send(None), Some("allow"))
-            }
+            Action::Allow => (Verdict::Send(None), Some("allow")),
             Action::Redact => (Verdict::Send(Some(self.redact(out.parts)?)), Some("redact")),
             Action::Hold => {
                 let hold = self.hold(out, decision)?;
@@ -152,12 +167,19 @@ impl Outbound {
             Action::Block => (blocked(), Some("block")),
         };
         if let Some(action) = action {
-            self.store().record_decision(
-                out.recipient,
-                out.subject,
-                action,
-                &time::format(&time::now()),
-            )?;
+            let counted = match action {
+                "allow" => counts(&assessment.files),
+                _ => Vec::new(),
+            };
+            if action == "allow" && counted.is_empty() {
+                let mut logged = self.logged.lock().map_err(|_| NodeError::Closed)?;
+                if logged.len() >= LOGGED_CAPACITY {
+                    logged.clear();
+                }
+                logged.insert(key);
+            } else {
+                self.commit(out, Some(action), &counted)?;
+            }
         }
         let hold_id = match &verdict {
             Verdict::Withhold { hold, .. } => hold.clone(),
@@ -169,6 +191,19 @@ impl Outbound {
                     "hold": hold_id, "decision": decision }),
         )?;
         Ok(verdict)
+    }
+
+    /// The transfer's volumes and the decision, in one transaction.
+    fn commit(
+        &self,
+        out: &Outgoing,
+        decision: Option<&str>,
+        counted: &[(&str, u64)],
+    ) -> Result<(), NodeError> {
+        let at = time::format(&time::now());
+        Ok(self
+            .store()
+            .commit_transfer(out.recipient, out.subject, decision, counted, &at)?)
     }
 
     fn transfer(&self, out: &Outgoing) -> Transfer {
@@ -192,8 +227,7 @@ impl Outbound {
                     let ledger = Ledger(self.store());
                     let assessment = check_payload(&self.profile, &transfer, out.parts, &ledger)
                         .map_err(gate_failure)?;
-                    let volume = Volume::from_summaries(&assessment.files);
-                    detente_gate::commit(&transfer, &volume, &ledger).map_err(gate_failure)?;
+                    self.commit(out, None, &counts(&assessment.files))?;
                     self.store()
                         .release_hold(&h.id, &time::format(&time::now()))?;
                 }
@@ -283,6 +317,16 @@ impl Outbound {
             .await?;
         Ok(Some(h))
     }
+}
+
+/// What a transfer adds to the 12-month volumes, per category.
+fn counts(files: &[detente_gate::FileSummary]) -> Vec<(&'static str, u64)> {
+    Volume::from_summaries(files)
+        .categories
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(c, n)| (c.as_str(), *n))
+        .collect()
 }
 
 fn blocked() -> Verdict {

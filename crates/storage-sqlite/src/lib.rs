@@ -442,21 +442,32 @@ impl TransferStore for SqliteStore {
         .map_err(db_err)
     }
 
-    fn record_decision(
+    fn commit_transfer(
         &self,
         recipient: &str,
         subject: &str,
-        action: &str,
+        decision: Option<&str>,
+        volumes: &[(&str, u64)],
         at: &str,
     ) -> Result<(), StorageError> {
-        let w = self.writer.lock().map_err(db_err)?;
-        w.run(
-            "INSERT INTO gate_decisions (recipient, subject, action, at) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (recipient, subject) DO NOTHING",
-            params![recipient, subject, action, at],
-        )
-        .map_err(db_err)?;
-        Ok(())
+        let mut w = self.writer.lock().map_err(db_err)?;
+        let tx = w.transaction().map_err(db_err)?;
+        for (category, count) in volumes {
+            tx.run(
+                "INSERT INTO gate_volumes (recipient, category, count, at) VALUES (?1, ?2, ?3, ?4)",
+                params![recipient, category, *count as i64, at],
+            )
+            .map_err(db_err)?;
+        }
+        if let Some(action) = decision {
+            tx.run(
+                "INSERT INTO gate_decisions (recipient, subject, action, at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (recipient, subject) DO NOTHING",
+                params![recipient, subject, action, at],
+            )
+            .map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)
     }
 }
 
@@ -686,20 +697,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(&dir.path().join("t.db")).unwrap();
         assert_eq!(s.decision("peer.example", "stix:x@1").unwrap(), None);
-        s.record_decision(
-            "peer.example",
-            "stix:x@1",
-            "allow",
-            "2026-01-01T00:00:00.000000Z",
-        )
-        .unwrap();
-        s.record_decision(
-            "peer.example",
-            "stix:x@1",
-            "block",
-            "2026-01-02T00:00:00.000000Z",
-        )
-        .unwrap();
+        let t1 = "2026-01-01T00:00:00.000000Z";
+        let s1 = "stix:x@1";
+        s.commit_transfer("peer.example", s1, Some("allow"), &[("financial", 7)], t1)
+            .unwrap();
+        s.commit_transfer("peer.example", s1, Some("block"), &[], t1)
+            .unwrap();
+        assert_eq!(s.prior_volume("peer.example", "financial", t1).unwrap(), 7);
         assert_eq!(
             s.decision("peer.example", "stix:x@1").unwrap().as_deref(),
             Some("allow")

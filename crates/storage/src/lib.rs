@@ -146,12 +146,15 @@ pub trait TransferStore: Send + Sync + 'static {
     /// for `recipient`, if any.
     fn decision(&self, recipient: &str, subject: &str) -> Result<Option<String>, StorageError>;
 
-    /// Remembers a decision; the first one for a payload and recipient stands.
-    fn record_decision(
+    /// Commits one transfer in one transaction: its volumes per category, and
+    /// (when `decision` is given) the decision on `subject` for `recipient`,
+    /// of which the first one stands.
+    fn commit_transfer(
         &self,
         recipient: &str,
         subject: &str,
-        action: &str,
+        decision: Option<&str>,
+        volumes: &[(&str, u64)],
         at: &str,
     ) -> Result<(), StorageError>;
 }
