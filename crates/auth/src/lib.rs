@@ -378,7 +378,9 @@ impl Users {
     /// The role and stored hash when `password` is `name`'s.
     fn verify_slow(&self, name: &str, password: &str) -> Result<Option<(Role, String)>, AuthError> {
         let user = self.store.find_user(name)?;
-        let stored = user.as_ref().map_or(DECOY_HASH.as_str(), |u| &u.password_hash);
+        let stored = user
+            .as_ref()
+            .map_or(DECOY_HASH.as_str(), |u| &u.password_hash);
         let parsed = PasswordHash::new(stored).map_err(|e| AuthError::Hash(e.to_string()))?;
         let ok = Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
@@ -398,7 +400,9 @@ impl Users {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn lock_throttle(&self) -> std::sync::MutexGuard<'_, FailureThrottle<(String, Option<IpAddr>)>> {
+    fn lock_throttle(
+        &self,
+    ) -> std::sync::MutexGuard<'_, FailureThrottle<(String, Option<IpAddr>)>> {
         self.throttle.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -599,7 +603,9 @@ mod tests {
             from(&u, &basic("erin", "pw"), "192.0.2.66"),
             Err(AuthError::Throttled(_))
         ));
-        let p = from(&u, &basic("erin", "pw"), "192.0.2.10").unwrap().unwrap();
+        let p = from(&u, &basic("erin", "pw"), "192.0.2.10")
+            .unwrap()
+            .unwrap();
         assert_eq!(p.name, "erin");
     }
 

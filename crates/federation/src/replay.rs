@@ -60,7 +60,11 @@ impl ReplayGuard {
 
     /// How many nonces are remembered.
     pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).seen.len()
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .seen
+            .len()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -10,3 +10,4 @@ mod holds_api;
 mod log_api;
 mod openapi;
 mod peers;
+mod transport;
