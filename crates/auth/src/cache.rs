@@ -101,10 +101,12 @@ pub(crate) struct FailureThrottle<K> {
     max_failures: u32,
     window: Duration,
     failures: HashMap<K, (u32, Instant)>,
+    /// Size at which expired keys are swept next: twice what a sweep left,
+    /// so sweeps cost O(1) amortised per failure even when every key is live.
+    sweep_at: usize,
 }
 
-/// Keys remembered before expired ones are swept (a sweep then frees at
-/// least the expired ones; the table holds one window of failures).
+/// Keys remembered before the first sweep of expired ones.
 const SWEEP_AT: usize = 10_000;
 
 impl<K: Hash + Eq> FailureThrottle<K> {
@@ -113,6 +115,7 @@ impl<K: Hash + Eq> FailureThrottle<K> {
             max_failures,
             window,
             failures: HashMap::new(),
+            sweep_at: SWEEP_AT,
         }
     }
 
@@ -128,10 +131,11 @@ impl<K: Hash + Eq> FailureThrottle<K> {
     }
 
     pub(crate) fn record_failure(&mut self, key: K) {
-        if self.failures.len() >= SWEEP_AT {
+        if self.failures.len() >= self.sweep_at {
             let window = self.window;
             self.failures
                 .retain(|_, (_, since)| since.elapsed() < window);
+            self.sweep_at = SWEEP_AT.max(2 * self.failures.len());
         }
         let now = Instant::now();
         let window = self.window;

@@ -47,13 +47,16 @@ impl PasswordChecks {
         auth: Arc<dyn Authenticator>,
         check: PasswordCheck,
     ) -> Result<Principal, AuthError> {
-        let permit = {
-            let _waiting = Waiting::enter(&self.waiting, self.max_waiting)?;
-            self.running
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(|_| AuthError::Busy)?
+        let permit = match self.running.clone().try_acquire_owned() {
+            Ok(free) => free,
+            Err(_) => {
+                let _waiting = Waiting::enter(&self.waiting, self.max_waiting)?;
+                self.running
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| AuthError::Busy)?
+            }
         };
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
