@@ -126,6 +126,9 @@ pub trait Authenticator: Send + Sync {
 
     /// The cheap part of authenticating a request from `client`: the
     /// outcome, or the password check still to run with [`Self::finish`].
+    /// The default does everything here, so an implementation that checks
+    /// passwords must override both, or a server would hash on its async
+    /// workers.
     fn start(&self, headers: &HeaderMap, client: Option<IpAddr>) -> Step {
         let _ = client;
         Step::Done(self.authenticate(headers))
