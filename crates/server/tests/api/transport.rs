@@ -381,7 +381,8 @@ async fn closed_within(s: &mut tokio::net::TcpStream, limit: Duration) -> Option
 async fn connections_that_never_finish_are_closed_and_capped_per_address() {
     let a = start_tuned("cert-a.example", "DE", |c| {
         c.limits.header_timeout_secs = 1;
-        c.limits.connections_per_address = 3;
+        c.limits.idle_timeout_secs = 1;
+        c.limits.connections_per_address = 4;
     })
     .await;
     // Headers that never end.
@@ -398,13 +399,19 @@ async fn connections_that_never_finish_are_closed_and_capped_per_address() {
     let mut buf = [0u8; 1024];
     let n = quiet.read(&mut buf).await.unwrap();
     assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
-    // A third one fills this address's share; a fourth is closed at once,
+    // A body that stops coming (the request timeout is 30 s).
+    let mut stalled = connect("127.0.0.1", &a.authority).await;
+    stalled
+        .write_all(b"POST /api/v1/requests HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{")
+        .await
+        .unwrap();
+    // A fourth one fills this address's share; a fifth is closed at once,
     // while another address is served.
-    let _third = connect("127.0.0.1", &a.authority).await;
+    let _fourth = connect("127.0.0.1", &a.authority).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let mut fourth = connect("127.0.0.1", &a.authority).await;
-    let refused = closed_within(&mut fourth, Duration::from_millis(500)).await;
-    assert!(refused.is_some(), "a fourth connection from one address");
+    let mut fifth = connect("127.0.0.1", &a.authority).await;
+    let refused = closed_within(&mut fifth, Duration::from_millis(500)).await;
+    assert!(refused.is_some(), "a fifth connection from one address");
     let r = client_from("127.0.0.2")
         .get(format!("{}/healthz", a.base))
         .send()
@@ -423,4 +430,6 @@ async fn connections_that_never_finish_are_closed_and_capped_per_address() {
             .is_some(),
         "idle keep-alive kept open"
     );
+    let stalled_for = closed_within(&mut stalled, Duration::from_secs(5)).await;
+    assert!(stalled_for.is_some(), "stalled body kept open");
 }
