@@ -351,7 +351,7 @@ async fn a_password_flood_neither_stalls_the_node_nor_piles_up() {
     }
     let median = during[during.len() / 2];
     // Hashing on the async workers made this hundreds of milliseconds.
-    assert!(median < Duration::from_millis(100), "{during:?}");
+    assert!(median < Duration::from_millis(250), "{during:?}");
     // 32 guessers, 4 places in the queue: the rest are turned away at once.
     assert!(busy.load(Ordering::Relaxed) > 0);
 }
@@ -380,8 +380,8 @@ async fn closed_within(s: &mut tokio::net::TcpStream, limit: Duration) -> Option
 #[tokio::test(flavor = "multi_thread")]
 async fn connections_that_never_finish_are_closed_and_capped_per_address() {
     let a = start_tuned("cert-a.example", "DE", |c| {
-        c.limits.header_timeout_secs = 1;
-        c.limits.idle_timeout_secs = 1;
+        c.limits.header_timeout_secs = 2;
+        c.limits.idle_timeout_secs = 2;
         c.limits.connections_per_address = 4;
     })
     .await;
