@@ -5,14 +5,23 @@
 //! argon2 is slow on purpose, successful Basic verifications are cached for a
 //! short time under a keyed digest of the credentials, so that bulk TAXII
 //! clients are not throttled by the hash while a stolen cache (memory only)
-//! still reveals nothing.
+//! still reveals nothing. Each cache hit is checked against the stored user
+//! (an indexed read), so a user removed or given a new password, also by
+//! another process such as the CLI, loses access at once.
+//!
+//! Authentication comes in two steps ([`Authenticator::start`] and
+//! [`Authenticator::finish`]) so that a server can run the slow one, argon2,
+//! off its async workers with bounded concurrency. Failed passwords are
+//! throttled per user and client address, and per client address, so that
+//! guessing from one address cannot lock the real user out from another.
 
 mod cache;
 mod cli;
 mod store;
 
+use std::net::IpAddr;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -44,8 +53,10 @@ pub enum AuthError {
     MalformedHeader,
     #[error("invalid credentials")]
     InvalidCredentials,
-    #[error("too many failed attempts for this user; retry later")]
-    Throttled,
+    #[error("too many failed attempts; retry in {0} s")]
+    Throttled(u64),
+    #[error("too many password checks waiting; retry shortly")]
+    Busy,
     #[error("password hashing failed: {0}")]
     Hash(String),
     #[error("random number generator failed: {0}")]
@@ -109,31 +120,86 @@ pub struct Principal {
 /// users; the node can wrap it to also recognise peer nodes, and services
 /// such as TAXII take any implementation.
 pub trait Authenticator: Send + Sync {
-    /// `Ok(None)` when the request carries no credentials.
+    /// `Ok(None)` when the request carries no credentials. Slow for a
+    /// password (argon2): call it off the async workers.
     fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Principal>, AuthError>;
+
+    /// The cheap part of authenticating a request from `client`: the
+    /// outcome, or the password check still to run with [`Self::finish`].
+    /// The default does everything here, so an implementation that checks
+    /// passwords must override both, or a server would hash on its async
+    /// workers.
+    fn start(&self, headers: &HeaderMap, client: Option<IpAddr>) -> Step {
+        let _ = client;
+        Step::Done(self.authenticate(headers))
+    }
+
+    /// Runs a password check [`Self::start`] left (argon2: slow, blocking).
+    fn finish(&self, check: PasswordCheck) -> Result<Principal, AuthError> {
+        let _ = check;
+        Err(AuthError::InvalidCredentials)
+    }
 }
+
+/// What [`Authenticator::start`] found.
+pub enum Step {
+    Done(Result<Option<Principal>, AuthError>),
+    /// A password to verify: run [`Authenticator::finish`] off the async
+    /// workers.
+    Password(PasswordCheck),
+}
+
+/// A user name and password to verify, and where they came from.
+pub struct PasswordCheck {
+    name: String,
+    password: String,
+    client: Option<IpAddr>,
+}
+
+/// The outcome of authenticating one request, found once (by the server's
+/// middleware, off its async workers) and carried in the request's
+/// extensions so that handlers, TAXII's included, never hash a password.
+#[derive(Clone)]
+pub struct Authenticated(pub Arc<Result<Option<Principal>, AuthError>>);
 
 impl Authenticator for Users {
     fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Principal>, AuthError> {
         Users::authenticate(self, headers)
     }
+
+    fn start(&self, headers: &HeaderMap, client: Option<IpAddr>) -> Step {
+        Users::start(self, headers, client)
+    }
+
+    fn finish(&self, check: PasswordCheck) -> Result<Principal, AuthError> {
+        Users::finish(self, check)
+    }
 }
 
-/// How long a successful Basic verification is trusted without argon2. Short,
-/// because a password changed by another process (the CLI) is only noticed
-/// when the entry expires.
-const CACHE_TTL: Duration = Duration::from_secs(60);
+/// How long a successful Basic verification is trusted without argon2 (each
+/// hit is still checked against the stored user).
+const CACHE_TTL: Duration = Duration::from_secs(300);
 const CACHE_CAPACITY: usize = 1024;
-/// Failures allowed per user within `FAILURE_WINDOW` before further attempts
-/// are refused without checking the password.
+/// Failures allowed per user and client address within `FAILURE_WINDOW`
+/// before further attempts are refused without checking the password.
 const MAX_FAILURES: u32 = 5;
+/// The same for one client address, whatever the user names.
+const MAX_ADDRESS_FAILURES: u32 = 50;
 const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+
+/// A hash of the same cost as users' ones, checked for unknown user names so
+/// that timing does not tell which names exist.
+static DECOY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_password("no user has this password").unwrap_or_default());
 
 /// The user database of one node plus the in-memory verification cache.
 pub struct Users {
     store: Box<dyn AuthStore>,
     cache: Mutex<VerifiedCache>,
-    throttle: Mutex<FailureThrottle>,
+    /// Keyed by user and client address.
+    throttle: Mutex<FailureThrottle<(String, Option<IpAddr>)>>,
+    /// Keyed by client address.
+    address_throttle: Mutex<FailureThrottle<IpAddr>>,
 }
 
 impl Users {
@@ -147,7 +213,22 @@ impl Users {
             store,
             cache: Mutex::new(VerifiedCache::new(CACHE_CAPACITY, CACHE_TTL)),
             throttle: Mutex::new(FailureThrottle::new(MAX_FAILURES, FAILURE_WINDOW)),
+            address_throttle: Mutex::new(FailureThrottle::new(
+                MAX_ADDRESS_FAILURES,
+                FAILURE_WINDOW,
+            )),
         }
+    }
+
+    /// Sets how many failed passwords one client address may send per
+    /// minute, whatever the user names (default 50).
+    pub fn with_address_limit(self, failures: u32) -> Users {
+        *self
+            .address_throttle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) =
+            FailureThrottle::new(failures.max(1), FAILURE_WINDOW);
+        self
     }
 
     pub fn add_user(&self, name: &str, role: Role, password: &str) -> Result<(), AuthError> {
@@ -193,67 +274,121 @@ impl Users {
 
     /// `Ok(None)` when the request carries no credentials (the caller decides
     /// whether anonymous access is acceptable); an error when it carries wrong
-    /// or malformed ones.
+    /// or malformed ones. Runs argon2 in the calling thread: servers use
+    /// [`Users::start`] and [`Users::finish`].
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Principal>, AuthError> {
+        match self.start(headers, None) {
+            Step::Done(r) => r,
+            Step::Password(check) => self.finish(check).map(Some),
+        }
+    }
+
+    /// Everything cheap: bearer tokens, cached passwords (checked against the
+    /// stored user), throttling; a password that needs argon2 is returned
+    /// as a [`PasswordCheck`] for [`Users::finish`].
+    pub fn start(&self, headers: &HeaderMap, client: Option<IpAddr>) -> Step {
         let Some(value) = headers.get(http::header::AUTHORIZATION) else {
+            return Step::Done(Ok(None));
+        };
+        let parsed = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().split_once(' '))
+            .map(|(scheme, rest)| (scheme.to_ascii_lowercase(), rest.trim()));
+        match parsed {
+            Some((scheme, token)) if scheme == "bearer" => {
+                Step::Done(self.authenticate_bearer(token).map(Some))
+            }
+            Some((scheme, encoded)) if scheme == "basic" => match decode_basic(encoded) {
+                Ok((name, password)) => self.start_password(name, password, client),
+                Err(e) => Step::Done(Err(e)),
+            },
+            _ => Step::Done(Err(AuthError::MalformedHeader)),
+        }
+    }
+
+    fn start_password(&self, name: String, password: String, client: Option<IpAddr>) -> Step {
+        match self.cached(&name, &password) {
+            Ok(Some(p)) => return Step::Done(Ok(Some(p))),
+            Ok(None) => {}
+            Err(e) => return Step::Done(Err(e)),
+        }
+        if let Some(wait) = self.throttled(&name, client) {
+            return Step::Done(Err(AuthError::Throttled(wait)));
+        }
+        Step::Password(PasswordCheck {
+            name,
+            password,
+            client,
+        })
+    }
+
+    /// A cached verification, if the stored user still has the password
+    /// hash (and takes the role) it had then.
+    fn cached(&self, name: &str, password: &str) -> Result<Option<Principal>, AuthError> {
+        let Some(hash) = self.lock_cache().lookup(name, password) else {
             return Ok(None);
         };
-        let value = value.to_str().map_err(|_| AuthError::MalformedHeader)?;
-        let (scheme, rest) = value
-            .trim()
-            .split_once(' ')
-            .ok_or(AuthError::MalformedHeader)?;
-        match scheme.to_ascii_lowercase().as_str() {
-            "basic" => self.authenticate_basic(rest.trim()).map(Some),
-            "bearer" => self.authenticate_bearer(rest.trim()).map(Some),
-            _ => Err(AuthError::MalformedHeader),
+        match self.store.find_user(name)? {
+            Some(user) if user.password_hash == hash => Ok(Some(user_principal(name, user.role))),
+            _ => {
+                self.lock_cache().forget_user(name);
+                Ok(None)
+            }
         }
     }
 
-    fn authenticate_basic(&self, encoded: &str) -> Result<Principal, AuthError> {
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .map_err(|_| AuthError::MalformedHeader)?;
-        let text = String::from_utf8(decoded).map_err(|_| AuthError::MalformedHeader)?;
-        let (name, password) = text.split_once(':').ok_or(AuthError::MalformedHeader)?;
-        self.verify_password(name, password)
+    /// Seconds to wait, when `name` from `client` may not try now.
+    fn throttled(&self, name: &str, client: Option<IpAddr>) -> Option<u64> {
+        let by_address = client.and_then(|ip| self.lock_address_throttle().blocked_for(&ip));
+        let key = (name.to_string(), client);
+        by_address.or_else(|| self.lock_throttle().blocked_for(&key))
     }
 
-    /// Verifies a user's password, consulting the cache first.
-    pub fn verify_password(&self, name: &str, password: &str) -> Result<Principal, AuthError> {
-        if let Some(role) = self.lock_cache().lookup(name, password) {
-            return Ok(user_principal(name, role));
-        }
-        if self.lock_throttle().is_blocked(name) {
-            return Err(AuthError::Throttled);
-        }
-        match self.verify_slow(name, password)? {
-            Some(role) => {
-                self.lock_throttle().clear(name);
-                self.lock_cache().insert(name, password, role);
-                Ok(user_principal(name, role))
+    /// Runs argon2 for a password [`Users::start`] could not settle. Slow and
+    /// blocking; an unknown user costs the same as a known one.
+    pub fn finish(&self, check: PasswordCheck) -> Result<Principal, AuthError> {
+        let PasswordCheck {
+            name,
+            password,
+            client,
+        } = check;
+        match self.verify_slow(&name, &password)? {
+            Some((role, hash)) => {
+                self.lock_throttle().clear(&(name.clone(), client));
+                self.lock_cache().insert(&name, &password, hash);
+                Ok(user_principal(&name, role))
             }
             None => {
-                self.lock_throttle().record_failure(name);
-                tracing::info!(user = name, "failed password authentication");
+                self.lock_throttle().record_failure((name.clone(), client));
+                if let Some(ip) = client {
+                    self.lock_address_throttle().record_failure(ip);
+                }
+                tracing::info!(user = name, client = ?client, "failed password authentication");
                 Err(AuthError::InvalidCredentials)
             }
         }
     }
 
-    fn verify_slow(&self, name: &str, password: &str) -> Result<Option<Role>, AuthError> {
-        let Some(user) = self.store.find_user(name)? else {
-            // Spend comparable time on unknown users so timing does not reveal
-            // which names exist.
-            let _ = hash_password(password);
-            return Ok(None);
-        };
-        let parsed =
-            PasswordHash::new(&user.password_hash).map_err(|e| AuthError::Hash(e.to_string()))?;
+    /// Verifies a user's password, consulting the cache first.
+    pub fn verify_password(&self, name: &str, password: &str) -> Result<Principal, AuthError> {
+        match self.start_password(name.to_string(), password.to_string(), None) {
+            Step::Done(r) => r.and_then(|p| p.ok_or(AuthError::InvalidCredentials)),
+            Step::Password(check) => self.finish(check),
+        }
+    }
+
+    /// The role and stored hash when `password` is `name`'s.
+    fn verify_slow(&self, name: &str, password: &str) -> Result<Option<(Role, String)>, AuthError> {
+        let user = self.store.find_user(name)?;
+        let stored = user
+            .as_ref()
+            .map_or(DECOY_HASH.as_str(), |u| &u.password_hash);
+        let parsed = PasswordHash::new(stored).map_err(|e| AuthError::Hash(e.to_string()))?;
         let ok = Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok();
-        Ok(ok.then_some(user.role))
+        Ok(user.filter(|_| ok).map(|u| (u.role, u.password_hash)))
     }
 
     fn authenticate_bearer(&self, token: &str) -> Result<Principal, AuthError> {
@@ -268,9 +403,27 @@ impl Users {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn lock_throttle(&self) -> std::sync::MutexGuard<'_, FailureThrottle> {
+    fn lock_throttle(
+        &self,
+    ) -> std::sync::MutexGuard<'_, FailureThrottle<(String, Option<IpAddr>)>> {
         self.throttle.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    fn lock_address_throttle(&self) -> std::sync::MutexGuard<'_, FailureThrottle<IpAddr>> {
+        self.address_throttle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// `user:password` from a Basic credential.
+fn decode_basic(encoded: &str) -> Result<(String, String), AuthError> {
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| AuthError::MalformedHeader)?;
+    let text = String::from_utf8(decoded).map_err(|_| AuthError::MalformedHeader)?;
+    let (name, password) = text.split_once(':').ok_or(AuthError::MalformedHeader)?;
+    Ok((name.to_string(), password.to_string()))
 }
 
 fn user_principal(name: &str, role: Role) -> Principal {
@@ -431,7 +584,84 @@ mod tests {
         }
         assert!(matches!(
             u.authenticate(&basic("erin", "pw")),
-            Err(AuthError::Throttled)
+            Err(AuthError::Throttled(1..=60))
+        ));
+    }
+
+    fn from(u: &Users, h: &HeaderMap, ip: &str) -> Result<Option<Principal>, AuthError> {
+        match u.start(h, Some(ip.parse().unwrap())) {
+            Step::Done(r) => r,
+            Step::Password(c) => u.finish(c).map(Some),
+        }
+    }
+
+    #[test]
+    fn guessing_from_one_address_does_not_lock_out_another() {
+        let (_d, u) = users();
+        u.add_user("erin", Role::Officer, "pw").unwrap();
+        for _ in 0..MAX_FAILURES {
+            assert!(from(&u, &basic("erin", "bad"), "192.0.2.66").is_err());
+        }
+        assert!(matches!(
+            from(&u, &basic("erin", "pw"), "192.0.2.66"),
+            Err(AuthError::Throttled(_))
+        ));
+        let p = from(&u, &basic("erin", "pw"), "192.0.2.10")
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.name, "erin");
+    }
+
+    #[test]
+    fn an_address_guessing_many_names_is_throttled() {
+        let (_d, u) = users();
+        let u = u.with_address_limit(3);
+        u.add_user("erin", Role::Officer, "pw").unwrap();
+        for i in 0..3 {
+            let r = from(&u, &basic(&format!("nobody{i}"), "x"), "192.0.2.66");
+            assert!(matches!(r, Err(AuthError::InvalidCredentials)));
+        }
+        assert!(matches!(
+            from(&u, &basic("someone-else", "x"), "192.0.2.66"),
+            Err(AuthError::Throttled(_))
+        ));
+        // Bearer tokens are not passwords: unaffected.
+        let t = u.issue_token("erin").unwrap();
+        assert!(from(&u, &bearer(&t), "192.0.2.66").unwrap().is_some());
+        assert!(from(&u, &basic("erin", "pw"), "192.0.2.10").is_ok());
+    }
+
+    #[test]
+    fn unknown_users_take_the_slow_path_like_known_ones() {
+        let (_d, u) = users();
+        u.add_user("known", Role::Officer, "pw").unwrap();
+        for name in ["known", "unknown"] {
+            assert!(matches!(
+                u.start(&basic(name, "wrong"), None),
+                Step::Password(_)
+            ));
+        }
+    }
+
+    #[test]
+    fn changes_by_another_process_take_effect_at_once() {
+        let (d, u) = users();
+        u.add_user("gail", Role::Officer, "old").unwrap();
+        u.add_user("hank", Role::Officer, "pw").unwrap();
+        assert!(u.authenticate(&basic("gail", "old")).is_ok());
+        assert!(u.authenticate(&basic("hank", "pw")).is_ok());
+        // As `detente user` would: its own connection to the same file.
+        let cli = Users::open(&d.path().join("detente.db")).unwrap();
+        cli.set_password("gail", "new").unwrap();
+        cli.remove_user("hank").unwrap();
+        assert!(matches!(
+            u.authenticate(&basic("gail", "old")),
+            Err(AuthError::InvalidCredentials)
+        ));
+        assert!(u.authenticate(&basic("gail", "new")).is_ok());
+        assert!(matches!(
+            u.authenticate(&basic("hank", "pw")),
+            Err(AuthError::InvalidCredentials)
         ));
     }
 

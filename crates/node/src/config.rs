@@ -16,6 +16,12 @@ pub struct Config {
     /// Address `detente serve` listens on unless `--listen` is given.
     #[serde(default = "default_listen")]
     pub listen: String,
+    /// The URLs peers reach this node at (as they configured it), e.g.
+    /// `["https://cert-a.example"]`. A signed peer call must name one of
+    /// their authorities, so a call signed for another node is refused here.
+    /// Empty: the address each connection came in on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub public_urls: Vec<String>,
     /// Database URL; a relative sqlite path is inside the data directory.
     #[serde(default = "default_database")]
     pub database: String,
@@ -98,6 +104,27 @@ pub struct Limits {
     pub burst: u32,
     #[serde(default = "default_timeout")]
     pub request_timeout_secs: u64,
+    /// Time a client has to send a request's headers, counted from when the
+    /// server starts waiting for it (so it also bounds idle keep-alive).
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout_secs: u64,
+    /// A connection on which nothing moves for this long is closed.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_secs: u64,
+    /// Open connections one client address may hold (IPv6: per /64).
+    #[serde(default = "default_connections")]
+    pub connections_per_address: usize,
+    /// Password checks (argon2) run at once; 0 = half the CPU cores, at
+    /// least one. The rest of the node keeps the other cores.
+    #[serde(default)]
+    pub password_checks: usize,
+    /// Password checks that may wait for a turn; beyond, 503 and Retry-After.
+    #[serde(default = "default_password_queue")]
+    pub password_queue: usize,
+    /// Failed logins (any user) one client address may make per minute;
+    /// each user also gets 5 per minute per address.
+    #[serde(default = "default_login_failures")]
+    pub login_failures_per_address: u32,
 }
 
 fn yes() -> bool {
@@ -121,6 +148,21 @@ fn default_burst() -> u32 {
 fn default_timeout() -> u64 {
     30
 }
+fn default_header_timeout() -> u64 {
+    10
+}
+fn default_idle_timeout() -> u64 {
+    60
+}
+fn default_connections() -> usize {
+    256
+}
+fn default_password_queue() -> usize {
+    64
+}
+fn default_login_failures() -> u32 {
+    50
+}
 
 impl Default for LogConfig {
     fn default() -> Self {
@@ -135,6 +177,12 @@ impl Default for Limits {
             requests_per_second: default_rate(),
             burst: default_burst(),
             request_timeout_secs: default_timeout(),
+            header_timeout_secs: default_header_timeout(),
+            idle_timeout_secs: default_idle_timeout(),
+            connections_per_address: default_connections(),
+            password_checks: 0,
+            password_queue: default_password_queue(),
+            login_failures_per_address: default_login_failures(),
         }
     }
 }
@@ -145,6 +193,7 @@ impl Config {
             origin: origin.to_string(),
             country: country.map(|c| c.to_string()),
             listen: default_listen(),
+            public_urls: Vec::new(),
             database: default_database(),
             log: LogConfig::default(),
             limits: Limits::default(),
@@ -165,12 +214,38 @@ impl Config {
     pub fn validate(&self) -> Result<(), NodeError> {
         self.origin()?;
         self.country()?;
+        self.public_authorities()?;
         if self.limits.requests_per_second == 0 || self.limits.burst == 0 {
             return Err(NodeError::Config(
                 "limits.requests_per_second and limits.burst must be positive".into(),
             ));
         }
         Ok(())
+    }
+
+    /// The `@authority` values (RFC 9421: host, and port unless default) that
+    /// name this node in `public_urls`; lower case. A URL on its scheme's
+    /// default port gives both forms, which name the same endpoint.
+    pub fn public_authorities(&self) -> Result<Vec<String>, NodeError> {
+        let mut out = Vec::new();
+        for u in &self.public_urls {
+            let bad = |why: &str| NodeError::Config(format!("public_urls: {u:?}: {why}"));
+            let url = reqwest::Url::parse(u).map_err(|e| bad(&e.to_string()))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(bad("must be http(s)://host[:port]"));
+            }
+            let host = url.host_str().ok_or_else(|| bad("no host"))?;
+            match url.port() {
+                Some(p) => out.push(format!("{host}:{p}")),
+                None => {
+                    out.push(host.to_string());
+                    if let Some(p) = url.port_or_known_default() {
+                        out.push(format!("{host}:{p}"));
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     pub fn origin(&self) -> Result<Origin, NodeError> {
@@ -215,5 +290,22 @@ mod tests {
         let bad: Config = toml::from_str("origin = \"x.y\"\ncountry = \"XX\"\n").unwrap();
         assert!(bad.validate().is_err());
         assert!(toml::from_str::<Config>("origin = \"x.y\"\nunknown = 1\n").is_err());
+    }
+
+    #[test]
+    fn public_urls_give_authorities() {
+        let o = Origin::parse("cert.example.org").unwrap();
+        let mut c = Config::new(&o, None);
+        assert!(c.public_authorities().unwrap().is_empty());
+        c.public_urls = vec![
+            "https://Cert.Example.org/".into(),
+            "http://10.0.0.5:8080/detente".into(),
+        ];
+        assert_eq!(
+            c.public_authorities().unwrap(),
+            ["cert.example.org", "cert.example.org:443", "10.0.0.5:8080"]
+        );
+        c.public_urls = vec!["ftp://x.example".into()];
+        assert!(c.validate().is_err());
     }
 }

@@ -117,9 +117,14 @@ impl Node {
     }
 
     /// The HTTP client for calls to peers: the web PKI's roots plus the
-    /// configured `[federation] ca_file`.
+    /// configured `[federation] ca_file`. Redirects are never followed: a
+    /// peer's URL is the one address its calls may go to, so a peer answering
+    /// 3xx cannot send this node's signed envelopes, checkpoints or attachment
+    /// requests elsewhere (internal addresses included); the call fails instead.
     pub fn peer_client(&self, timeout: std::time::Duration) -> Result<reqwest::Client, NodeError> {
-        let mut b = reqwest::Client::builder().timeout(timeout);
+        let mut b = reqwest::Client::builder()
+            .timeout(timeout)
+            .redirect(no_redirects());
         if let Some(file) = &self.config().federation.ca_file {
             let path = self.dir().join(file);
             let pem = std::fs::read(&path).map_err(|e| NodeError::io(&path, e))?;
@@ -142,4 +147,16 @@ impl Node {
     fn forget_peers(&self) {
         *self.peer_cache.write().expect("lock") = None;
     }
+}
+
+/// Refuses every redirect, naming where the peer tried to send the call.
+fn no_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let why = format!(
+            "the peer answered {} redirecting to {}; peer calls do not follow redirects",
+            attempt.status(),
+            attempt.url()
+        );
+        attempt.error(why)
+    })
 }

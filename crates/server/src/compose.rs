@@ -3,7 +3,9 @@
 
 use crate::AppState;
 use axum::Router;
-use detente_auth::{AuthError, Authenticator, Principal, PrincipalKind, Role, Users};
+use detente_auth::{
+    AuthError, Authenticator, PasswordCheck, Principal, PrincipalKind, Role, Step, Users,
+};
 use detente_domain::Country;
 use detente_node::exchange::Exchange;
 use detente_node::outbound::{Outbound, Outgoing, Verdict};
@@ -34,7 +36,8 @@ pub fn node_app_parts(
     clock: detente_node::exchange::Clock,
 ) -> Result<(Router, Arc<Exchange>), NodeError> {
     let db = detente_node::datadir::database_file(node.dir())?;
-    let users = Arc::new(Users::open(&db).map_err(|e| NodeError::Config(format!("users: {e}")))?);
+    let users = Users::open(&db).map_err(|e| NodeError::Config(format!("users: {e}")))?;
+    let users = Arc::new(users.with_address_limit(node.config().limits.login_failures_per_address));
     let config = TaxiiConfig {
         max_content_length: node.config().limits.max_body_bytes,
         ..TaxiiConfig::default()
@@ -151,20 +154,34 @@ impl Authenticator for NodeAuth {
         &self,
         headers: &axum::http::HeaderMap,
     ) -> Result<Option<Principal>, AuthError> {
-        if let Some(origin) = headers
-            .get(crate::PEER_HEADER)
-            .and_then(|v| v.to_str().ok())
-        {
-            return Ok(Some(Principal {
-                name: origin.to_string(),
-                role: Role::Officer,
-                kind: PrincipalKind::Peer {
-                    origin: origin.to_string(),
-                },
-            }));
+        match peer(headers) {
+            Some(p) => Ok(Some(p)),
+            None => self.users.authenticate(headers),
         }
-        self.users.authenticate(headers)
     }
+
+    fn start(&self, headers: &axum::http::HeaderMap, client: Option<std::net::IpAddr>) -> Step {
+        match peer(headers) {
+            Some(p) => Step::Done(Ok(Some(p))),
+            None => self.users.start(headers, client),
+        }
+    }
+
+    fn finish(&self, check: PasswordCheck) -> Result<Principal, AuthError> {
+        self.users.finish(check)
+    }
+}
+
+/// The peer whose signature `verify_signature` verified.
+fn peer(headers: &axum::http::HeaderMap) -> Option<Principal> {
+    let origin = headers.get(crate::PEER_HEADER)?.to_str().ok()?;
+    Some(Principal {
+        name: origin.to_string(),
+        role: Role::Officer,
+        kind: PrincipalKind::Peer {
+            origin: origin.to_string(),
+        },
+    })
 }
 
 /// Where a peer is, by origin. A peer whose country is unknown gets nothing: the

@@ -3,7 +3,7 @@
 //! signed envelopes.
 
 use crate::problem::Problem;
-use crate::AppState;
+use crate::{AppState, Caller};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -65,13 +65,8 @@ fn exchange(state: &AppState) -> Result<&Arc<Exchange>, Problem> {
 }
 
 /// A local user; officers and admins may act, auditors and reviewers only read.
-fn user(state: &AppState, headers: &HeaderMap, act: bool) -> Result<Principal, Problem> {
-    let p = state.principal(headers).ok_or_else(|| {
-        Problem::new(
-            StatusCode::UNAUTHORIZED,
-            "credentials required (Basic or Bearer)",
-        )
-    })?;
+fn user(caller: &Caller, act: bool) -> Result<Principal, Problem> {
+    let p = caller.require()?.clone();
     let ok = matches!(p.kind, PrincipalKind::User)
         && (!act || matches!(p.role, Role::Officer | Role::Admin));
     if !ok {
@@ -90,10 +85,10 @@ fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Problem>
 
 async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    let officer = user(&state, &headers, true)?;
+    let officer = user(&caller, true)?;
     let request: NewRequest = json_body(&body)?;
     let view = exchange(&state)?
         .submit_as(request, Some(&officer.name))
@@ -103,19 +98,19 @@ async fn create(
 
 async fn show(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
-    user(&state, &headers, false)?;
+    user(&caller, false)?;
     Ok(Json(exchange(&state)?.show(&id)?))
 }
 
 async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, Problem> {
-    user(&state, &headers, false)?;
+    user(&caller, false)?;
     let unknown: Vec<&String> = q
         .keys()
         .filter(|k| !["peer", "direction", "status", "since", "limit"].contains(&k.as_str()))
@@ -166,11 +161,11 @@ async fn list(
 /// `extend`: each body is the event's fields.
 async fn act(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Path((id, action)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<Value>, Problem> {
-    let officer = user(&state, &headers, true)?;
+    let officer = user(&caller, true)?;
     let tag = match action.as_str() {
         "acknowledge" => "acknowledged",
         "answer" => "answered",
@@ -206,10 +201,11 @@ async fn act(
 /// Stores an attachment; requests then cite it by the returned SHA-256.
 async fn upload(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    user(&state, &headers, true)?;
+    user(&caller, true)?;
     if body.is_empty() {
         return Err(Problem::bad_request("an attachment cannot be empty"));
     }
@@ -230,10 +226,10 @@ async fn upload(
 
 async fn download(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(sha256): Path<String>,
 ) -> Result<Response, Problem> {
-    user(&state, &headers, false)?;
+    user(&caller, false)?;
     check_digest(&sha256)?;
     let (media_type, content) = exchange(&state)?
         .attachment(&sha256)
@@ -245,10 +241,10 @@ async fn download(
 /// A peer fetches content this node cited to it.
 async fn peer_download(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(sha256): Path<String>,
 ) -> Result<Response, Problem> {
-    let origin = calling_peer(&state, &headers)?;
+    let origin = calling_peer(&caller)?;
     check_digest(&sha256)?;
     let (media_type, content) = exchange(&state)?.attachment_for_peer(&origin, &sha256)?;
     Ok(stored_content(&sha256, media_type, content))
@@ -295,10 +291,10 @@ fn since_param(
 
 async fn report(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, Problem> {
-    user(&state, &headers, false)?;
+    user(&caller, false)?;
     let ex = exchange(&state)?;
     let since = since_param(&q)?;
     let r = detente_node::report::build(
@@ -313,10 +309,10 @@ async fn report(
 /// Issues the report into the log and returns the evidence bundle.
 async fn evidence(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, Problem> {
-    user(&state, &headers, false)?;
+    user(&caller, false)?;
     let ex = exchange(&state)?;
     let since = since_param(&q)?;
     let b = detente_node::evidence::bundle(
@@ -330,9 +326,9 @@ async fn evidence(
 }
 
 /// The peer a node-to-node call was signed by (checked by the middleware).
-fn calling_peer(state: &AppState, headers: &HeaderMap) -> Result<String, Problem> {
-    match state.principal(headers).map(|p| p.kind) {
-        Some(PrincipalKind::Peer { origin }) => Ok(origin),
+fn calling_peer(caller: &Caller) -> Result<String, Problem> {
+    match caller.principal().map(|p| &p.kind) {
+        Some(PrincipalKind::Peer { origin }) => Ok(origin.clone()),
         _ => Err(Problem::new(
             StatusCode::UNAUTHORIZED,
             "envelopes must be signed by a configured peer (RFC 9421)",
@@ -343,10 +339,10 @@ fn calling_peer(state: &AppState, headers: &HeaderMap) -> Result<String, Problem
 /// A peer delivers an envelope; the answer is the receipt.
 async fn deliver(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    let origin = calling_peer(&state, &headers)?;
+    let origin = calling_peer(&caller)?;
     let ex = exchange(&state)?;
     ex.peer_reachable(&origin).await;
     let response = ex.receive(&origin, &body).await?;
@@ -368,11 +364,11 @@ struct Batch {
 /// `{"problem": ...}`; nothing of a refused envelope is stored.
 async fn deliver_batch(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     body: Bytes,
 ) -> Result<Json<Value>, Problem> {
     use base64::{engine::general_purpose::STANDARD as B64, Engine};
-    let origin = calling_peer(&state, &headers)?;
+    let origin = calling_peer(&caller)?;
     let batch: Batch = serde_json::from_slice(&body)
         .map_err(|e| Problem::bad_request(format!("not a batch of envelopes: {e}")))?;
     if batch.envelopes.is_empty() || batch.envelopes.len() > MAX_BATCH {

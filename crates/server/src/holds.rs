@@ -1,9 +1,9 @@
 //! `/api/v1/gate/holds`: payloads the transfer gate held, for reviewers.
 
 use crate::problem::Problem;
-use crate::AppState;
+use crate::{AppState, Caller};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use detente_auth::{Principal, PrincipalKind, Role};
@@ -19,13 +19,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A local user with one of `roles`, or 401/403.
-fn require(state: &AppState, headers: &HeaderMap, roles: &[Role]) -> Result<Principal, Problem> {
-    let p = state.principal(headers).ok_or_else(|| {
-        Problem::new(
-            StatusCode::UNAUTHORIZED,
-            "credentials required (Basic or Bearer)",
-        )
-    })?;
+fn require(caller: &Caller, roles: &[Role]) -> Result<Principal, Problem> {
+    let p = caller.require()?.clone();
     if !matches!(p.kind, PrincipalKind::User) || !roles.contains(&p.role) {
         return Err(Problem::new(
             StatusCode::FORBIDDEN,
@@ -47,13 +42,12 @@ fn to_json(h: HoldRow) -> Value {
 
 async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, Problem> {
     // Officers see the holds of their own actions, rejections included.
     let who = require(
-        &state,
-        &headers,
+        &caller,
         &[Role::Officer, Role::Reviewer, Role::Auditor, Role::Admin],
     )?;
     let status = q.get("status").map(String::as_str).unwrap_or("held");
@@ -84,11 +78,11 @@ struct Review {
 
 async fn review(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
     body: Result<Json<Review>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Value>, Problem> {
-    let reviewer = require(&state, &headers, &[Role::Reviewer, Role::Admin])?;
+    let reviewer = require(&caller, &[Role::Reviewer, Role::Admin])?;
     let Json(r) = body.map_err(|e| Problem::bad_request(e.body_text()))?;
     let approve = match r.decision.as_str() {
         "approve" => true,

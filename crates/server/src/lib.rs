@@ -6,6 +6,7 @@
 //! RFC 9457 `application/problem+json`, except under `/taxii2/`, where the TAXII
 //! 2.1 error format applies.
 
+mod caller;
 mod compose;
 mod exchange;
 mod holds;
@@ -14,18 +15,20 @@ mod openapi;
 mod peers;
 mod problem;
 mod routes;
+mod serve;
 pub mod tls;
 
+pub use caller::{Caller, PasswordChecks};
 pub use compose::{node_app, node_app_parts, node_app_with_clock, GateFilter, NodeAuth};
 pub use peers::PEER_HEADER;
 pub use problem::Problem;
+pub use serve::{serve, ConnLimits, LocalAddr};
 
 use axum::Router;
-use detente_auth::{Authenticator, Principal};
+use detente_auth::Authenticator;
 use detente_node::outbound::Outbound;
 use detente_node::Node;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -56,12 +59,16 @@ pub struct AppState {
     pub stop_delivery: Option<Arc<tokio::sync::watch::Sender<bool>>>,
     /// Nonces of signed peer calls, against replays.
     pub replay: Arc<detente_federation::ReplayGuard>,
+    /// The authorities of `public_urls` (lower case); empty: the address a
+    /// connection came in on.
+    pub authorities: Arc<Vec<String>>,
+    /// Password checks off the async workers, bounded.
+    pub password_checks: Arc<PasswordChecks>,
 }
 
 impl AppState {
     pub fn new(node: Arc<Node>) -> Self {
         AppState {
-            node,
             http: Arc::default(),
             auth: None,
             outbound: None,
@@ -69,12 +76,13 @@ impl AppState {
             witness: None,
             stop_delivery: None,
             replay: Arc::default(),
+            authorities: Arc::new(node.config().public_authorities().unwrap_or_default()),
+            password_checks: Arc::new(PasswordChecks::new(
+                node.config().limits.password_checks,
+                node.config().limits.password_queue,
+            )),
+            node,
         }
-    }
-
-    /// The caller, if it presented valid credentials.
-    pub fn principal(&self, headers: &axum::http::HeaderMap) -> Option<Principal> {
-        self.auth.as_ref()?.authenticate(headers).ok().flatten()
     }
 }
 
@@ -91,31 +99,23 @@ pub fn app(state: AppState, extra: Option<Router>) -> Router {
     middleware::wrap(router, state)
 }
 
-/// Serves `app` over HTTPS on `listener` until `shutdown` resolves.
+/// Serves `app` over HTTPS on `listener` until `shutdown` resolves, with the
+/// default connection limits (see [`serve`] for configured ones).
 pub async fn run_tls(
     listener: TcpListener,
     tls: std::sync::Arc<tokio_rustls::rustls::ServerConfig>,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        tls::TlsListener::new(listener, tls)?,
-        tls::with_client_addr(app).into_make_service_with_connect_info::<tls::ClientAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve(listener, Some(tls), app, ConnLimits::default(), shutdown).await
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves.
+/// Serves `app` on `listener` until `shutdown` resolves, with the default
+/// connection limits (see [`serve`] for configured ones).
 pub async fn run(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve(listener, None, app, ConnLimits::default(), shutdown).await
 }

@@ -44,6 +44,10 @@ pub fn wrap(router: Router, state: AppState) -> Router {
     router
         .layer(middleware::from_fn_with_state(
             state.clone(),
+            crate::caller::authenticate,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
             crate::peers::verify_signature,
         ))
         .layer(TimeoutLayer::with_status_code(

@@ -2,10 +2,10 @@
 //! `/api/v1/peers` for administrators.
 
 use crate::problem::Problem;
-use crate::AppState;
+use crate::{AppState, Caller};
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -52,7 +52,14 @@ pub async fn verify_signature(
         .and_then(|h| h.to_str().ok())
         .or(parts.uri.authority().map(|a| a.as_str()))
         .unwrap_or("")
-        .to_string();
+        .to_ascii_lowercase();
+    let local = parts.extensions.get::<crate::LocalAddr>().map(|a| a.0);
+    if !names_this_node(&state, local, &authority) {
+        return refused(format!(
+            "the call is signed for {authority:?}, which is not this node \
+             (a call signed for another node cannot be replayed here)"
+        ));
+    }
     let query = parts
         .uri
         .query()
@@ -74,19 +81,36 @@ pub async fn verify_signature(
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await
         }
-        Err(e) => {
-            let mut r = Problem::new(
-                StatusCode::UNAUTHORIZED,
-                format!("peer signature refused: {e}"),
-            )
-            .into_response();
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Signature"),
-            );
-            r
-        }
+        Err(e) => refused(e.to_string()),
     }
+}
+
+fn refused(why: String) -> Response {
+    let mut r = Problem::new(
+        StatusCode::UNAUTHORIZED,
+        format!("peer signature refused: {why}"),
+    )
+    .into_response();
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Signature"),
+    );
+    r
+}
+
+/// Whether `authority` is one of this node's own: a configured public URL's,
+/// or else the address the connection came in on (`localhost` too on
+/// loopback). Signatures cover the authority, so this binds every signed
+/// call to the node it was meant for, whatever other nodes trust its signer.
+fn names_this_node(state: &AppState, local: Option<std::net::SocketAddr>, authority: &str) -> bool {
+    if !state.authorities.is_empty() {
+        return state.authorities.iter().any(|a| a == authority);
+    }
+    let Some(local) = local else {
+        return false;
+    };
+    authority == local.to_string()
+        || (local.ip().is_loopback() && authority == format!("localhost:{}", local.port()))
 }
 
 pub fn router() -> Router<AppState> {
@@ -96,13 +120,8 @@ pub fn router() -> Router<AppState> {
         .route("/federation/v1/whoami", get(whoami))
 }
 
-fn require_user(state: &AppState, headers: &HeaderMap, admin: bool) -> Result<(), Problem> {
-    let p = state.principal(headers).ok_or_else(|| {
-        Problem::new(
-            StatusCode::UNAUTHORIZED,
-            "credentials required (Basic or Bearer)",
-        )
-    })?;
+fn require_user(caller: &Caller, admin: bool) -> Result<(), Problem> {
+    let p = caller.require()?;
     let allowed = matches!(p.kind, PrincipalKind::User) && (!admin || p.role == Role::Admin);
     if !allowed {
         return Err(Problem::new(
@@ -117,8 +136,8 @@ fn to_json(p: &PeerRow) -> Value {
     json!({ "origin": p.origin, "url": p.url, "key": p.key, "country": p.country, "added": p.added })
 }
 
-async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, Problem> {
-    require_user(&state, &headers, false)?;
+async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, Problem> {
+    require_user(&caller, false)?;
     let peers = state.node.store().peers()?;
     Ok(Json(
         json!({ "peers": peers.iter().map(to_json).collect::<Vec<_>>() }),
@@ -127,10 +146,10 @@ async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<
 
 async fn show(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(origin): Path<String>,
 ) -> Result<Json<Value>, Problem> {
-    require_user(&state, &headers, false)?;
+    require_user(&caller, false)?;
     let p = state
         .node
         .store()
@@ -150,10 +169,10 @@ struct NewPeer {
 
 async fn add(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     body: Result<Json<NewPeer>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, Problem> {
-    require_user(&state, &headers, true)?;
+    require_user(&caller, true)?;
     let Json(n) = body.map_err(|e| Problem::bad_request(e.body_text()))?;
     let peer = Peer::parse(&n.origin, &n.url, &n.key, &n.country)
         .map_err(|e| Problem::bad_request(e.to_string()))?;
@@ -182,10 +201,10 @@ async fn add(
 
 async fn remove(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(origin): Path<String>,
 ) -> Result<StatusCode, Problem> {
-    require_user(&state, &headers, true)?;
+    require_user(&caller, true)?;
     match state.node.remove_peer(&origin).await? {
         true => Ok(StatusCode::NO_CONTENT),
         false => Err(Problem::not_found(format!("no peer {origin}"))),
@@ -193,8 +212,8 @@ async fn remove(
 }
 
 /// Lets a peer check that its signed calls are accepted.
-async fn whoami(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, Problem> {
-    match state.principal(&headers).map(|p| p.kind) {
+async fn whoami(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, Problem> {
+    match caller.principal().map(|p| &p.kind) {
         Some(PrincipalKind::Peer { origin }) => Ok(Json(
             json!({ "peer": origin, "node": state.node.config().origin }),
         )),

@@ -44,11 +44,19 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Enforces `log.public = false`: only local users and peers may read the log.
-async fn log_access(State(state): State<AppState>, req: Request, next: Next) -> Response {
+async fn log_access(
+    State(state): State<AppState>,
+    caller: crate::Caller,
+    req: Request,
+    next: Next,
+) -> Response {
     if state.node.config().log.public {
         return next.run(req).await;
     }
-    if state.principal(req.headers()).is_none() {
+    if let Err(problem) = caller.require() {
+        if problem.status != StatusCode::UNAUTHORIZED.as_u16() {
+            return problem.into_response();
+        }
         let mut r = Problem::new(
             StatusCode::UNAUTHORIZED,
             "this node's log is readable only by its users and peers",

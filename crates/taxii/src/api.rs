@@ -50,6 +50,8 @@ pub(crate) struct ApiError {
     status: StatusCode,
     title: &'static str,
     description: String,
+    /// Seconds for `Retry-After` (429, 503).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -58,7 +60,13 @@ impl ApiError {
             status,
             title,
             description: description.into(),
+            retry_after: None,
         }
+    }
+
+    fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs.max(1));
+        self
     }
 
     fn bad_request(description: impl Into<String>) -> Self {
@@ -82,6 +90,11 @@ impl IntoResponse for ApiError {
             "http_status": self.status.as_u16().to_string(),
         });
         let mut response = taxii_response(self.status, body.to_string());
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -146,7 +159,7 @@ impl FromRequestParts<Arc<Taxii>> for Ctx {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<Taxii>) -> Result<Ctx, ApiError> {
-        let principal = authenticate(state, &parts.headers).await?;
+        let principal = authenticate(state, parts).await?;
         if !accepts_taxii(&parts.headers) {
             return Err(ApiError::new(
                 StatusCode::NOT_ACCEPTABLE,
@@ -158,21 +171,50 @@ impl FromRequestParts<Arc<Taxii>> for Ctx {
     }
 }
 
-async fn authenticate(state: &Arc<Taxii>, headers: &HeaderMap) -> Result<Principal, ApiError> {
-    let users = state.users.clone();
-    let headers = headers.clone();
-    let result = tokio::task::spawn_blocking(move || users.authenticate(&headers))
-        .await
-        .map_err(|e| ApiError::from(TaxiiError::Internal(e.to_string())))?;
+/// The caller: as the node's server found it before routing (see
+/// [`detente_auth::Authenticated`]), else checked here off the async workers.
+async fn authenticate(state: &Arc<Taxii>, parts: &Parts) -> Result<Principal, ApiError> {
+    let found = parts
+        .extensions
+        .get::<detente_auth::Authenticated>()
+        .cloned();
+    let result = match found {
+        Some(a) => a.0,
+        None => {
+            let users = state.users.clone();
+            let headers = parts.headers.clone();
+            let client = parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip());
+            let checked =
+                tokio::task::spawn_blocking(move || match users.start(&headers, client) {
+                    detente_auth::Step::Done(r) => r,
+                    detente_auth::Step::Password(c) => users.finish(c).map(Some),
+                });
+            Arc::new(
+                checked
+                    .await
+                    .map_err(|e| ApiError::from(TaxiiError::Internal(e.to_string())))?,
+            )
+        }
+    };
     let unauthorized = |d: &str| ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", d);
-    match result {
-        Ok(Some(p)) => Ok(p),
+    match result.as_ref() {
+        Ok(Some(p)) => Ok(p.clone()),
         Ok(None) => Err(unauthorized("authentication required")),
-        Err(AuthError::Throttled) => Err(ApiError::new(
+        Err(AuthError::Throttled(secs)) => Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many requests",
-            "too many failed attempts; retry later",
-        )),
+            "too many failed logins from this address; retry later",
+        )
+        .retry_after(*secs)),
+        Err(AuthError::Busy) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service unavailable",
+            "too many password checks waiting; retry shortly",
+        )
+        .retry_after(1)),
         Err(AuthError::Db(e)) => Err(TaxiiError::Internal(e.to_string()).into()),
         Err(e) => Err(unauthorized(&e.to_string())),
     }

@@ -16,6 +16,8 @@ pub enum BenchCommand {
     Report(super::bench_report::ReportBenchArgs),
     /// TAXII ingest and read latency on a temporary node.
     Taxii(detente_taxii::BenchArgs),
+    /// `/healthz` latency at rest and during a flood of password guesses.
+    AuthFlood(super::bench_auth::AuthFloodBenchArgs),
 }
 
 #[derive(Args)]
@@ -39,6 +41,7 @@ pub fn run(c: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Scan(a) => detente_gate::cli::run_bench_scan(a),
         BenchCommand::Federation(a) => super::bench_federation::run(a),
         BenchCommand::Report(a) => super::bench_report::run(a),
+        BenchCommand::AuthFlood(a) => super::bench_auth::run(a),
         BenchCommand::Taxii(a) => {
             tokio::runtime::Runtime::new()?.block_on(detente_taxii::run_bench(a))?;
             Ok(ExitCode::SUCCESS)

@@ -1,4 +1,5 @@
 pub mod bench;
+pub mod bench_auth;
 pub mod bench_federation;
 pub mod bench_report;
 pub mod cluster;

@@ -77,21 +77,20 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
         let app = detente_server::node_app(node.clone())?;
-        match &node.config().tls {
-            Some(tls) => {
-                let config = detente_server::tls::server_config(
-                    &a.dir.join(&tls.cert),
-                    &a.dir.join(&tls.key),
-                )
-                .map_err(|e| anyhow::anyhow!("[tls] {e}"))?;
-                tracing::info!(origin = %node.config().origin, key = %node.verifier(), "listening on https://{addr}");
-                detente_server::run_tls(listener, config, app, shutdown_signal()).await?;
-            }
-            None => {
-                tracing::info!(origin = %node.config().origin, key = %node.verifier(), "listening on http://{addr}");
-                detente_server::run(listener, app, shutdown_signal()).await?;
-            }
+        let limits = detente_server::ConnLimits::from(&node.config().limits);
+        let tls = match &node.config().tls {
+            Some(tls) => Some(
+                detente_server::tls::server_config(&a.dir.join(&tls.cert), &a.dir.join(&tls.key))
+                    .map_err(|e| anyhow::anyhow!("[tls] {e}"))?,
+            ),
+            None => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(origin = %node.config().origin, key = %node.verifier(), "listening on {scheme}://{addr}");
+        if node.config().public_urls.is_empty() && addr.ip().is_unspecified() {
+            tracing::warn!("listening on all addresses without public_urls in config.toml: peers must call this node by IP address, or their signed calls are refused");
         }
+        detente_server::serve(listener, tls, app, limits, shutdown_signal()).await?;
         anyhow::Ok(())
     })?;
     node.shutdown();

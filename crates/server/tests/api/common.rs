@@ -20,16 +20,43 @@ pub async fn start(origin: &str, country: &str) -> Running {
     start_with_clock(origin, country, detente_node::exchange::system_clock()).await
 }
 
-/// A node whose cooperation events are dated by `clock` (a test clock).
-pub async fn start_with_clock(
+/// A node whose `config.toml` was edited by `tune`, served with the
+/// connection limits of its `[limits]`.
+pub async fn start_tuned(
     origin: &str,
     country: &str,
-    clock: detente_node::exchange::Clock,
+    tune: impl FnOnce(&mut detente_node::config::Config),
 ) -> Running {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("n");
     let country = Some(Country::parse(country).unwrap());
     datadir::init(&dir, &Origin::parse(origin).unwrap(), country).unwrap();
+    add_users(&dir);
+    let file = dir.join(datadir::CONFIG_FILE);
+    let mut config = detente_node::config::Config::load(&file).unwrap();
+    tune(&mut config);
+    std::fs::write(&file, config.to_toml()).unwrap();
+    let node = Node::open(&dir).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let authority = listener.local_addr().unwrap().to_string();
+    let app = detente_server::node_app(node.clone()).unwrap();
+    let limits = detente_server::ConnLimits::from(&node.config().limits);
+    tokio::spawn(detente_server::serve(
+        listener,
+        None,
+        app,
+        limits,
+        std::future::pending(),
+    ));
+    Running {
+        node,
+        base: format!("http://{authority}"),
+        authority,
+        _dir: t,
+    }
+}
+
+fn add_users(dir: &std::path::Path) {
     let users = Users::open(&dir.join("detente.db")).unwrap();
     for (name, role) in [
         ("admin", Role::Admin),
@@ -40,6 +67,19 @@ pub async fn start_with_clock(
             .add_user(name, role, &format!("{name}-password"))
             .unwrap();
     }
+}
+
+/// A node whose cooperation events are dated by `clock` (a test clock).
+pub async fn start_with_clock(
+    origin: &str,
+    country: &str,
+    clock: detente_node::exchange::Clock,
+) -> Running {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("n");
+    let country = Some(Country::parse(country).unwrap());
+    datadir::init(&dir, &Origin::parse(origin).unwrap(), country).unwrap();
+    add_users(&dir);
     let node = Node::open(&dir).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let authority = listener.local_addr().unwrap().to_string();

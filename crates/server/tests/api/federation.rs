@@ -780,9 +780,9 @@ async fn the_gate_scans_cited_content_with_the_event() {
 }
 
 /// A TLS-terminating proxy (as a deployment would put in front of a node) on
-/// 127.0.0.1, for `localhost`, with a certificate from a fresh CA; returns the
-/// port and the CA certificate (PEM).
-async fn tls_proxy(to: SocketAddr) -> (u16, String) {
+/// `listener`, for `localhost`, with a certificate from a fresh CA; returns the
+/// CA certificate (PEM).
+async fn tls_proxy(listener: tokio::net::TcpListener, to: SocketAddr) -> String {
     use tokio_rustls::rustls;
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -807,8 +807,6 @@ async fn tls_proxy(to: SocketAddr) -> (u16, String) {
         )
         .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
             let acceptor = acceptor.clone();
@@ -821,7 +819,7 @@ async fn tls_proxy(to: SocketAddr) -> (u16, String) {
             });
         }
     });
-    (port, ca.pem())
+    ca.pem()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -832,8 +830,18 @@ async fn peers_are_reached_over_https_with_the_configured_trust_anchors() {
         init(t.path(), "cert-b.example", "FR"),
         init(t.path(), "cert-c.example", "NL"),
     );
+    // Peers call B at the proxy's URL, so B knows that URL as its own.
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = proxy.local_addr().unwrap().port();
+    let https_b = format!("https://localhost:{port}");
+    let config = std::fs::read_to_string(db.join("config.toml")).unwrap();
+    std::fs::write(
+        db.join("config.toml"),
+        format!("public_urls = [\"{https_b}\"]\n{config}"),
+    )
+    .unwrap();
     let b = serve(&db, "127.0.0.1:0").await;
-    let (port, ca) = tls_proxy(b.addr).await;
+    let ca = tls_proxy(proxy, b.addr).await;
     // A trusts the CA that issued B's certificate; C does not.
     std::fs::write(da.join("peers-ca.pem"), ca).unwrap();
     let config = std::fs::read_to_string(da.join("config.toml")).unwrap();
@@ -844,7 +852,6 @@ async fn peers_are_reached_over_https_with_the_configured_trust_anchors() {
     .unwrap();
     let a = serve(&da, "127.0.0.1:0").await;
     let cn = serve(&dc, "127.0.0.1:0").await;
-    let https_b = format!("https://localhost:{port}");
     for (at, origin) in [(&a, "cert-a.example"), (&cn, "cert-c.example")] {
         let p = detente_node::peers::Peer::parse(
             "cert-b.example",
