@@ -36,9 +36,10 @@ pub enum Verdict {
 pub struct Outbound {
     node: Arc<Node>,
     profile: Profile,
-    /// Checking the 12-month volumes and committing a transfer's are one step:
-    /// two transfers judged at once could otherwise pass a threshold together.
-    decide: Mutex<()>,
+    /// Checking the 12-month volumes and committing a transfer's are one step
+    /// per recipient (sharded by recipient): two transfers judged at once could
+    /// otherwise pass a threshold together.
+    decide: Vec<Mutex<()>>,
     /// Payloads allowed with nothing to count, already logged in this run:
     /// their decisions are not stored (that would cost a commit per object
     /// served), so this keeps repeated reads from being logged again.
@@ -119,7 +120,7 @@ impl Outbound {
         Ok(Outbound {
             node,
             profile,
-            decide: Mutex::new(()),
+            decide: (0..64).map(|_| Mutex::new(())).collect(),
             logged: Mutex::default(),
         })
     }
@@ -132,26 +133,31 @@ impl Outbound {
     /// a recipient is logged (`gate.decision`) and its volumes counted; the
     /// same payload again gets the same verdict, unlogged and uncounted.
     pub fn check(&self, out: &Outgoing) -> Result<Verdict, NodeError> {
-        let _one_at_a_time = self.decide.lock().map_err(|_| NodeError::Closed)?;
+        let key = sha256(format!("{}\n{}", out.recipient, out.subject).as_bytes());
+        if self.lock(&self.logged)?.contains(&key) {
+            return Ok(Verdict::Send(None));
+        }
+        let first = self.assess(out)?;
+        if first.decision.decision == Action::Allow && counts(&first.files).is_empty() {
+            // Nothing to count: the volumes play no part, so no lock.
+            let mut logged = self.lock(&self.logged)?;
+            if logged.len() >= LOGGED_CAPACITY {
+                logged.clear();
+            }
+            logged.insert(key);
+            drop(logged);
+            self.log(out, &first.decision, None)?;
+            return Ok(Verdict::Send(None));
+        }
+        let _one_at_a_time = self.lock(self.shard(out.recipient))?;
         if let Some(h) = self.store().find_hold(out.recipient, out.subject)? {
             return self.held(out, h);
         }
         if let Some(action) = self.store().decision(out.recipient, out.subject)? {
             return self.decided_before(out, &action);
         }
-        let key = sha256(format!("{}\n{}", out.recipient, out.subject).as_bytes());
-        if self
-            .logged
-            .lock()
-            .map_err(|_| NodeError::Closed)?
-            .contains(&key)
-        {
-            return Ok(Verdict::Send(None));
-        }
-        let transfer = self.transfer(out);
-        let ledger = Ledger(self.store());
-        let assessment =
-            check_payload(&self.profile, &transfer, out.parts, &ledger).map_err(gate_failure)?;
+        // Judged again against the volumes as they stand under the lock.
+        let assessment = self.assess(out)?;
         let decision = &assessment.decision;
         let (verdict, action) = match decision.decision {
             Action::Allow => (Verdict::Send(None), Some("allow")),
@@ -171,26 +177,42 @@ impl Outbound {
                 "allow" => counts(&assessment.files),
                 _ => Vec::new(),
             };
-            if action == "allow" && counted.is_empty() {
-                let mut logged = self.logged.lock().map_err(|_| NodeError::Closed)?;
-                if logged.len() >= LOGGED_CAPACITY {
-                    logged.clear();
-                }
-                logged.insert(key);
-            } else {
-                self.commit(out, Some(action), &counted)?;
-            }
+            self.commit(out, Some(action), &counted)?;
         }
         let hold_id = match &verdict {
             Verdict::Withhold { hold, .. } => hold.clone(),
             _ => None,
         };
+        self.log(out, decision, hold_id)?;
+        Ok(verdict)
+    }
+
+    fn assess(&self, out: &Outgoing) -> Result<detente_gate::Assessment, NodeError> {
+        let ledger = Ledger(self.store());
+        check_payload(&self.profile, &self.transfer(out), out.parts, &ledger).map_err(gate_failure)
+    }
+
+    fn log(
+        &self,
+        out: &Outgoing,
+        decision: &detente_gate::Decision,
+        hold: Option<String>,
+    ) -> Result<(), NodeError> {
         self.node.record_detached(
             "gate.decision",
             json!({ "recipient": out.recipient, "country": out.country.as_str(), "subject": out.subject,
-                    "hold": hold_id, "decision": decision }),
-        )?;
-        Ok(verdict)
+                    "hold": hold, "decision": decision }),
+        )
+    }
+
+    /// The lock serialising the volume check and commit of one recipient.
+    fn shard(&self, recipient: &str) -> &Mutex<()> {
+        let h = sha256(recipient.as_bytes());
+        &self.decide[h[0] as usize % self.decide.len()]
+    }
+
+    fn lock<'a, T>(&self, m: &'a Mutex<T>) -> Result<std::sync::MutexGuard<'a, T>, NodeError> {
+        m.lock().map_err(|_| NodeError::Closed)
     }
 
     /// The transfer's volumes and the decision, in one transaction.
@@ -223,10 +245,7 @@ impl Outbound {
         match h.status.as_str() {
             "approved" => {
                 if h.released_at.is_none() {
-                    let transfer = self.transfer(out);
-                    let ledger = Ledger(self.store());
-                    let assessment = check_payload(&self.profile, &transfer, out.parts, &ledger)
-                        .map_err(gate_failure)?;
+                    let assessment = self.assess(out)?;
                     self.commit(out, None, &counts(&assessment.files))?;
                     self.store()
                         .release_hold(&h.id, &time::format(&time::now()))?;
