@@ -15,6 +15,7 @@ pub mod context;
 pub mod entity;
 pub mod error;
 pub mod gen;
+pub mod norm;
 pub mod policy;
 pub mod quality;
 pub mod records;

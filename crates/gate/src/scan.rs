@@ -207,24 +207,26 @@ struct Out<'a> {
 }
 
 impl Out<'_> {
+    /// One recognised value at `s..e` of the input (`value` as read, after
+    /// normalisation).
     fn finding(
         &mut self,
         base: u64,
-        buf: &[u8],
+        value: &[u8],
         t: EntityType,
         s: usize,
         e: usize,
         acc: &mut RecordAcc,
     ) {
         *self.findings.entry(t).or_default() += 1;
-        acc.entity(t, &buf[s..e]);
+        acc.entity(t, value);
         self.sink.finding(
             Finding {
                 entity: t,
                 start: base + s as u64,
                 end: base + e as u64,
             },
-            &buf[s..e],
+            value,
         );
     }
 
@@ -236,13 +238,16 @@ impl Out<'_> {
         (fs, fe): (usize, usize),
         class: &FieldClass,
         acc: &mut RecordAcc,
+        json: bool,
     ) {
         let region = Region {
             buf: &buf[..fe],
             floor: fs,
             hint: class.hint,
         };
-        region.scan(fs, fe, &mut |t, s, e| self.finding(base, buf, t, s, e, acc));
+        region.scan_normalised(fs, fe, json, &mut |t, s, e, v| {
+            self.finding(base, v, t, s, e, acc)
+        });
         acc.field(class, &buf[fs..fe]);
         if class.is_sensitive() && fe > fs {
             self.sink
@@ -344,11 +349,11 @@ impl Scanner {
             };
             let base = feed.base;
             let buf = &feed.buf;
-            let resume = region.scan(pos, limit, &mut |t, s, e| {
+            let resume = region.scan_normalised(pos, limit, false, &mut |t, s, e, v| {
                 if memchr::memchr(b'\n', &buf[last.min(s)..s]).is_some() {
                     out.counts.finish(std::mem::take(&mut acc));
                 }
-                out.finding(base, buf, t, s, e, &mut acc);
+                out.finding(base, v, t, s, e, &mut acc);
                 last = e;
             });
             let counted_to = resume.min(len);
@@ -407,7 +412,7 @@ impl Scanner {
                             let mut acc = RecordAcc::default();
                             for (i, &span) in fields.iter().enumerate() {
                                 let class = h.get(i).copied().unwrap_or_default();
-                                out.value(feed.base, &feed.buf, span, &class, &mut acc);
+                                out.value(feed.base, &feed.buf, span, &class, &mut acc, false);
                             }
                             out.counts.finish(acc);
                         }
@@ -744,10 +749,10 @@ impl Json {
             (Tok::Str(s, e) | Tok::Scalar(s, e), E::Value | E::ValueOrClose) => {
                 let class = self.value_class();
                 match self.recs.last_mut() {
-                    Some((acc, _)) => out.value(base, buf, (s, e), &class, acc),
+                    Some((acc, _)) => out.value(base, buf, (s, e), &class, acc, true),
                     None => {
                         let mut acc = RecordAcc::default();
-                        out.value(base, buf, (s, e), &class, &mut acc);
+                        out.value(base, buf, (s, e), &class, &mut acc, true);
                         self.records += 1;
                         out.counts.finish(acc);
                     }
