@@ -5,21 +5,22 @@
 //! - `scan`: 0 nothing sensitive, 1 sensitive data present (a finding, or a
 //!   structured field whose name marks it sensitive: like `clamscan`, so
 //!   scripts can gate on it), 2 an input could not be scanned (unreadable,
-//!   binary, malformed structured data, record over the size limit; takes
-//!   precedence over 1). Errors are one line on stderr; the other inputs are
+//!   a read error; takes precedence over 1). Errors are one line on stderr; the other inputs are
 //!   still scanned and reported.
 //! - `gate check`: 0 allow, 1 redact/hold/block (the decision is printed),
 //!   2 error.
 //! - `bench scan`: 0, or 2 on error.
 //!
-//! Binary files (a NUL byte in the first 8 KiB) are skipped with a
-//! `skipped:` line on stderr rather than scanned as printable runs: offsets
-//! into binary containers (PDF, ZIP, images) would mislead more than they
-//! help, and a directory of mixed files should still scan. They do not
-//! change the exit code of `scan`; `gate check` and [`crate::check_payload`]
-//! refuse them, since the gate must not pass what it could not read.
-//! Invalid UTF-8 in text is scanned as bytes with a warning, because every
-//! recognised entity is ASCII.
+//! Containers and documents (zip, gzip, tar, Office, PDF, e-mail, base64
+//! runs) are opened by [`crate::read`]; with `--json` each finding inside
+//! one carries its `path` (`logs.zip!/2021/jan.csv`) and, in tables, its
+//! `row` and `column`. What cannot be read (an encrypted entry, binary
+//! content of no known format above a few KiB, a corrupt document, a limit
+//! reached) is reported as an `unreadable` finding of its own: it counts as
+//! sensitive for the exit code, and `gate check` holds it for review.
+//! Malformed CSV/JSON is read on as text with a warning. Invalid UTF-8 in
+//! text is scanned as bytes with a warning, because every recognised entity
+//! is ASCII.
 
 use crate::entity::Finding;
 use crate::policy::{self, Action, Profile, Transfer, Volume};
@@ -166,22 +167,72 @@ struct CliSink<'a> {
     pb: Option<&'a ProgressBar>,
     offset: u64,
     error: Option<std::io::Error>,
+    /// Members entered below `file` (`2021/jan.csv` in `logs.zip`).
+    members: Vec<String>,
+    located: Option<(u64, String)>,
 }
 
-impl Sink for CliSink<'_> {
-    fn finding(&mut self, f: Finding, _value: &[u8]) {
+impl CliSink<'_> {
+    fn write(&mut self, line: serde_json::Value) {
         if let Some(out) = self.json.as_mut() {
-            let line = serde_json::json!({"file": self.file, "type": f.entity, "start": f.start, "end": f.end});
             if let Err(e) = writeln!(out, "{line}") {
                 self.error.get_or_insert(e);
             }
         }
     }
 
+    /// `logs.zip!/2021/jan.csv`: the file and the members the finding is in.
+    fn path(&self) -> Option<String> {
+        (!self.members.is_empty()).then(|| {
+            std::iter::once(self.file)
+                .chain(self.members.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join("!/")
+        })
+    }
+}
+
+impl Sink for CliSink<'_> {
+    fn finding(&mut self, f: Finding, _value: &[u8]) {
+        if self.json.is_none() {
+            return;
+        }
+        let mut line = serde_json::json!({"file": self.file, "type": f.entity, "start": f.start, "end": f.end});
+        if let Some(p) = self.path() {
+            line["path"] = p.into();
+        }
+        if let Some((row, column)) = self.located.take() {
+            line["row"] = row.into();
+            line["column"] = column.into();
+        }
+        self.write(line);
+    }
+
     fn progress(&mut self, consumed: u64) {
         if let Some(pb) = self.pb {
             pb.set_position(self.offset + consumed);
         }
+    }
+
+    fn enter(&mut self, member: &str) {
+        self.members.push(member.to_string());
+    }
+
+    fn leave(&mut self) {
+        self.members.pop();
+    }
+
+    fn located(&mut self, row: u64, column: &str) {
+        self.located = Some((row, column.to_string()));
+    }
+
+    fn unreadable(&mut self, member: &str, reason: &str) {
+        let path = if member.is_empty() {
+            self.file.to_string()
+        } else {
+            format!("{}!/{member}", self.file)
+        };
+        self.write(serde_json::json!({"file": self.file, "path": path, "type": "unreadable", "reason": reason}));
     }
 }
 
@@ -227,6 +278,8 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
             pb: pb.as_ref(),
             offset,
             error: None,
+            members: Vec::new(),
+            located: None,
         };
         let result = scan_one(&scanner, f, args.format.map(Format::from), &mut sink);
         if let Some(e) = sink.error.take() {
@@ -243,9 +296,6 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
                 }
                 summaries.push(s);
             }
-            Err(e @ crate::GateError::Binary(_)) => {
-                report_line(pb.as_ref(), &format!("skipped: {e}"))
-            }
             Err(e) => {
                 report_line(pb.as_ref(), &format!("error: {e}"));
                 errors.push(e.to_string());
@@ -259,9 +309,9 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         write!(out, "{}", summary_table(&summaries))?;
     }
     out.flush()?;
-    let found = summaries
-        .iter()
-        .any(|s| s.total_findings() > 0 || !s.categories.is_empty());
+    let found = summaries.iter().any(|s| {
+        s.total_findings() > 0 || !s.categories.is_empty() || !s.unreadable.is_empty()
+    });
     Ok(ExitCode::from(if !errors.is_empty() {
         2
     } else {
@@ -285,8 +335,16 @@ pub fn summary_table(summaries: &[FileSummary]) -> String {
             "{} ({:?}, {} bytes, {} records)\n",
             s.file, s.format, s.bytes, s.records
         ));
-        if s.findings.is_empty() && s.categories.is_empty() {
+        if s.findings.is_empty() && s.categories.is_empty() && s.unreadable.is_empty() {
             out.push_str("  no sensitive data found\n");
+        }
+        for u in &s.unreadable {
+            let at = if u.member.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", u.member)
+            };
+            out.push_str(&format!("  unreadable content: {at}{}\n", u.reason));
         }
         for (t, n) in &s.findings {
             out.push_str(&format!("  {:<30} {:>10} findings\n", t.as_str(), n));
