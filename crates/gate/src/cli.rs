@@ -109,6 +109,10 @@ pub struct BenchScanArgs {
     /// Also score the recognizers on the shipped labelled corpus.
     #[arg(long)]
     pub quality: bool,
+    /// CSV content (MiB) of the zip whose scan measures peak memory;
+    /// default 4 x --size-mb.
+    #[arg(long)]
+    pub zip_mb: Option<u64>,
 }
 
 fn collect_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
@@ -309,9 +313,9 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         write!(out, "{}", summary_table(&summaries))?;
     }
     out.flush()?;
-    let found = summaries.iter().any(|s| {
-        s.total_findings() > 0 || !s.categories.is_empty() || !s.unreadable.is_empty()
-    });
+    let found = summaries
+        .iter()
+        .any(|s| s.total_findings() > 0 || !s.categories.is_empty() || !s.unreadable.is_empty());
     Ok(ExitCode::from(if !errors.is_empty() {
         2
     } else {
@@ -463,8 +467,66 @@ fn time_scan(path: &Path) -> anyhow::Result<(f64, FileSummary)> {
     Ok((s.bytes as f64 / 1e6 / secs, s))
 }
 
-/// Runs `detente bench scan`: generates text and CSV into temporary files,
-/// scans each once and reports MB/s (10^6 bytes per second) and peak RSS.
+/// One measured input of `bench scan`.
+struct Bench {
+    name: &'static str,
+    mb_s: f64,
+    summary: FileSummary,
+}
+
+fn bench_file(name: &'static str, path: &Path) -> anyhow::Result<Bench> {
+    let (mb_s, summary) = time_scan(path)?;
+    Ok(Bench {
+        name,
+        mb_s,
+        summary,
+    })
+}
+
+/// A zip of generated CSV entries (16 MiB each) holding `bytes` of CSV,
+/// written entry by entry so that generating it takes no memory either.
+fn write_csv_zip(path: &Path, bytes: u64) -> anyhow::Result<()> {
+    let mut w = zip::ZipWriter::new(std::fs::File::create(path)?);
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(1))
+        .large_file(true);
+    let entry = 16u64 << 20;
+    let mut done = 0;
+    let mut i = 0;
+    while done < bytes {
+        w.start_file(format!("logs/part{i:05}.csv"), opts)?;
+        let n = entry.min(bytes - done);
+        crate::gen::write_csv(&mut w, n, 0x5eed_0000 + i)?;
+        done += n;
+        i += 1;
+    }
+    w.finish()?;
+    Ok(())
+}
+
+fn doc_lines(bytes: u64, seed: u64) -> anyhow::Result<Vec<String>> {
+    let mut text = Vec::new();
+    crate::gen::write_text(&mut text, bytes, seed)?;
+    Ok(String::from_utf8_lossy(&text)
+        .lines()
+        .map(String::from)
+        .collect())
+}
+
+fn csv_rows(bytes: u64, seed: u64) -> anyhow::Result<Vec<Vec<String>>> {
+    let mut csv = Vec::new();
+    crate::gen::write_csv(&mut csv, bytes, seed)?;
+    Ok(String::from_utf8_lossy(&csv)
+        .lines()
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect())
+}
+
+/// Runs `detente bench scan`: generates text, CSV, a zip of CSV files,
+/// an XLSX, a DOCX and a PDF into temporary files, scans each once and
+/// reports MB/s (10^6 bytes of input per second) and peak RSS (after the
+/// zip, which must stay flat, and at the end).
 pub fn run_bench_scan(args: BenchScanArgs) -> anyhow::Result<ExitCode> {
     let bytes = args.size_mb.max(1) << 20;
     let dir = tempfile::tempdir()?;
@@ -477,8 +539,37 @@ pub fn run_bench_scan(args: BenchScanArgs) -> anyhow::Result<ExitCode> {
     crate::gen::write_csv(&mut w, bytes, 0x5eed_c5f0)?;
     w.flush()?;
     drop(w);
-    let (text_mbs, ts) = time_scan(&text_path)?;
-    let (csv_mbs, cs) = time_scan(&csv_path)?;
+    let mut runs = vec![
+        bench_file("text", &text_path)?,
+        bench_file("csv", &csv_path)?,
+    ];
+    std::fs::remove_file(&text_path)?;
+    std::fs::remove_file(&csv_path)?;
+    let zip_path = dir.path().join("logs.zip");
+    let zip_bytes = args.zip_mb.unwrap_or(4 * args.size_mb).max(1) << 20;
+    write_csv_zip(&zip_path, zip_bytes)?;
+    runs.push(bench_file("zip of csv", &zip_path)?);
+    std::fs::remove_file(&zip_path)?;
+    let rss_zip = peak_rss_mib();
+    let doc_bytes = (bytes / 4).max(1 << 20);
+    let xlsx_path = dir.path().join("bench.xlsx");
+    std::fs::write(
+        &xlsx_path,
+        crate::gen::xlsx(&csv_rows(doc_bytes, 0x5eed_0001)?),
+    )?;
+    runs.push(bench_file("xlsx", &xlsx_path)?);
+    let docx_path = dir.path().join("bench.docx");
+    std::fs::write(
+        &docx_path,
+        crate::gen::docx(&doc_lines(doc_bytes, 0x5eed_0002)?),
+    )?;
+    runs.push(bench_file("docx", &docx_path)?);
+    let pdf_path = dir.path().join("bench.pdf");
+    std::fs::write(
+        &pdf_path,
+        crate::gen::pdf(&doc_lines(doc_bytes / 4, 0x5eed_0003)?),
+    )?;
+    runs.push(bench_file("pdf", &pdf_path)?);
     let rss = peak_rss_mib();
     let quality = if args.quality {
         Some(quality::evaluate(quality::HOLDOUT_CORPUS).map_err(anyhow::Error::msg)?)
@@ -488,27 +579,43 @@ pub fn run_bench_scan(args: BenchScanArgs) -> anyhow::Result<ExitCode> {
     if let Some(q) = &quality {
         print!("{}", q.table());
     }
+    for b in &runs {
+        println!(
+            "{:<11} {:>8.1} MB/s ({} bytes in, {} records, {} findings{})",
+            format!("{}:", b.name),
+            b.mb_s,
+            b.summary.bytes,
+            b.summary.records,
+            b.summary.total_findings(),
+            if b.summary.unreadable.is_empty() {
+                ""
+            } else {
+                ", UNREADABLE PARTS"
+            }
+        );
+    }
     println!(
-        "text:       {:>8.1} MB/s ({} bytes, {} findings)",
-        text_mbs,
-        ts.bytes,
-        ts.total_findings()
+        "peak RSS:   {:>8.1} MiB after the zip ({} MiB of CSV), {:.1} MiB at the end",
+        rss_zip.unwrap_or(f64::NAN),
+        zip_bytes >> 20,
+        rss.unwrap_or(f64::NAN)
     );
-    println!(
-        "structured: {:>8.1} MB/s ({} bytes, {} records, {} findings)",
-        csv_mbs,
-        cs.bytes,
-        cs.records,
-        cs.total_findings()
-    );
-    println!("peak RSS:   {:>8.1} MiB", rss.unwrap_or(f64::NAN));
     if args.json {
+        let round = |x: f64| (x * 10.0).round() / 10.0;
         let mut v = serde_json::json!({
             "size_mb": args.size_mb,
-            "text_mb_s": (text_mbs * 10.0).round() / 10.0,
-            "structured_mb_s": (csv_mbs * 10.0).round() / 10.0,
-            "peak_rss_mib": rss.map(|r| (r * 10.0).round() / 10.0),
+            "zip_csv_mib": zip_bytes >> 20,
+            "peak_rss_after_zip_mib": rss_zip.map(round),
+            "peak_rss_mib": rss.map(round),
         });
+        for b in &runs {
+            let key = match b.name {
+                "csv" => "structured_mb_s".to_string(),
+                "zip of csv" => "zip_csv_mb_s".to_string(),
+                other => format!("{other}_mb_s"),
+            };
+            v[key] = serde_json::json!(round(b.mb_s));
+        }
         if let Some(q) = &quality {
             v["micro_f1"] = serde_json::json!((q.micro.f1() * 1000.0).round() / 1000.0);
         }

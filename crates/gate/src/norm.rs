@@ -12,6 +12,7 @@
 use unicode_normalization::UnicodeNormalization;
 
 /// A rewritten copy and, per output byte, the input offset it came from.
+#[derive(Default)]
 pub struct Normalised {
     pub bytes: Vec<u8>,
     map: Vec<u32>,
@@ -84,10 +85,9 @@ fn is_invisible(c: char) -> bool {
 /// Starts of the decimal digit blocks of scripts in common use (each holds
 /// 0-9 in order); NFKC leaves these alone.
 const DIGIT_BLOCKS: &[u32] = &[
-    0x0660, 0x06f0, 0x07c0, 0x0966, 0x09e6, 0x0a66, 0x0ae6, 0x0b66, 0x0be6, 0x0c66, 0x0ce6,
-    0x0d66, 0x0de6, 0x0e50, 0x0ed0, 0x0f20, 0x1040, 0x1090, 0x17e0, 0x1810, 0x1946, 0x19d0,
-    0x1a80, 0x1a90, 0x1b50, 0x1bb0, 0x1c40, 0x1c50, 0xa620, 0xa8d0, 0xa900, 0xa9d0, 0xaa50,
-    0xabf0,
+    0x0660, 0x06f0, 0x07c0, 0x0966, 0x09e6, 0x0a66, 0x0ae6, 0x0b66, 0x0be6, 0x0c66, 0x0ce6, 0x0d66,
+    0x0de6, 0x0e50, 0x0ed0, 0x0f20, 0x1040, 0x1090, 0x17e0, 0x1810, 0x1946, 0x19d0, 0x1a80, 0x1a90,
+    0x1b50, 0x1bb0, 0x1c40, 0x1c50, 0xa620, 0xa8d0, 0xa900, 0xa9d0, 0xaa50, 0xabf0,
 ];
 
 fn ascii_of(c: char) -> Option<u8> {
@@ -104,30 +104,54 @@ fn ascii_of(c: char) -> Option<u8> {
     }
 }
 
-/// Whether `input` could change under [`normalise`]: any non-ASCII byte,
-/// or (for JSON strings) a `\u` escape.
+/// Lead bytes of the characters [`normalise`] may rewrite: Latin-1
+/// symbols (NBSP, soft hyphen, superscripts), the digit blocks, general
+/// punctuation and symbols (U+2000-U+2FFF), CJK symbols, fullwidth forms,
+/// and the astral planes (mathematical digits, tags). Cyrillic, Greek or
+/// CJK ideographs alone need no rewrite, so their text skips the copy.
+fn may_change(b: u8) -> bool {
+    matches!(
+        b,
+        0xc2 | 0xcd | 0xd8..=0xdf | 0xe0..=0xe3 | 0xea | 0xef..=0xf4
+    )
+}
+
+/// Whether `input` could change under [`normalise`]: a byte leading such a
+/// character, or (for JSON strings) a `\u` escape.
 pub fn needed(input: &[u8], json: bool) -> bool {
-    !input.is_ascii() || (json && memchr::memmem::find(input, b"\\u").is_some())
+    (!input.is_ascii() && input.iter().any(|&b| may_change(b)))
+        || (json && memchr::memmem::find(input, b"\\u").is_some())
 }
 
 /// Rewrites `input`, or `None` when nothing would change. `json` decodes
 /// `\uXXXX` escapes (the input is the inside of a JSON string).
 pub fn normalise(input: &[u8], json: bool) -> Option<Normalised> {
-    if !needed(input, json) {
-        return None;
-    }
     let mut n = Normalised {
-        bytes: Vec::with_capacity(input.len()),
-        map: Vec::with_capacity(input.len()),
-        input_len: input.len(),
+        bytes: Vec::new(),
+        map: Vec::new(),
+        input_len: 0,
     };
+    normalise_into(input, json, &mut n).then_some(n)
+}
+
+/// [`normalise`] into `n`, reusing its buffers (the scanner calls this
+/// once per chunk); false when nothing would change.
+pub fn normalise_into(input: &[u8], json: bool, n: &mut Normalised) -> bool {
+    if !needed(input, json) {
+        return false;
+    }
+    n.bytes.clear();
+    n.map.clear();
+    n.bytes.reserve(input.len());
+    n.map.reserve(input.len());
+    n.input_len = input.len();
     let mut changed = false;
     let mut i = 0;
     while i < input.len() {
         let b = input[i];
         if b == b'\\' && json && input.get(i + 1) == Some(&b'u') {
             if let Some(c) = json_escape(&input[i..]) {
-                push_char(&mut n, c, i, None);
+                push_char(n, c, i, None);
                 changed = true;
                 i += char_len(input, i);
                 continue;
@@ -143,7 +167,7 @@ pub fn normalise(input: &[u8], json: bool) -> Option<Normalised> {
         match std::str::from_utf8(&input[i..i + len]) {
             Ok(s) => {
                 let c = s.chars().next().unwrap_or('\u{fffd}');
-                changed |= push_char(&mut n, c, i, Some(&input[i..i + len]));
+                changed |= push_char(n, c, i, Some(&input[i..i + len]));
             }
             Err(_) => {
                 n.bytes.push(b);
@@ -154,7 +178,7 @@ pub fn normalise(input: &[u8], json: bool) -> Option<Normalised> {
         }
         i += len;
     }
-    changed.then_some(n)
+    changed
 }
 
 fn json_escape(s: &[u8]) -> Option<char> {
@@ -164,6 +188,17 @@ fn json_escape(s: &[u8]) -> Option<char> {
         return char::from_u32(0x10000 + ((h - 0xd800) << 10) + (l - 0xdc00));
     }
     char::from_u32(h)
+}
+
+/// Blocks holding characters whose NFKC form is ASCII (fullwidth forms,
+/// super- and subscripts, enclosed and mathematical alphanumerics,
+/// ligatures, compatibility spaces): NFKC is asked only about these, which
+/// keeps Cyrillic or CJK text at the speed of a copy.
+fn has_ascii_compat(c: char) -> bool {
+    matches!(c as u32,
+        0x00a0..=0x00bf | 0x02b0..=0x02ff | 0x2000..=0x2bff | 0x3000..=0x33ff
+        | 0xfb00..=0xfb06 | 0xfe10..=0xfe6f | 0xff00..=0xffef | 0x1d400..=0x1d7ff
+        | 0x1f100..=0x1f1ff)
 }
 
 /// Appends the ASCII reading of `c` (nothing for an invisible character),
@@ -179,6 +214,11 @@ fn push_char(n: &mut Normalised, c: char, at: usize, raw: Option<&[u8]>) -> bool
     if let Some(a) = ascii_of(c) {
         emit(&[a]);
         return true;
+    }
+    if !has_ascii_compat(c) {
+        let mut tmp = [0u8; 4];
+        emit(raw.unwrap_or_else(|| c.encode_utf8(&mut tmp).as_bytes()));
+        return raw.is_none();
     }
     let mut folded = [0u8; 8];
     let mut len = 0;

@@ -38,9 +38,16 @@ fn text_part(format: Format, name: &str) -> bool {
     match format {
         Format::Docx => {
             xml && name.starts_with("word/")
-                && ["document", "header", "footer", "footnotes", "endnotes", "comments"]
-                    .iter()
-                    .any(|p| name["word/".len()..].starts_with(p))
+                && [
+                    "document",
+                    "header",
+                    "footer",
+                    "footnotes",
+                    "endnotes",
+                    "comments",
+                ]
+                .iter()
+                .any(|p| name["word/".len()..].starts_with(p))
         }
         Format::Pptx => {
             xml && (name.starts_with("ppt/slides/slide")
@@ -52,9 +59,14 @@ fn text_part(format: Format, name: &str) -> bool {
 }
 
 fn embedded(name: &str) -> bool {
-    ["word/embeddings/", "ppt/embeddings/", "xl/embeddings/", "Object "]
-        .iter()
-        .any(|p| name.starts_with(p))
+    [
+        "word/embeddings/",
+        "ppt/embeddings/",
+        "xl/embeddings/",
+        "Object ",
+    ]
+    .iter()
+    .any(|p| name.starts_with(p))
 }
 
 use calamine::Reader as _;
@@ -139,7 +151,10 @@ pub(crate) fn xml_text(r: impl std::io::BufRead, max: u64) -> Result<Vec<u8>, St
     let mut buf = Vec::new();
     let mut text = Vec::new();
     loop {
-        match reader.read_event_into(&mut buf).map_err(|e| e.to_string())? {
+        match reader
+            .read_event_into(&mut buf)
+            .map_err(|e| e.to_string())?
+        {
             Event::Text(t) => text.extend_from_slice(&t),
             Event::CData(t) => text.extend_from_slice(&t),
             Event::GeneralRef(r) => match r.resolve_char_ref() {
@@ -209,9 +224,8 @@ pub(crate) fn pdf(out: &mut Out<'_>, bytes: &[u8]) {
     let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
     let mut blank = 0;
     for p in &pages {
-        let text = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            doc.extract_text(&[*p])
-        }));
+        let text =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.extract_text(&[*p])));
         match text {
             Ok(Ok(t)) if t.trim().is_empty() => blank += 1,
             Ok(Ok(t)) => out.extracted(&format!("page {p}"), t.as_bytes(), Format::Text),

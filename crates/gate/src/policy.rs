@@ -433,7 +433,11 @@ pub fn evaluate(
     };
     if profile.engine != Engine::Allow {
         for u in volume.unreadable.iter().take(10) {
-            b.add(Action::Hold, UNREADABLE_RULE, format!("unreadable content: {u}"));
+            b.add(
+                Action::Hold,
+                UNREADABLE_RULE,
+                format!("unreadable content: {u}"),
+            );
         }
         if volume.unreadable.len() > 10 {
             let more = volume.unreadable.len() - 10;

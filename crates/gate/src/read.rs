@@ -152,7 +152,10 @@ fn looks_like_mail(head: &[u8]) -> bool {
             "return-path",
             "content-type",
         ];
-        if FIELDS.iter().any(|f| name.eq_ignore_ascii_case(f.as_bytes())) {
+        if FIELDS
+            .iter()
+            .any(|f| name.eq_ignore_ascii_case(f.as_bytes()))
+        {
             known += 1;
         }
     }
@@ -302,7 +305,10 @@ impl RunScan {
             if self.start.is_some() {
                 if matches!(b, b'\n' | b'\r') && self.line >= 60 && self.line % 4 == 0 {
                     let j = i + 1 + usize::from(b == b'\r' && buf.get(i + 1) == Some(&b'\n'));
-                    if buf.get(j).is_some_and(|&c| B64[usize::from(c)] && c != b'=') {
+                    if buf
+                        .get(j)
+                        .is_some_and(|&c| B64[usize::from(c)] && c != b'=')
+                    {
                         self.line = 0;
                         i = j;
                         continue;
@@ -412,7 +418,10 @@ impl Out<'_> {
         let (format, size) = match src {
             Src::Bytes(b) => {
                 let mut r = b;
-                (self.doc(name, hint, &mut r, Some(b), None, forced)?, b.len() as u64)
+                (
+                    self.doc(name, hint, &mut r, Some(b), None, forced)?,
+                    b.len() as u64,
+                )
             }
             Src::File(f) => {
                 let size = f.metadata().map(|m| m.len()).unwrap_or(0);
@@ -420,7 +429,10 @@ impl Out<'_> {
                     path: name.into(),
                     source,
                 })?;
-                (self.doc(name, hint, &mut clone, None, Some(f), forced)?, size)
+                (
+                    self.doc(name, hint, &mut clone, None, Some(f), forced)?,
+                    size,
+                )
             }
             Src::Stream(r) => {
                 let n = Rc::new(Cell::new(0));
@@ -615,11 +627,7 @@ impl Out<'_> {
         }
         self.path.push(member.to_string());
         self.sink.enter(member);
-        let saved = (
-            std::mem::take(&mut self.columns),
-            self.col.take(),
-            self.row,
-        );
+        let saved = (std::mem::take(&mut self.columns), self.col.take(), self.row);
         let r = self.document(member, member, src, forced);
         (self.columns, self.col, self.row) = saved;
         if let Err(e) = r {

@@ -35,20 +35,27 @@ pub fn hash_value(v: &[u8]) -> u64 {
 /// another mailbox.
 pub fn canonical_hash(t: EntityType, value: &[u8]) -> u64 {
     use EntityType as E;
-    let mut h = DefaultHasher::new();
-    match t {
-        E::PaymentCard | E::UsSsn | E::Iban | E::Phone | E::Imei | E::UsPassport => {
-            for b in value.iter().filter(|b| b.is_ascii_alphanumeric()) {
-                h.write_u8(b.to_ascii_uppercase());
-            }
+    let mut canon = [0u8; 64];
+    let mut n = 0;
+    let digits_only = matches!(
+        t,
+        E::PaymentCard | E::UsSsn | E::Iban | E::Phone | E::Imei | E::UsPassport
+    );
+    for &b in value {
+        if digits_only && !b.is_ascii_alphanumeric() {
+            continue;
         }
-        _ => {
-            for b in value {
-                h.write_u8(b.to_ascii_lowercase());
-            }
+        if n == canon.len() {
+            return hash_value(value);
         }
+        canon[n] = if digits_only {
+            b.to_ascii_uppercase()
+        } else {
+            b.to_ascii_lowercase()
+        };
+        n += 1;
     }
-    h.finish()
+    hash_value(&canon[..n])
 }
 
 /// Distinct values of one entity type within a record. The first is kept
@@ -229,7 +236,10 @@ impl Counts {
         if cats.is_empty() {
             return;
         }
-        let listed = rec.lists().next().and_then(|(t, _)| rec.values[t as usize].first);
+        let listed = rec
+            .lists()
+            .next()
+            .and_then(|(t, _)| rec.values[t as usize].first);
         let fallback = listed.unwrap_or(!self.records);
         let person = rec.person.map_or(fallback, |(_, h)| h);
         for c in cats.iter() {

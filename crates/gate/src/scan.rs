@@ -393,7 +393,9 @@ impl Scanner {
         format: Option<Format>,
         sink: &mut dyn Sink,
     ) -> Result<FileSummary, GateError> {
-        let hint = path.and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
+        let hint = path
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned());
         let mut out = Out::new(sink, *self);
         let format = out.document(
             name,
@@ -565,7 +567,9 @@ impl Scanner {
                         None => {
                             let names: Vec<String> = fields
                                 .iter()
-                                .map(|&(s, e)| String::from_utf8_lossy(&feed.buf[s..e]).into_owned())
+                                .map(|&(s, e)| {
+                                    String::from_utf8_lossy(&feed.buf[s..e]).into_owned()
+                                })
                                 .collect();
                             header = Some(names.iter().map(|n| columns::classify(n)).collect());
                             out.columns = names;

@@ -213,10 +213,31 @@ impl Region<'_> {
         json: bool,
         emit: &mut impl FnMut(EntityType, usize, usize, &[u8]),
     ) -> usize {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<norm::Normalised> = Default::default();
+        }
         let input = &self.buf[self.floor..];
-        let Some(n) = norm::normalise(input, json) else {
+        if !norm::needed(input, json) {
             return self.scan(from, limit, &mut |t, s, e| emit(t, s, e, &self.buf[s..e]));
-        };
+        }
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut n) => self.scan_rewritten(&mut n, from, limit, json, emit),
+            Err(_) => self.scan_rewritten(&mut Default::default(), from, limit, json, emit),
+        })
+    }
+
+    fn scan_rewritten(
+        &self,
+        n: &mut norm::Normalised,
+        from: usize,
+        limit: usize,
+        json: bool,
+        emit: &mut impl FnMut(EntityType, usize, usize, &[u8]),
+    ) -> usize {
+        let input = &self.buf[self.floor..];
+        if !norm::normalise_into(input, json, n) {
+            return self.scan(from, limit, &mut |t, s, e| emit(t, s, e, &self.buf[s..e]));
+        }
         let f = self.floor;
         let view = Region {
             buf: &n.bytes,
@@ -985,13 +1006,21 @@ mod tests {
             "payment_card",
             "4111/1111/1111/1111",
         );
-        one("card 41111111\n11111111 ok", "payment_card", "41111111\n11111111");
+        one(
+            "card 41111111\n11111111 ok",
+            "payment_card",
+            "41111111\n11111111",
+        );
         one(
             "card 4111 1111\r\n1111 1111 ok",
             "payment_card",
             "4111 1111\r\n1111 1111",
         );
-        one("Karte ４１１１１１１１１１１１１１１１", "payment_card", "４１１１１１１１１１１１１１１１");
+        one(
+            "Karte ４１１１１１１１１１１１１１１１",
+            "payment_card",
+            "４１１１１１１１１１１１１１１１",
+        );
         one(
             "card 4111\u{200b}1111\u{200b}1111\u{200b}1111 x",
             "payment_card",

@@ -6,7 +6,7 @@
 
 use base64::Engine as _;
 use chrono::Utc;
-use detente_gate::gen::with_luhn;
+use detente_gate::gen::{docx, pdf, with_luhn, xlsx, zip_archive as zip};
 use detente_gate::policy::{Action, MemoryLedger, Profile, Transfer};
 use detente_gate::read::Limits;
 use detente_gate::scan::{CollectSink, NullSink, Scanner};
@@ -16,11 +16,18 @@ use std::io::Write;
 const BULK: usize = 12_000;
 
 fn cards(n: usize) -> Vec<String> {
-    (0..n).map(|i| with_luhn(&format!("4{:014}", i + 1))).collect()
+    (0..n)
+        .map(|i| with_luhn(&format!("4{:014}", i + 1)))
+        .collect()
 }
 
 fn ssn(i: usize) -> String {
-    format!("{:03}-{:02}-{:04}", 123 + i / 9999 % 500, 1 + i / 9999 % 98, 1 + i % 9999)
+    format!(
+        "{:03}-{:02}-{:04}",
+        123 + i / 9999 % 500,
+        1 + i / 9999 % 98,
+        1 + i % 9999
+    )
 }
 
 fn card_csv(n: usize) -> Vec<u8> {
@@ -67,13 +74,21 @@ fn financial(a: &Assessment) -> u64 {
 }
 
 fn unreadable(a: &Assessment) -> Vec<String> {
-    a.files.iter().flat_map(FileSummary::unreadable_lines).collect()
+    a.files
+        .iter()
+        .flat_map(FileSummary::unreadable_lines)
+        .collect()
 }
 
 /// Bulk cards: held under us-dsp for RU, allowed inside the EU.
 fn assert_bulk(name: &str, bytes: &[u8]) {
     let (a, ru, de) = judge(name, bytes);
-    assert_eq!(financial(&a), BULK as u64, "{name}: {:?}", a.decision.counts);
+    assert_eq!(
+        financial(&a),
+        BULK as u64,
+        "{name}: {:?}",
+        a.decision.counts
+    );
     assert_eq!((ru, de), (Action::Hold, Action::Allow), "{name}");
     assert!(unreadable(&a).is_empty(), "{name}: {:?}", unreadable(&a));
 }
@@ -93,19 +108,13 @@ fn assert_unreadable(name: &str, bytes: &[u8], why: &str) {
 
 fn assert_benign(name: &str, bytes: &[u8]) {
     let (a, ru, de) = judge(name, bytes);
-    assert_eq!((ru, de), (Action::Allow, Action::Allow), "{name}: {:?}", a.decision);
+    assert_eq!(
+        (ru, de),
+        (Action::Allow, Action::Allow),
+        "{name}: {:?}",
+        a.decision
+    );
     assert!(unreadable(&a).is_empty(), "{name}: {:?}", unreadable(&a));
-}
-
-fn zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    for (name, data) in entries {
-        w.start_file(*name, opts).unwrap();
-        w.write_all(data).unwrap();
-    }
-    w.finish().unwrap().into_inner()
 }
 
 fn gz(data: &[u8]) -> Vec<u8> {
@@ -124,94 +133,6 @@ fn tar(entries: &[(&str, &[u8])]) -> Vec<u8> {
         b.append_data(&mut h, name, *data).unwrap();
     }
     b.into_inner().unwrap()
-}
-
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;")
-}
-
-fn xlsx(rows: &[Vec<String>]) -> Vec<u8> {
-    let mut sheet = String::from(r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#);
-    for (r, row) in rows.iter().enumerate() {
-        sheet.push_str(&format!(r#"<row r="{}">"#, r + 1));
-        for v in row {
-            sheet.push_str(&format!(
-                r#"<c t="inlineStr"><is><t>{}</t></is></c>"#,
-                xml_escape(v)
-            ));
-        }
-        sheet.push_str("</row>");
-    }
-    sheet.push_str("</sheetData></worksheet>");
-    zip(&[
-        ("[Content_Types].xml", br#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#),
-        ("_rels/.rels", br#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#),
-        ("xl/workbook.xml", br#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#),
-        ("xl/_rels/workbook.xml.rels", br#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#),
-        ("xl/worksheets/sheet1.xml", sheet.as_bytes()),
-    ])
-}
-
-/// A DOCX whose paragraphs split each line into two runs, as Word does.
-fn docx(lines: &[String]) -> Vec<u8> {
-    let mut doc = String::from(r#"<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>"#);
-    for l in lines {
-        let (a, b) = l.split_at(l.len() / 2);
-        doc.push_str(&format!(
-            "<w:p><w:r><w:t>{}</w:t></w:r><w:r><w:t>{}</w:t></w:r></w:p>",
-            xml_escape(a),
-            xml_escape(b)
-        ));
-    }
-    doc.push_str("</w:body></w:document>");
-    zip(&[
-        ("[Content_Types].xml", br#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/></Types>"#),
-        ("word/document.xml", doc.as_bytes()),
-        ("word/media/image1.png", &[0x89, b'P', b'N', b'G', 0, 0, 0, 0][..]),
-    ])
-}
-
-fn pdf(lines: &[String]) -> Vec<u8> {
-    use lopdf::content::{Content, Operation};
-    use lopdf::{dictionary, Document, Object, Stream};
-    let mut doc = Document::with_version("1.5");
-    let pages_id = doc.new_object_id();
-    let font = doc.add_object(dictionary! {
-        "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Courier",
-    });
-    let resources = doc.add_object(dictionary! { "Font" => dictionary! { "F1" => font } });
-    let mut kids = Vec::new();
-    for page in lines.chunks(60) {
-        let mut ops = vec![
-            Operation::new("BT", vec![]),
-            Operation::new("Tf", vec!["F1".into(), 10.into()]),
-            Operation::new("TL", vec![12.into()]),
-            Operation::new("Td", vec![40.into(), 800.into()]),
-        ];
-        for l in page {
-            ops.push(Operation::new("Tj", vec![Object::string_literal(l.as_str())]));
-            ops.push(Operation::new("T*", vec![]));
-        }
-        ops.push(Operation::new("ET", vec![]));
-        let content = Content { operations: ops }.encode().unwrap();
-        let c = doc.add_object(Stream::new(dictionary! {}, content));
-        kids.push(Object::from(doc.add_object(dictionary! {
-            "Type" => "Page", "Parent" => pages_id, "Contents" => c,
-        })));
-    }
-    let count = kids.len() as i64;
-    doc.objects.insert(
-        pages_id,
-        Object::Dictionary(dictionary! {
-            "Type" => "Pages", "Kids" => kids, "Count" => count, "Resources" => resources,
-            "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
-        }),
-    );
-    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    doc.trailer.set("Root", catalog);
-    let mut out = Vec::new();
-    doc.save_to(&mut out).unwrap();
-    out
 }
 
 fn eml(body: &str, attachment: (&str, &[u8])) -> Vec<u8> {
@@ -326,16 +247,34 @@ fn every_container_format() {
         ("2021/mar.csv", &thirds[2]),
     ]);
     assert_bulk("logs.zip", &logs);
-    assert_bulk("logs.tar", &tar(&[("a/jan.csv", &thirds[0]), ("b.csv", &thirds[1]), ("c.csv", &thirds[2])]));
+    assert_bulk(
+        "logs.tar",
+        &tar(&[
+            ("a/jan.csv", &thirds[0]),
+            ("b.csv", &thirds[1]),
+            ("c.csv", &thirds[2]),
+        ]),
+    );
     assert_bulk("logs.tgz", &gz(&tar(&[("all.csv", &csv)])));
-    assert_bulk("outer.zip", &zip(&[("readme.txt", b"see inner"), ("inner.zip", &logs)]));
+    assert_bulk(
+        "outer.zip",
+        &zip(&[("readme.txt", b"see inner"), ("inner.zip", &logs)]),
+    );
     let mut rows = vec![vec!["name".to_string(), "card".to_string()]];
-    rows.extend(cards(BULK).into_iter().enumerate().map(|(i, c)| vec![format!("P{i}"), c]));
+    rows.extend(
+        cards(BULK)
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| vec![format!("P{i}"), c]),
+    );
     assert_bulk("export.xlsx", &xlsx(&rows));
     let lines: Vec<String> = cards(BULK).iter().map(|c| format!("Card: {c}")).collect();
     assert_bulk("report.docx", &docx(&lines));
     assert_bulk("production.pdf", &pdf(&lines));
-    assert_bulk("mail.eml", &eml("please find the logs attached", ("logs.zip", &logs)));
+    assert_bulk(
+        "mail.eml",
+        &eml("please find the logs attached", ("logs.zip", &logs)),
+    );
 }
 
 #[test]
@@ -392,8 +331,13 @@ fn bombs_are_refused_naming_the_limit() {
         nested = zip(&[(&format!("level{i}.zip"), &nested)]);
     }
     assert_unreadable("deep.zip", &nested, "limit max_depth");
-    let many: Vec<(String, Vec<u8>)> = (0..30).map(|i| (format!("f{i}.txt"), b"hi".to_vec())).collect();
-    let many: Vec<(&str, &[u8])> = many.iter().map(|(n, d)| (n.as_str(), d.as_slice())).collect();
+    let many: Vec<(String, Vec<u8>)> = (0..30)
+        .map(|i| (format!("f{i}.txt"), b"hi".to_vec()))
+        .collect();
+    let many: Vec<(&str, &[u8])> = many
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
     let limits = Limits {
         max_entries: 10,
         ..Limits::default()
@@ -405,7 +349,11 @@ fn bombs_are_refused_naming_the_limit() {
     };
     let big = vec![b'a'; 4 << 20];
     let s = scan_with(limits, "big.gz", &gz(&big));
-    assert!(reasons(&s).contains("limit max_expanded"), "{}", reasons(&s));
+    assert!(
+        reasons(&s).contains("limit max_expanded"),
+        "{}",
+        reasons(&s)
+    );
 }
 
 #[test]
@@ -420,11 +368,19 @@ fn encrypted_and_corrupt_files_are_held() {
     assert_unreadable("cut.zip", &logs[..logs.len() / 2], "corrupt zip");
     let g = gz(&card_csv(2000));
     assert_unreadable("cut.gz", &g[..g.len() / 2], "corrupt or unreadable");
-    assert_unreadable("broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\ngarbage", "PDF");
+    assert_unreadable(
+        "broken.pdf",
+        b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\ngarbage",
+        "PDF",
+    );
     let mut ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1".to_vec();
     ole.resize(4096, 0);
     assert_unreadable("protected.docx", &ole, "OLE compound file");
-    assert_unreadable("archive.7z", b"7z\xbc\xaf\x27\x1c\x00\x04rest", "7z archive");
+    assert_unreadable(
+        "archive.7z",
+        b"7z\xbc\xaf\x27\x1c\x00\x04rest",
+        "7z archive",
+    );
     let mut blob = vec![0u8, 1, 2, 3];
     blob.extend((0..100_000u32).map(|i| (i * 7919 % 251) as u8));
     assert_unreadable("blob.bin", &blob, "limit binary_allowance");
@@ -442,7 +398,11 @@ fn benign_controls_are_allowed() {
     .map(|s| s.to_string())
     .collect();
     assert_benign("report.pdf", &pdf(&report));
-    let mut rows = vec![vec!["name".to_string(), "email".to_string(), "phone".to_string()]];
+    let mut rows = vec![vec![
+        "name".to_string(),
+        "email".to_string(),
+        "phone".to_string(),
+    ]];
     rows.extend((0..20).map(|i| {
         vec![
             format!("Contact {i}"),
@@ -453,11 +413,21 @@ fn benign_controls_are_allowed() {
     assert_benign("contacts.xlsx", &xlsx(&rows));
     assert_benign(
         "notes.zip",
-        &zip(&[("a.txt", b"meeting at 10:00, version 1.2.3"), ("b.txt", b"nothing to see")]),
+        &zip(&[
+            ("a.txt", b"meeting at 10:00, version 1.2.3"),
+            ("b.txt", b"nothing to see"),
+        ]),
     );
     assert_benign("report.docx", &docx(&report));
-    let png_in_b64 = base64::engine::general_purpose::STANDARD.encode([0x89u8, b'P', b'N', b'G', 13, 10, 26, 10, 0, 0, 0, 13, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50]);
-    assert_benign("icon.json", format!(r#"{{"icon":"{png_in_b64}"}}"#).as_bytes());
+    let png_in_b64 = base64::engine::general_purpose::STANDARD.encode([
+        0x89u8, b'P', b'N', b'G', 13, 10, 26, 10, 0, 0, 0, 13, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+        12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34,
+        35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50,
+    ]);
+    assert_benign(
+        "icon.json",
+        format!(r#"{{"icon":"{png_in_b64}"}}"#).as_bytes(),
+    );
 }
 
 #[test]

@@ -113,7 +113,11 @@ fn bad_inputs_are_read_or_reported() {
         ("m.json", b"{\"a\":tru}"),
     ] {
         let s = run(name, bad).unwrap();
-        assert!(s.warnings[0].contains("scanned as text"), "{:?}", s.warnings);
+        assert!(
+            s.warnings[0].contains("scanned as text"),
+            "{:?}",
+            s.warnings
+        );
         assert!(!s.warnings[0].contains('\n'));
     }
     let s = run("m.json", b"{\"a\": [\"ssn 536-22-1234\",}").unwrap();
