@@ -92,7 +92,11 @@ const DIGIT_BLOCKS: &[u32] = &[
 
 fn ascii_of(c: char) -> Option<u8> {
     let u = c as u32;
-    if let Some(start) = DIGIT_BLOCKS.iter().find(|&&s| (s..s + 10).contains(&u)) {
+    let digit_range = (0x0660..0x1c5a).contains(&u) || (0xa620..0xabfa).contains(&u);
+    if let Some(start) = digit_range
+        .then(|| DIGIT_BLOCKS.iter().find(|&&s| (s..s + 10).contains(&u)))
+        .flatten()
+    {
         return Some(b'0' + (u - start) as u8);
     }
     match u {
@@ -148,6 +152,18 @@ pub fn normalise_into(input: &[u8], json: bool, n: &mut Normalised) -> bool {
     let mut changed = false;
     let mut i = 0;
     while i < input.len() {
+        // Everything up to the next byte that may start a rewrite is copied
+        // as is: ASCII, and the letters of most scripts.
+        let j = i + input[i..]
+            .iter()
+            .position(|&b| may_change(b) || (json && b == b'\\'))
+            .unwrap_or(input.len() - i);
+        if j > i {
+            n.bytes.extend_from_slice(&input[i..j]);
+            n.map.extend(i as u32..j as u32);
+            i = j;
+            continue;
+        }
         let b = input[i];
         if b == b'\\' && json && input.get(i + 1) == Some(&b'u') {
             if let Some(c) = json_escape(&input[i..]) {

@@ -303,7 +303,7 @@ impl RunScan {
                 continue;
             }
             if self.start.is_some() {
-                if matches!(b, b'\n' | b'\r') && self.line >= 60 && self.line % 4 == 0 {
+                if matches!(b, b'\n' | b'\r') && self.line >= 60 && self.line.is_multiple_of(4) {
                     let j = i + 1 + usize::from(b == b'\r' && buf.get(i + 1) == Some(&b'\n'));
                     if buf
                         .get(j)
@@ -348,7 +348,7 @@ fn decode(encoded: &[u8]) -> Option<(Vec<u8>, &'static str)> {
         .copied()
         .filter(|b| !matches!(b, b'\n' | b'\r'))
         .collect();
-    if chars.len() % 2 == 0 && chars.iter().all(u8::is_ascii_hexdigit) {
+    if chars.len().is_multiple_of(2) && chars.iter().all(u8::is_ascii_hexdigit) {
         return hex::decode(&chars).ok().map(|d| (d, "hex"));
     }
     let mut b64: Vec<u8> = chars
