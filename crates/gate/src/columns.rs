@@ -56,6 +56,18 @@ const fn fin_account(key_rank: u8) -> FieldClass {
     }
 }
 
+/// A column naming whose record it is (subscriber, customer, account id):
+/// the best person key, and nothing sensitive in itself.
+const fn person_key() -> FieldClass {
+    FieldClass {
+        category: None,
+        ident: None,
+        hint: 0,
+        key_rank: 1,
+        device_key: false,
+    }
+}
+
 /// A geolocation column only tells where to look: a value counts as precise
 /// geolocation when the scanner finds a coordinate precise to 1,000 m in it.
 const fn geo(hint: Ctx) -> FieldClass {
@@ -374,6 +386,27 @@ const RULES: &[(&[&str], FieldClass)] = &[
             "government_employer",
         ],
         cat(C::GovernmentRelated, 0),
+    ),
+    // Last, so that `customer_email` is an e-mail column: these only say
+    // whose record it is, so rows about one subscriber count once.
+    (
+        &[
+            "subscriber_id",
+            "subscriber",
+            "customer_id",
+            "customer",
+            "customer_no",
+            "customer_number",
+            "account_id",
+            "participant_id",
+            "participant",
+            "person_id",
+            "client_id",
+            "member_id",
+            "patient_id",
+            "subject_id",
+        ],
+        person_key(),
     ),
 ];
 

@@ -15,8 +15,11 @@ pub mod context;
 pub mod entity;
 pub mod error;
 pub mod gen;
+pub mod norm;
+mod office;
 pub mod policy;
 pub mod quality;
+pub mod read;
 pub mod records;
 pub mod redact;
 pub mod scan;
@@ -28,7 +31,7 @@ pub use error::GateError;
 pub use policy::{
     commit, evaluate, Action, Decision, MemoryLedger, Profile, Transfer, Volume, VolumeLedger,
 };
-pub use scan::{FileSummary, Format, Scanner, Sink};
+pub use scan::{FileSummary, Format, Scanner, Sink, Unreadable};
 
 /// A decision together with the per-part scan summaries it rests on.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -38,10 +41,11 @@ pub struct Assessment {
     pub files: Vec<FileSummary>,
 }
 
-/// Scans every part of a payload (name, bytes; the name's extension selects
-/// CSV/TSV/JSON parsing, else the content decides) and judges the whole
-/// payload for `transfer`. A part that cannot be scanned (binary, malformed)
-/// fails the check: the gate never lets through what it could not read.
+/// Scans every part of a payload (name, bytes; containers and documents are
+/// opened by [`read`], the name's extension selects CSV/TSV/JSON parsing,
+/// else the content decides) and judges the whole payload for `transfer`.
+/// What the reader could not read holds the payload for review (see
+/// [`policy::evaluate`]): the gate never lets through what it could not read.
 pub fn check_payload(
     profile: &Profile,
     transfer: &Transfer,
@@ -51,15 +55,7 @@ pub fn check_payload(
     let scanner = Scanner::default();
     let files = parts
         .iter()
-        .map(|(name, bytes)| {
-            scanner.scan_reader(
-                name,
-                Some(std::path::Path::new(name)),
-                *bytes,
-                None,
-                &mut scan::NullSink,
-            )
-        })
+        .map(|(name, bytes)| scanner.scan_bytes(name, bytes, None, &mut scan::NullSink))
         .collect::<Result<Vec<_>, _>>()?;
     let decision = evaluate(profile, transfer, &Volume::from_summaries(&files), ledger)?;
     Ok(Assessment { decision, files })

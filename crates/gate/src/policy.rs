@@ -321,6 +321,9 @@ pub struct Volume {
     pub categories: BTreeMap<Category, u64>,
     pub persons_any: u64,
     pub personal_records: u64,
+    /// What the scanner could not read (`file!/member: reason`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<String>,
 }
 
 impl Volume {
@@ -332,10 +335,14 @@ impl Volume {
             }
             v.persons_any += f.persons_any;
             v.personal_records += f.personal_records;
+            v.unreadable.extend(f.unreadable_lines());
         }
         v
     }
 }
+
+/// The rule that holds what the gate could not read.
+pub const UNREADABLE_RULE: &str = "gate: unreadable content";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reason {
@@ -424,6 +431,23 @@ pub fn evaluate(
             None
         }
     };
+    if profile.engine != Engine::Allow {
+        for u in volume.unreadable.iter().take(10) {
+            b.add(
+                Action::Hold,
+                UNREADABLE_RULE,
+                format!("unreadable content: {u}"),
+            );
+        }
+        if volume.unreadable.len() > 10 {
+            let more = volume.unreadable.len() - 10;
+            b.add(
+                Action::Hold,
+                UNREADABLE_RULE,
+                format!("unreadable content: {more} more parts"),
+            );
+        }
+    }
     Ok(Decision {
         decision: b.action,
         reasons: b.reasons,

@@ -30,6 +30,58 @@ pub fn hash_value(v: &[u8]) -> u64 {
     h.finish()
 }
 
+/// The value a distinct count keys on: digit-group separators do not make
+/// `4111 1111 1111 1111` another card than `4111111111111111`, nor case
+/// another mailbox.
+pub fn canonical_hash(t: EntityType, value: &[u8]) -> u64 {
+    use EntityType as E;
+    let mut canon = [0u8; 64];
+    let mut n = 0;
+    let digits_only = matches!(
+        t,
+        E::PaymentCard | E::UsSsn | E::Iban | E::Phone | E::Imei | E::UsPassport
+    );
+    for &b in value {
+        if digits_only && !b.is_ascii_alphanumeric() {
+            continue;
+        }
+        if n == canon.len() {
+            return hash_value(value);
+        }
+        canon[n] = if digits_only {
+            b.to_ascii_uppercase()
+        } else {
+            b.to_ascii_lowercase()
+        };
+        n += 1;
+    }
+    hash_value(&canon[..n])
+}
+
+/// Distinct values of one entity type within a record. The first is kept
+/// inline; a set is built only once a second distinct value appears, which
+/// rows (one value per kind) never need.
+#[derive(Debug, Default)]
+struct Values {
+    first: Option<u64>,
+    more: Option<HashSet<u64>>,
+}
+
+impl Values {
+    fn insert(&mut self, h: u64) {
+        match (self.first, &mut self.more) {
+            (None, _) => self.first = Some(h),
+            (Some(f), None) if f == h => {}
+            (Some(f), None) => self.more = Some(HashSet::from([f, h])),
+            (Some(_), Some(set)) => {
+                if set.len() < DISTINCT_CAP {
+                    set.insert(h);
+                }
+            }
+        }
+    }
+}
+
 /// What one record (CSV row, JSON object, text line) contains.
 #[derive(Debug, Default)]
 pub struct RecordAcc {
@@ -37,6 +89,7 @@ pub struct RecordAcc {
     idents: u16,
     person: Option<(u8, u64)>,
     device: Option<u64>,
+    values: [Values; EntityType::ALL.len()],
 }
 
 impl RecordAcc {
@@ -44,12 +97,12 @@ impl RecordAcc {
         self.idents |= 1 << (k as u16);
     }
 
-    fn key(&mut self, rank: u8, value: &[u8]) {
+    fn key(&mut self, rank: u8, hash: u64) {
         if rank == 0 || rank == u8::MAX {
             return;
         }
         if self.person.is_none_or(|(r, _)| rank < r) {
-            self.person = Some((rank, hash_value(value)));
+            self.person = Some((rank, hash));
         }
     }
 
@@ -64,7 +117,7 @@ impl RecordAcc {
         if let Some(k) = class.ident {
             self.ident(k);
         }
-        self.key(class.key_rank, v);
+        self.key(class.key_rank, hash_value(v));
         if class.device_key && self.device.is_none() {
             self.device = Some(hash_value(v));
         }
@@ -84,7 +137,21 @@ impl RecordAcc {
             }
             _ => {}
         }
-        self.key(entity_rank(t), value);
+        let h = canonical_hash(t, value);
+        self.key(entity_rank(t), h);
+        if t != EntityType::GeoCoordinate {
+            self.values[t as usize].insert(h);
+        }
+    }
+
+    /// Entity types of which this record holds several distinct values: a
+    /// list (`{"cards": [...]}`, a field of many numbers, a long line), so
+    /// each value stands for a person of its own.
+    fn lists(&self) -> impl Iterator<Item = (EntityType, &HashSet<u64>)> {
+        EntityType::ALL
+            .into_iter()
+            .zip(&self.values)
+            .filter_map(|(t, v)| v.more.as_ref().map(|set| (t, set)))
     }
 
     /// 202.212: identifiers count only in combination, and contact or
@@ -151,6 +218,12 @@ pub struct CategoryCount {
 }
 
 impl Counts {
+    /// Counts one record. A record is one person (its best key, else a key
+    /// of its own) where the structure says so; distinct values of one
+    /// identifier kind listed in the same record are a lower bound on the
+    /// persons behind them, so each also counts for the categories it
+    /// implies (financial for accounts, covered identifiers when the record
+    /// combines kinds).
     pub fn finish(&mut self, rec: RecordAcc) {
         self.records += 1;
         if !rec.is_empty() {
@@ -163,7 +236,11 @@ impl Counts {
         if cats.is_empty() {
             return;
         }
-        let fallback = !self.records;
+        let listed = rec
+            .lists()
+            .next()
+            .and_then(|(t, _)| rec.values[t as usize].first);
+        let fallback = listed.unwrap_or(!self.records);
         let person = rec.person.map_or(fallback, |(_, h)| h);
         for c in cats.iter() {
             let key = if c == Category::PreciseGeolocation {
@@ -174,6 +251,26 @@ impl Counts {
             self.per.entry(c).or_default().insert(key);
         }
         self.any.insert(person);
+        for (t, set) in rec.lists() {
+            let mut implied = CategorySet::default();
+            if matches!(
+                t,
+                EntityType::PaymentCard | EntityType::Iban | EntityType::BtcAddress
+            ) {
+                implied.insert(Category::Financial);
+            }
+            if cats.contains(Category::CoveredPersonalIdentifiers) && t.identifier_kind().is_some()
+            {
+                implied.insert(Category::CoveredPersonalIdentifiers);
+            }
+            for c in implied.iter() {
+                let d = self.per.entry(c).or_default();
+                set.iter().for_each(|&h| d.insert(h));
+            }
+            if !implied.is_empty() {
+                set.iter().for_each(|&h| self.any.insert(h));
+            }
+        }
     }
 
     /// Records holding any personal data at all (GDPR's notion, wider than

@@ -112,9 +112,22 @@ struct Redactor<'a, R, W> {
     copied: u64,
     last_byte: u8,
     error: Option<std::io::Error>,
+    /// Members entered (a zip entry, a decoded run): findings there have no
+    /// place in the copied bytes, so the copy fails rather than leak them.
+    members: Vec<String>,
 }
 
 impl<R: Read, W: Write> Redactor<'_, R, W> {
+    /// A finding inside a container cannot be masked in a byte copy.
+    fn nested(&mut self) -> bool {
+        if let Some(m) = self.members.last() {
+            let msg = format!("sensitive data inside {m}: redaction cannot reach into containers or encoded content");
+            self.error.get_or_insert(std::io::Error::other(msg));
+            return true;
+        }
+        false
+    }
+
     fn copy_to(&mut self, upto: u64) -> std::io::Result<()> {
         let n = upto.saturating_sub(self.copied);
         if n == 0 {
@@ -175,6 +188,9 @@ impl<R: Read, W: Write> Redactor<'_, R, W> {
 
 impl<R: Read, W: Write> Sink for Redactor<'_, R, W> {
     fn finding(&mut self, f: Finding, value: &[u8]) {
+        if self.nested() {
+            return;
+        }
         self.pending.push(Span {
             start: f.start,
             end: f.end,
@@ -184,6 +200,9 @@ impl<R: Read, W: Write> Sink for Redactor<'_, R, W> {
     }
 
     fn field(&mut self, class: &FieldClass, start: u64, end: u64, value: &[u8]) {
+        if self.nested() {
+            return;
+        }
         let label = class.category.map_or("redacted", |c| c.as_str());
         self.pending.push(Span {
             start,
@@ -196,6 +215,14 @@ impl<R: Read, W: Write> Sink for Redactor<'_, R, W> {
     fn progress(&mut self, consumed: u64) {
         let r = self.flush(consumed);
         self.note(r);
+    }
+
+    fn enter(&mut self, member: &str) {
+        self.members.push(member.to_string());
+    }
+
+    fn leave(&mut self) {
+        self.members.pop();
     }
 }
 
@@ -222,6 +249,7 @@ pub fn redact_file(
         copied: 0,
         last_byte: 0,
         error: None,
+        members: Vec::new(),
     };
     let summary = scanner.scan_reader(
         &input.display().to_string(),
@@ -256,6 +284,7 @@ pub fn redact_bytes(
         copied: 0,
         last_byte: 0,
         error: None,
+        members: Vec::new(),
     };
     let summary = scanner.scan_reader(name, Some(Path::new(name)), input, None, &mut r)?;
     finish(&mut r, u64::MAX).map_err(|source| GateError::Io {

@@ -28,6 +28,19 @@ pub enum Format {
     Tsv,
     /// JSON documents and NDJSON / JSON Lines (a stream of JSON values).
     Json,
+    /// Containers and documents, read by [`crate::read`].
+    Zip,
+    Gzip,
+    Tar,
+    Xlsx,
+    Ods,
+    Docx,
+    Odt,
+    Pptx,
+    Pdf,
+    Email,
+    /// Binary content of no format the gate reads.
+    Binary,
 }
 
 impl Format {
@@ -52,7 +65,7 @@ impl Format {
         }
     }
 
-    fn delimiter(self) -> u8 {
+    pub(crate) fn delimiter(self) -> u8 {
         if self == Format::Tsv {
             b'\t'
         } else {
@@ -93,6 +106,17 @@ pub trait Sink {
     fn field(&mut self, _class: &FieldClass, _start: u64, _end: u64, _value: &[u8]) {}
     /// Bytes of input consumed so far.
     fn progress(&mut self, _consumed: u64) {}
+    /// The scan descends into a member of a container or a decoded run
+    /// (`2021/jan.csv`, `base64@120`); findings until the matching
+    /// [`Sink::leave`] have offsets into that member.
+    fn enter(&mut self, _member: &str) {}
+    fn leave(&mut self) {}
+    /// The next finding sits in this row (1-based, after the header) and
+    /// column of a table.
+    fn located(&mut self, _row: u64, _column: &str) {}
+    /// Content the gate could not read (`member` is empty for the input
+    /// itself): the gate holds it for review.
+    fn unreadable(&mut self, _member: &str, _reason: &str) {}
 }
 
 /// Discards everything: for callers that only want the summary.
@@ -127,6 +151,30 @@ pub struct FileSummary {
     /// Records holding any personal data, sensitive or not.
     pub personal_records: u64,
     pub warnings: Vec<String>,
+    /// What could not be read: never judged harmless.
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// Content the reader could not read, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unreadable {
+    /// Container path below the input (`2021/jan.csv`, `a.zip!/b.pdf`);
+    /// empty for the input itself.
+    pub member: String,
+    pub reason: String,
+}
+
+impl FileSummary {
+    /// `file!/member: reason` for each unreadable part.
+    pub fn unreadable_lines(&self) -> impl Iterator<Item = String> + '_ {
+        self.unreadable.iter().map(|u| {
+            if u.member.is_empty() {
+                format!("{}: {}", self.file, u.reason)
+            } else {
+                format!("{}!/{}: {}", self.file, u.member, u.reason)
+            }
+        })
+    }
 }
 
 impl FileSummary {
@@ -142,6 +190,8 @@ pub struct Scanner {
     /// Longest CSV record or JSON token accepted: structured input is read a
     /// record at a time, so this bounds memory for pathological lines.
     pub max_record: usize,
+    /// Bounds on containers and decoded content.
+    pub limits: crate::read::Limits,
 }
 
 impl Default for Scanner {
@@ -149,29 +199,40 @@ impl Default for Scanner {
         Scanner {
             chunk: 1 << 20,
             max_record: 16 << 20,
+            limits: crate::read::Limits::default(),
         }
     }
 }
 
-struct Feed<R> {
-    reader: R,
-    buf: Vec<u8>,
-    base: u64,
-    eof: bool,
-    name: String,
+pub(crate) struct Feed<R> {
+    pub(crate) reader: R,
+    pub(crate) buf: Vec<u8>,
+    pub(crate) base: u64,
+    pub(crate) eof: bool,
+    pub(crate) name: String,
+    /// Offset of the first NUL byte read: binary data, wherever it starts.
+    pub(crate) nul: Option<u64>,
 }
 
 impl<R: Read> Feed<R> {
-    fn fill(&mut self, want: usize) -> Result<(), GateError> {
+    pub(crate) fn fill(&mut self, want: usize) -> Result<(), GateError> {
         while !self.eof && self.buf.len() < want {
             let len = self.buf.len();
-            self.buf.resize(want, 0);
+            // Grown in steps: a small member must not cost a zeroed chunk.
+            self.buf.resize(want.min(len * 2 + (64 << 10)), 0);
             match self.reader.read(&mut self.buf[len..]) {
                 Ok(0) => {
                     self.buf.truncate(len);
                     self.eof = true;
                 }
-                Ok(n) => self.buf.truncate(len + n),
+                Ok(n) => {
+                    self.buf.truncate(len + n);
+                    if self.nul.is_none() {
+                        if let Some(p) = memchr::memchr(0, &self.buf[len..]) {
+                            self.nul = Some(self.base + (len + p) as u64);
+                        }
+                    }
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => self.buf.truncate(len),
                 Err(source) => {
                     self.buf.truncate(len);
@@ -200,31 +261,74 @@ impl<R: Read> Feed<R> {
     }
 }
 
-struct Out<'a> {
-    sink: &'a mut dyn Sink,
-    findings: BTreeMap<EntityType, u64>,
-    counts: Counts,
+/// The state of one scan, shared by every document nested in the input:
+/// one set of distinct counts, one budget of expansion.
+pub(crate) struct Out<'a> {
+    pub(crate) sink: &'a mut dyn Sink,
+    pub(crate) findings: BTreeMap<EntityType, u64>,
+    pub(crate) counts: Counts,
+    pub(crate) scanner: Scanner,
+    /// Container path of the document being read, outermost first.
+    pub(crate) path: Vec<String>,
+    pub(crate) warnings: Vec<String>,
+    pub(crate) unreadable: Vec<Unreadable>,
+    pub(crate) budget: crate::read::Budget,
+    pub(crate) records: u64,
+    /// Row, column and header of the table being read, for [`Sink::located`].
+    pub(crate) row: u64,
+    pub(crate) col: Option<usize>,
+    pub(crate) columns: Vec<String>,
+    /// Inside a decoded run: small binary results are noise, not news.
+    pub(crate) quiet: bool,
+    /// Where text scanning resumes after malformed structured input.
+    pub(crate) resume: usize,
+}
+
+impl<'a> Out<'a> {
+    pub(crate) fn new(sink: &'a mut dyn Sink, scanner: Scanner) -> Out<'a> {
+        Out {
+            sink,
+            findings: BTreeMap::new(),
+            counts: Counts::default(),
+            scanner,
+            path: Vec::new(),
+            warnings: Vec::new(),
+            unreadable: Vec::new(),
+            budget: crate::read::Budget::default(),
+            records: 0,
+            row: 0,
+            col: None,
+            columns: Vec::new(),
+            quiet: false,
+            resume: 0,
+        }
+    }
 }
 
 impl Out<'_> {
+    /// One recognised value at `s..e` of the input (`value` as read, after
+    /// normalisation).
     fn finding(
         &mut self,
         base: u64,
-        buf: &[u8],
+        value: &[u8],
         t: EntityType,
         s: usize,
         e: usize,
         acc: &mut RecordAcc,
     ) {
         *self.findings.entry(t).or_default() += 1;
-        acc.entity(t, &buf[s..e]);
+        acc.entity(t, value);
+        if let Some(c) = self.col.and_then(|c| self.columns.get(c)) {
+            self.sink.located(self.row, c);
+        }
         self.sink.finding(
             Finding {
                 entity: t,
                 start: base + s as u64,
                 end: base + e as u64,
             },
-            &buf[s..e],
+            value,
         );
     }
 
@@ -236,13 +340,19 @@ impl Out<'_> {
         (fs, fe): (usize, usize),
         class: &FieldClass,
         acc: &mut RecordAcc,
+        json: bool,
     ) {
         let region = Region {
             buf: &buf[..fe],
             floor: fs,
             hint: class.hint,
         };
-        region.scan(fs, fe, &mut |t, s, e| self.finding(base, buf, t, s, e, acc));
+        region.scan_normalised(fs, fe, json, &mut |t, s, e, v| {
+            self.finding(base, v, t, s, e, acc)
+        });
+        if fe - fs >= self.scanner.limits.decode_min {
+            self.decode_runs(base, &buf[..fe], fs, json);
+        }
         acc.field(class, &buf[fs..fe]);
         if class.is_sensitive() && fe > fs {
             self.sink
@@ -254,116 +364,178 @@ impl Out<'_> {
 impl Scanner {
     /// Scans a file, choosing the format by extension and content.
     pub fn scan_path(&self, path: &Path, sink: &mut dyn Sink) -> Result<FileSummary, GateError> {
-        let file = std::fs::File::open(path).map_err(|source| GateError::Io {
+        let mut file = std::fs::File::open(path).map_err(|source| GateError::Io {
             path: path.into(),
             source,
         })?;
-        self.scan_reader(&path.display().to_string(), Some(path), file, None, sink)
+        let name = path.display().to_string();
+        self.scan_src(&name, crate::read::Src::File(&mut file), None, sink)
     }
 
-    /// Scans any reader. `format` overrides detection.
+    /// Scans bytes held in memory (a payload part): containers need no copy.
+    pub fn scan_bytes(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        format: Option<Format>,
+        sink: &mut dyn Sink,
+    ) -> Result<FileSummary, GateError> {
+        self.scan_src(name, crate::read::Src::Bytes(bytes), format, sink)
+    }
+
+    /// Scans any reader. `format` overrides detection (`path` only lends
+    /// its extension to detection).
     pub fn scan_reader(
         &self,
         name: &str,
         path: Option<&Path>,
-        reader: impl Read,
+        mut reader: impl Read,
         format: Option<Format>,
         sink: &mut dyn Sink,
     ) -> Result<FileSummary, GateError> {
-        let mut feed = Feed {
-            reader,
-            buf: Vec::with_capacity(self.chunk + MAX_CANDIDATE),
-            base: 0,
-            eof: false,
-            name: name.into(),
-        };
-        feed.fill(self.chunk.max(2 * MAX_CANDIDATE))?;
-        let head = &feed.buf[..feed.buf.len().min(8192)];
-        if memchr::memchr(0, head).is_some() {
-            return Err(GateError::Binary(name.into()));
-        }
-        let format = format.unwrap_or_else(|| Format::detect(path, head));
-        let mut out = Out {
-            sink,
-            findings: BTreeMap::new(),
-            counts: Counts::default(),
-        };
-        let mut warnings = Vec::new();
-        let records = match format {
-            Format::Text => self.text(&mut feed, &mut out, &mut warnings)?,
-            Format::Csv | Format::Tsv => self.delimited(&mut feed, format.delimiter(), &mut out)?,
-            Format::Json => self.json(&mut feed, &mut out)?,
-        };
-        let bytes = feed.base + feed.buf.len() as u64;
-        out.sink.progress(bytes);
-        Ok(FileSummary {
+        let hint = path
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned());
+        let mut out = Out::new(sink, *self);
+        let format = out.document(
+            name,
+            hint.as_deref().unwrap_or(""),
+            crate::read::Src::Stream(&mut reader),
+            format,
+        )?;
+        Ok(out.summary(name, format))
+    }
+
+    fn scan_src(
+        &self,
+        name: &str,
+        src: crate::read::Src<'_>,
+        format: Option<Format>,
+        sink: &mut dyn Sink,
+    ) -> Result<FileSummary, GateError> {
+        let mut out = Out::new(sink, *self);
+        let format = out.document(name, name, src, format)?;
+        Ok(out.summary(name, format))
+    }
+}
+
+impl Out<'_> {
+    fn summary(self, name: &str, format: Format) -> FileSummary {
+        let bytes = self.budget.top_bytes.get();
+        self.sink.progress(bytes);
+        FileSummary {
             file: name.into(),
             format,
             bytes,
-            records,
-            findings: out.findings,
-            categories: out.counts.categories(),
-            persons_any: out.counts.persons_any(),
-            personal_records: out.counts.personal_records(),
-            warnings,
-        })
+            records: self.records,
+            findings: self.findings,
+            categories: self.counts.categories(),
+            persons_any: self.counts.persons_any(),
+            personal_records: self.counts.personal_records(),
+            warnings: self.warnings,
+            unreadable: self.unreadable,
+        }
     }
+}
 
-    fn text<R: Read>(
+impl Scanner {
+    /// Text, a chunk at a time. Runs of base64 or hex are decoded and read
+    /// as documents of their own; a NUL byte anywhere ends the text as
+    /// binary data, which is unreadable.
+    pub(crate) fn text<R: Read>(
         &self,
         feed: &mut Feed<R>,
         out: &mut Out<'_>,
-        warnings: &mut Vec<String>,
     ) -> Result<u64, GateError> {
-        let mut pos = 0;
-        let mut last = 0;
+        let from = std::mem::take(&mut out.resume).min(feed.buf.len());
+        let mut pos = from;
+        let mut last = from;
         let mut newlines = 0u64;
-        let mut nl_done = 0;
-        let mut utf8_done = 0;
+        let mut nl_done = from;
+        let mut utf8_done = from;
         let mut utf8_ok = true;
         let mut acc = RecordAcc::default();
+        let mut runs = crate::read::RunScan::default();
+        let mut rpos = from;
         loop {
-            feed.fill(self.chunk + LOOKBACK + MAX_CANDIDATE)?;
-            let len = feed.buf.len();
-            let limit = if feed.eof { len } else { len - MAX_CANDIDATE };
+            feed.fill(pos.max(rpos) + self.chunk + MAX_CANDIDATE)?;
+            let nul = feed
+                .nul
+                .map(|n| (n - feed.base) as usize)
+                .filter(|&n| n <= feed.buf.len());
+            let len = nul.unwrap_or(feed.buf.len());
+            let end = feed.eof || nul.is_some();
+            let limit = if end { len } else { len - MAX_CANDIDATE };
             if utf8_ok {
                 utf8_ok = check_utf8(
-                    &feed.buf,
+                    &feed.buf[..len],
                     &mut utf8_done,
                     limit,
-                    feed.eof,
+                    end,
                     feed.base,
                     &feed.name,
-                    warnings,
+                    &mut out.warnings,
                 );
             }
             let region = Region {
-                buf: &feed.buf,
+                buf: &feed.buf[..len],
                 floor: 0,
                 hint: 0,
             };
             let base = feed.base;
             let buf = &feed.buf;
-            let resume = region.scan(pos, limit, &mut |t, s, e| {
+            let resume = region.scan_normalised(pos, limit, false, &mut |t, s, e, v| {
                 if memchr::memchr(b'\n', &buf[last.min(s)..s]).is_some() {
                     out.counts.finish(std::mem::take(&mut acc));
                 }
-                out.finding(base, buf, t, s, e, &mut acc);
+                out.finding(base, v, t, s, e, &mut acc);
                 last = e;
             });
             let counted_to = resume.min(len);
+            let mut found = Vec::new();
+            runs.scan(
+                &feed.buf[..len],
+                rpos,
+                counted_to,
+                end,
+                self.limits.decode_min,
+                &mut found,
+            );
+            for (s, e) in found {
+                out.decode_run(base, &feed.buf[..len], s, e);
+            }
             newlines += memchr::memchr_iter(b'\n', &feed.buf[nl_done..counted_to]).count() as u64;
-            out.sink.progress(base + counted_to as u64);
-            if feed.eof {
+            out.progress(base + counted_to as u64);
+            if end {
                 let trailing = len > 0 && feed.buf[len - 1] != b'\n';
                 if !acc.is_empty() {
                     out.counts.finish(acc);
                 }
+                if let Some(n) = nul {
+                    out.unreadable_here(&format!(
+                        "binary data (a NUL byte) at byte {} of text",
+                        base + n as u64
+                    ));
+                }
                 return Ok(newlines + u64::from(trailing));
             }
-            let keep_from = counted_to.saturating_sub(LOOKBACK);
+            let mut keep_from = counted_to.saturating_sub(LOOKBACK);
+            if let Some(rs) = runs.start {
+                if counted_to - rs > self.max_record {
+                    out.unreadable_here(&format!(
+                        "encoded run at byte {} longer than {} bytes (limit max_record)",
+                        base + rs as u64,
+                        self.max_record
+                    ));
+                    runs = crate::read::RunScan::default();
+                } else {
+                    keep_from = keep_from.min(rs);
+                }
+            }
             feed.drop_front(keep_from);
+            runs.shift(keep_from);
             pos = counted_to - keep_from;
+            rpos = pos;
             nl_done = pos;
             last = last.saturating_sub(keep_from);
             utf8_done = utf8_done.saturating_sub(keep_from);
@@ -373,7 +545,7 @@ impl Scanner {
     /// The first non-blank row is taken as the header: classification
     /// relies on column names, and a file without them is still scanned for
     /// patterns (its first row is then classified as names, harmlessly).
-    fn delimited<R: Read>(
+    pub(crate) fn delimited<R: Read>(
         &self,
         feed: &mut Feed<R>,
         delim: u8,
@@ -393,22 +565,25 @@ impl Scanner {
                     match &header {
                         _ if blank => {}
                         None => {
-                            header = Some(
-                                fields
-                                    .iter()
-                                    .map(|&(s, e)| {
-                                        columns::classify(&String::from_utf8_lossy(&feed.buf[s..e]))
-                                    })
-                                    .collect(),
-                            )
+                            let names: Vec<String> = fields
+                                .iter()
+                                .map(|&(s, e)| {
+                                    String::from_utf8_lossy(&feed.buf[s..e]).into_owned()
+                                })
+                                .collect();
+                            header = Some(names.iter().map(|n| columns::classify(n)).collect());
+                            out.columns = names;
                         }
                         Some(h) => {
                             records += 1;
+                            out.row = records;
                             let mut acc = RecordAcc::default();
                             for (i, &span) in fields.iter().enumerate() {
                                 let class = h.get(i).copied().unwrap_or_default();
-                                out.value(feed.base, &feed.buf, span, &class, &mut acc);
+                                out.col = Some(i);
+                                out.value(feed.base, &feed.buf, span, &class, &mut acc, false);
                             }
+                            out.col = None;
                             out.counts.finish(acc);
                         }
                     }
@@ -426,10 +601,18 @@ impl Scanner {
                             limit: self.max_record,
                         });
                     }
-                    out.sink.progress(feed.base);
+                    out.progress(feed.base);
                     feed.fill(feed.buf.len() + self.chunk)?;
+                    if let Some(n) = feed.nul {
+                        let at = (n - feed.base) as usize;
+                        out.resume = 0;
+                        return Err(feed.malformed("CSV", at, "NUL byte"));
+                    }
                 }
-                Err(CsvErr::Malformed(at, detail)) => return Err(feed.malformed("CSV", at, detail)),
+                Err(CsvErr::Malformed(at, detail)) => {
+                    out.resume = pos;
+                    return Err(feed.malformed("CSV", at, detail));
+                }
             }
         }
     }
@@ -744,10 +927,10 @@ impl Json {
             (Tok::Str(s, e) | Tok::Scalar(s, e), E::Value | E::ValueOrClose) => {
                 let class = self.value_class();
                 match self.recs.last_mut() {
-                    Some((acc, _)) => out.value(base, buf, (s, e), &class, acc),
+                    Some((acc, _)) => out.value(base, buf, (s, e), &class, acc, true),
                     None => {
                         let mut acc = RecordAcc::default();
-                        out.value(base, buf, (s, e), &class, &mut acc);
+                        out.value(base, buf, (s, e), &class, &mut acc, true);
                         self.records += 1;
                         out.counts.finish(acc);
                     }
@@ -761,7 +944,11 @@ impl Json {
 }
 
 impl Scanner {
-    fn json<R: Read>(&self, feed: &mut Feed<R>, out: &mut Out<'_>) -> Result<u64, GateError> {
+    pub(crate) fn json<R: Read>(
+        &self,
+        feed: &mut Feed<R>,
+        out: &mut Out<'_>,
+    ) -> Result<u64, GateError> {
         let mut st = Json {
             stack: Vec::new(),
             expect: Expect::Value,
@@ -780,6 +967,7 @@ impl Scanner {
             if pos == feed.buf.len() {
                 if feed.eof {
                     if !st.stack.is_empty() {
+                        out.resume = pos;
                         return Err(feed.malformed("JSON", pos, "unexpected end of input"));
                     }
                     return Ok(st.records);
@@ -789,12 +977,17 @@ impl Scanner {
             }
             match json_token(&feed.buf, pos, feed.eof) {
                 Ok((tok, next)) => {
-                    st.step(&tok, &feed.buf, feed.base, out)
-                        .map_err(|d| feed.malformed("JSON", pos, d))?;
+                    if let Err(d) = st.step(&tok, &feed.buf, feed.base, out) {
+                        out.resume = pos;
+                        return Err(feed.malformed("JSON", pos, d));
+                    }
                     pos = next;
                 }
                 Err(JsonErr::Incomplete) => self.refill(feed, &mut pos, out)?,
-                Err(JsonErr::Malformed(at, d)) => return Err(feed.malformed("JSON", at, d)),
+                Err(JsonErr::Malformed(at, d)) => {
+                    out.resume = pos;
+                    return Err(feed.malformed("JSON", at, d));
+                }
             }
         }
     }
@@ -815,7 +1008,7 @@ impl Scanner {
                 limit: self.max_record,
             });
         }
-        out.sink.progress(feed.base);
+        out.progress(feed.base);
         feed.fill(feed.buf.len() + self.chunk)
     }
 }

@@ -9,6 +9,7 @@
 
 use crate::context::{self, Ctx};
 use crate::entity::EntityType;
+use crate::norm;
 use crate::validate;
 
 const ALNUM: u8 = 1;
@@ -200,6 +201,58 @@ impl Region<'_> {
             }
         }
         i
+    }
+
+    /// [`Region::scan`] over the [`norm`] rewrite of the region when it has
+    /// one: `emit` gets spans of the original bytes and the value as read
+    /// (ASCII). `json` decodes `\u` escapes (the region is a JSON string).
+    pub fn scan_normalised(
+        &self,
+        from: usize,
+        limit: usize,
+        json: bool,
+        emit: &mut impl FnMut(EntityType, usize, usize, &[u8]),
+    ) -> usize {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<norm::Normalised> = Default::default();
+        }
+        let input = &self.buf[self.floor..];
+        if !norm::needed(input, json) {
+            return self.scan(from, limit, &mut |t, s, e| emit(t, s, e, &self.buf[s..e]));
+        }
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut n) => self.scan_rewritten(&mut n, from, limit, json, emit),
+            Err(_) => self.scan_rewritten(&mut Default::default(), from, limit, json, emit),
+        })
+    }
+
+    fn scan_rewritten(
+        &self,
+        n: &mut norm::Normalised,
+        from: usize,
+        limit: usize,
+        json: bool,
+        emit: &mut impl FnMut(EntityType, usize, usize, &[u8]),
+    ) -> usize {
+        let input = &self.buf[self.floor..];
+        if !norm::normalise_into(input, json, n) {
+            return self.scan(from, limit, &mut |t, s, e| emit(t, s, e, &self.buf[s..e]));
+        }
+        let f = self.floor;
+        let view = Region {
+            buf: &n.bytes,
+            floor: 0,
+            hint: self.hint,
+        };
+        let resume = view.scan(
+            n.position(from.saturating_sub(f)),
+            n.position(limit.saturating_sub(f)),
+            &mut |t, s, e| {
+                let (os, oe) = n.span(input, s, e);
+                emit(t, f + os, f + oe, &n.bytes[s..e]);
+            },
+        );
+        (f + n.origin(resume)).max(limit)
     }
 
     fn trigger(&self, i: usize) -> Option<usize> {
@@ -423,8 +476,12 @@ impl Region<'_> {
         compact[..4].copy_from_slice(&self.buf[s..a_end]);
         let mut have = 4;
         let mut j = a_end;
+        let sep = self.at(j);
+        if !matches!(sep, b' ' | b'-' | b'.' | b'/') {
+            return None;
+        }
         while have < expected {
-            if self.at(j) != b' ' {
+            if self.at(j) != sep {
                 return None;
             }
             let gs = j + 1;
@@ -504,17 +561,19 @@ impl Region<'_> {
             let e = self.run(j, DIGIT);
             g.start[g.n] = j;
             g.end[g.n] = e;
-            let sep = self.at(e);
+            let crlf = self.at(e) == b'\r' && self.at(e + 1) == b'\n';
+            let width = 1 + usize::from(crlf);
+            let sep = if crlf { b'\n' } else { self.at(e) };
             g.sep[g.n] = sep;
             g.n += 1;
             if g.n == 8
                 || e - s > 40
-                || !matches!(sep, b' ' | b'-' | b'.')
-                || !self.is(e + 1, DIGIT)
+                || !matches!(sep, b' ' | b'-' | b'.' | b'/' | b'\n')
+                || !self.is(e + width, DIGIT)
             {
                 return g;
             }
-            j = e + 1;
+            j = e + width;
         }
     }
 
@@ -526,7 +585,7 @@ impl Region<'_> {
             let allowed = if k == g.n {
                 full_ok
             } else {
-                g.sep[k - 1] == b' '
+                matches!(g.sep[k - 1], b' ' | b'\n')
             };
             if !allowed {
                 continue;
@@ -541,8 +600,16 @@ impl Region<'_> {
     fn classify(&self, g: &Groups, k: usize) -> Option<(EntityType, usize, usize)> {
         let s = g.start[0];
         let e = g.end[k - 1];
+        if g.sep[..k - 1].contains(&b'\n') {
+            return self.split_card(g, k).map(|t| (t, s, e));
+        }
         if k == 4 && g.seps_all(4, b'.') {
-            return self.ipv4(g).map(|()| (EntityType::IpAddress, s, e));
+            if let Some(()) = self.ipv4(g) {
+                return Some((EntityType::IpAddress, s, e));
+            }
+            if !(g.lens(4, &[4, 4, 4, 4]) || g.lens(4, &[4, 4, 4, 3])) {
+                return None;
+            }
         }
         if k == 2 && g.sep[0] == b'.' {
             return self
@@ -564,11 +631,34 @@ impl Region<'_> {
             }
         }
         let digits = &digits[..n.min(19)];
+        let slashed = g.sep[..k - 1].contains(&b'/');
         self.ssn(g, k, digits)
             .or_else(|| self.card_or_imei(g, k, digits))
             .or_else(|| self.passport(g, k, digits))
-            .or_else(|| self.grouped_phone(g, k))
+            .or_else(|| (!slashed).then(|| self.grouped_phone(g, k)).flatten())
             .map(|t| (t, s, e))
+    }
+
+    /// A card number broken over two lines (`41111111` / `11111111`, or
+    /// `4111 1111` / `1111 1111`): one line break, the other separators
+    /// uniform, and a valid card with the usual 15 or 16 digits.
+    fn split_card(&self, g: &Groups, k: usize) -> Option<EntityType> {
+        let seps = &g.sep[..k - 1];
+        if seps.iter().filter(|&&c| c == b'\n').count() != 1 {
+            return None;
+        }
+        let mut other = seps.iter().filter(|&&c| c != b'\n');
+        let first = other.next().copied();
+        if other.any(|&c| Some(c) != first) || (0..k).any(|i| g.len(i) < 4) {
+            return None;
+        }
+        if !matches!(g.digits(k), 15 | 16) || (k > 2 && !card_grouping(g, k)) {
+            return None;
+        }
+        let digits: Vec<u8> = (0..k)
+            .flat_map(|i| self.buf[g.start[i]..g.end[i]].iter().copied())
+            .collect();
+        validate::payment_card(&digits).then_some(EntityType::PaymentCard)
     }
 
     fn ipv4(&self, g: &Groups) -> Option<()> {
@@ -587,7 +677,8 @@ impl Region<'_> {
 
     fn ssn(&self, g: &Groups, k: usize, digits: &[u8]) -> Option<EntityType> {
         let dashed = g.lens(k, &[3, 2, 4]) && g.seps_all(k, b'-');
-        let spaced = g.lens(k, &[3, 2, 4]) && g.seps_all(k, b' ');
+        let spaced = g.lens(k, &[3, 2, 4])
+            && (g.seps_all(k, b' ') || g.seps_all(k, b'.') || g.seps_all(k, b'/'));
         let compact = k == 1 && digits.len() == 9;
         if !(dashed || spaced || compact) {
             return None;
@@ -608,7 +699,7 @@ impl Region<'_> {
         if !(12..=19).contains(&d) {
             return None;
         }
-        let uniform = k == 1 || g.seps_all(k, b' ') || g.seps_all(k, b'-');
+        let uniform = k == 1 || [b' ', b'-', b'.', b'/'].iter().any(|&c| g.seps_all(k, c));
         if !uniform {
             return None;
         }
@@ -801,7 +892,7 @@ pub fn scan_slice(buf: &[u8]) -> Vec<(EntityType, usize, usize)> {
         floor: 0,
         hint: 0,
     }
-    .scan(0, buf.len(), &mut |t, s, e| out.push((t, s, e)));
+    .scan_normalised(0, buf.len(), false, &mut |t, s, e, _| out.push((t, s, e)));
     out
 }
 
@@ -905,6 +996,42 @@ mod tests {
             "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy",
         );
         one("Breite: -33.8688°", "geo_coordinate", "-33.8688");
+        one(
+            "card 4111.1111.1111.1111 exp",
+            "payment_card",
+            "4111.1111.1111.1111",
+        );
+        one(
+            "card 4111/1111/1111/1111 exp",
+            "payment_card",
+            "4111/1111/1111/1111",
+        );
+        one(
+            "card 41111111\n11111111 ok",
+            "payment_card",
+            "41111111\n11111111",
+        );
+        one(
+            "card 4111 1111\r\n1111 1111 ok",
+            "payment_card",
+            "4111 1111\r\n1111 1111",
+        );
+        one(
+            "Karte ４１１１１１１１１１１１１１１１",
+            "payment_card",
+            "４１１１１１１１１１１１１１１１",
+        );
+        one(
+            "card 4111\u{200b}1111\u{200b}1111\u{200b}1111 x",
+            "payment_card",
+            "4111\u{200b}1111\u{200b}1111\u{200b}1111",
+        );
+        one("SSN 536.22.1234", "us_ssn", "536.22.1234");
+        one(
+            "IBAN DE89-3704-0044-0532-0130-00",
+            "iban",
+            "DE89-3704-0044-0532-0130-00",
+        );
         assert_eq!(found("at 55.7558, 37.6173 today").len(), 2);
         assert_eq!(found("Координаты: 55.751244 37.618423").len(), 2);
     }
@@ -932,5 +1059,10 @@ mod tests {
         none("lat 95.1234 and lon 181.1234");
         none("booking 123456789 and seat A12345678");
         none("IBAN GB82 WEST 1234 5698 7654 3");
+        none("release 2024.0115.1020.3012 and build 1.2.3.4567");
+        none("dates 2024/01/15 01/15/2024 and 12/31/1999 at 10:20");
+        none("ids 12345678\n87654321 and 20240115\n20240116");
+        none("ref 536/22/1234 and 536.22.1234 without context");
+        none("sha1 da39a3ee5e6b4b0d3255bfef95601890afd80709 md5 d41d8cd98f00b204e9800998ecf8427e");
     }
 }

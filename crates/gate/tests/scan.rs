@@ -1,7 +1,7 @@
 use detente_gate::cli::{run_scan, ScanArgs};
 use detente_gate::redact::{redact_bytes, RedactMode};
 use detente_gate::scan::{CollectSink, Format, NullSink, Scanner};
-use detente_gate::{Category, EntityType, GateError};
+use detente_gate::{Category, EntityType};
 use std::io::Write;
 
 fn scan(name: &str, data: &[u8]) -> (Vec<detente_gate::Finding>, detente_gate::FileSummary) {
@@ -86,34 +86,42 @@ fn json_container_of_records() {
 }
 
 #[test]
-fn bad_inputs_fail_cleanly() {
+fn bad_inputs_are_read_or_reported() {
     let sc = Scanner::default();
     let run = |name: &str, data: &[u8]| {
         sc.scan_reader(name, Some(name.as_ref()), data, None, &mut NullSink)
     };
-    assert!(matches!(
-        run("b.bin", b"\x7fELF\0\0\x01binary"),
-        Err(GateError::Binary(_))
-    ));
-    assert!(matches!(
-        run("u.csv", b"a,b\n\"open,1\n"),
-        Err(GateError::Malformed { .. })
-    ));
-    assert!(matches!(
-        run("q.csv", b"a,b\n\"x\"y,1\n"),
-        Err(GateError::Malformed { .. })
-    ));
-    for bad in [
-        &b"{\"a\": }"[..],
-        b"[1, 2",
-        b"{\"a\" 1}",
-        b"[1,]x",
-        b"{\"a\":tru}",
+    let small = run("b.bin", b"\x7fELF\0\0\x01binary").unwrap();
+    assert_eq!(small.format, Format::Binary);
+    assert!(small.unreadable.is_empty());
+    assert!(small.warnings[0].contains("binary content skipped"));
+    let mut big = b"\x7fELF\0\0\x01".to_vec();
+    big.resize(40_000, 7);
+    let big = run("b.bin", &big).unwrap();
+    assert!(
+        big.unreadable[0].reason.contains("limit binary_allowance"),
+        "{:?}",
+        big.unreadable
+    );
+    for (name, bad) in [
+        ("u.csv", &b"a,b\n\"open,1\n"[..]),
+        ("q.csv", b"a,b\n\"x\"y,1\n"),
+        ("m.json", b"{\"a\": }"),
+        ("m.json", b"[1, 2"),
+        ("m.json", b"{\"a\" 1}"),
+        ("m.json", b"[1,]x"),
+        ("m.json", b"{\"a\":tru}"),
     ] {
-        let e = run("m.json", bad).unwrap_err();
-        assert!(matches!(e, GateError::Malformed { .. }), "{e}");
-        assert!(!e.to_string().contains('\n'));
+        let s = run(name, bad).unwrap();
+        assert!(
+            s.warnings[0].contains("scanned as text"),
+            "{:?}",
+            s.warnings
+        );
+        assert!(!s.warnings[0].contains('\n'));
     }
+    let s = run("m.json", b"{\"a\": [\"ssn 536-22-1234\",}").unwrap();
+    assert_eq!(s.findings[&EntityType::UsSsn], 1);
     let mut invalid = b"caf\xe9 ssn 536-22-1234 \xff\xfe end".to_vec();
     invalid.extend_from_slice(b"\n");
     let s = run("i.txt", &invalid).unwrap();
@@ -144,7 +152,8 @@ fn fifty_megabyte_single_line() {
     };
     let mut csv = b"notes\n".to_vec();
     csv.extend_from_slice(&line[..3 << 20]);
-    let e = small
+    csv.extend_from_slice(b" ssn 536-22-1234\n");
+    let s = small
         .scan_reader(
             "long.csv",
             Some("long.csv".as_ref()),
@@ -152,8 +161,9 @@ fn fifty_megabyte_single_line() {
             None,
             &mut NullSink,
         )
-        .unwrap_err();
-    assert!(matches!(e, GateError::TooLong { .. }), "{e}");
+        .unwrap();
+    assert!(s.warnings[0].contains("longer than 1048576 bytes; the rest is scanned as text"));
+    assert_eq!(s.findings[&EntityType::UsSsn], 1);
 }
 
 #[test]
@@ -215,9 +225,12 @@ fn run_scan_exit_codes() {
         format!("{:?}", std::process::ExitCode::from(1))
     );
     std::fs::write(dir.path().join("broken.json"), b"{\"a\": [1, }").unwrap();
+    assert_eq!(code(vec![dir.path().join("broken.json")]), ok);
+    let unreadable = dir.path().join("blob.bin");
+    std::fs::write(&unreadable, vec![0u8; 100_000]).unwrap();
     assert_eq!(
-        code(vec![dir.path().into()]),
-        format!("{:?}", std::process::ExitCode::from(2))
+        code(vec![unreadable]),
+        format!("{:?}", std::process::ExitCode::from(1))
     );
     assert_eq!(
         code(vec![dir.path().join("missing")]),

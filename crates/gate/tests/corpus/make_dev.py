@@ -39,7 +39,7 @@ def luhn(body):
 
 
 def iban_ok(s):
-    s = s.replace(" ", "")
+    s = re.sub(r"[ ./-]", "", s)
     r = s[4:] + s[:4]
     n = "".join(str(int(c, 36)) for c in r)
     return int(n) % 97 == 1
@@ -192,10 +192,16 @@ File names like report@2x.png or icon@3x.jpg are assets.
 Check the CIDR 2001:db8::/32 and host [[ip_address|2001:db8::8a2e:370:7334]].
 The time is 10:20 and the clock showed 23:59:59.
 Passport numbers are 9 digits; example: none provided. Booking 123456789 confirmed.
+Release notes: agent 2024.0115.1020.3012 replaces 2023.1231.0959.0001; kernel 5.15.0-91-generic, nginx/1.24.0, Chrome 120.0.6099.109, firmware 4.2.1.1077.
+Timeline (UTC): 2025-04-12T03:11:09.123456Z first hit, epoch ms 1712891469123, compact 20250412031109, local 2025/04/12 03:11, dated 12/04/2025 and 04.12.2025.
+Hashes: md5 d41d8cd98f00b204e9800998ecf8427e, sha1 da39a3ee5e6b4b0d3255bfef95601890afd80709, sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08, commit 3f2a9c1b.
+Ticket 2025.04.12.0001, invoice 2025/0412/0311/0001, order 1234.5678.9012 shipped.
+Seized notebook: card [[payment_card|4111.1111.1111.1111]] and [[payment_card|5500/0055/5555/5559]], SSN written [[us_ssn|536.22.1234]].
+Чат: карта [[payment_card|４１１１１１１１１１１１１１１１]], ещё одна [[payment_card|5500​0055​5555​5559]], IBAN [[iban|DE89-3704-0044-0532-0130-00]].
 """.strip().splitlines()
 
 PLACEHOLDER = re.compile(r"\{luhn:([0-9 \-]+)\}")
-LABEL = re.compile(r"\[\[(\w+)\|(.+?)\]\]")
+LABEL = re.compile(r"\[\[(\w+)\|(.+?)\]\]", re.S)
 
 
 def expand_luhn(m):

@@ -779,6 +779,71 @@ async fn the_gate_scans_cited_content_with_the_event() {
     drop(b);
 }
 
+/// The gate reads what officers send: a zip of CSV logs attached to a request
+/// for an RU peer is opened, and 12,000 distinct card numbers in it hold the
+/// request (us-dsp, financial bulk threshold 10,000); the same zip with 20
+/// cards is delivered.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_zip_of_card_logs_is_held_in_bulk_and_delivered_when_small() {
+    let t = tempfile::tempdir().unwrap();
+    let (da, db) = (
+        init(t.path(), "cert-us.example", "US"),
+        init(t.path(), "cert-ru.example", "RU"),
+    );
+    let a = serve(&da, "127.0.0.1:0").await;
+    let b = serve(&db, "127.0.0.1:0").await;
+    peer(&a, &b, "RU").await;
+    peer(&b, &a, "US").await;
+    let c = reqwest::Client::new();
+    for (n, held) in [(12_000, true), (20, false)] {
+        let month = |from: usize, to: usize| {
+            let mut csv = String::from("timestamp,card\n");
+            for i in from..to {
+                let card = detente_gate::gen::with_luhn(&format!("4{:014}", i + 1));
+                csv.push_str(&format!("2021-01-01T00:00:{:02}Z,{card}\n", i % 60));
+            }
+            csv.into_bytes()
+        };
+        let zip = detente_gate::gen::zip_archive(&[
+            ("2021/jan.csv", &month(0, n / 2)),
+            ("2021/feb.csv", &month(n / 2, n)),
+        ]);
+        let up: Value = c
+            .post(format!("{}/api/v1/attachments", a.base))
+            .basic_auth("officer", Some("officer-password"))
+            .header("content-type", "application/zip")
+            .body(zip.clone())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut request = request_to("cert-ru.example", n);
+        request["attachments"] = json!([{ "name": "logs.zip", "media_type": "application/zip",
+                                           "size": zip.len(), "sha256": up["sha256"] }]);
+        let r = c
+            .post(format!("{}/api/v1/requests", a.base))
+            .basic_auth("officer", Some("officer-password"))
+            .json(&request)
+            .send()
+            .await
+            .unwrap();
+        if held {
+            assert_eq!(r.status(), 422);
+            let detail = r.json::<Value>().await.unwrap()["detail"].to_string();
+            assert!(detail.contains("held it for review"), "{detail}");
+            continue;
+        }
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let id = r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        show_until(&c, &b, &id, |v| v["status"] == "delivered").await;
+    }
+}
+
 /// A TLS-terminating proxy (as a deployment would put in front of a node) on
 /// `listener`, for `localhost`, with a certificate from a fresh CA; returns the
 /// CA certificate (PEM).

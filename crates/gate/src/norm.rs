@@ -1,0 +1,288 @@
+//! Unicode normalisation ahead of the byte-oriented recognizers.
+//!
+//! Every recognised entity is ASCII, so text that writes its digits another
+//! way (fullwidth `４１１１`, Arabic-Indic digits, digits with zero-width
+//! spaces between them, an en dash as group separator, a JSON `\uFF14`
+//! escape) would pass unseen. [`normalise`] rewrites such text into the ASCII
+//! the recognizers read and keeps, for every output byte, the offset of the
+//! input byte it came from, so findings still point into the original (which
+//! redaction needs). Pure-ASCII input, the common case, is left alone at the
+//! cost of one `is_ascii` pass.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// A rewritten copy and, per output byte, the input offset it came from.
+#[derive(Default)]
+pub struct Normalised {
+    pub bytes: Vec<u8>,
+    map: Vec<u32>,
+    input_len: usize,
+}
+
+impl Normalised {
+    /// Input offset of output offset `i` (`i` may be the end).
+    pub fn origin(&self, i: usize) -> usize {
+        self.map.get(i).map_or(self.input_len, |&o| o as usize)
+    }
+
+    /// Input span of output span `s..e`: from the first source byte to the
+    /// end of the last source character.
+    pub fn span(&self, input: &[u8], s: usize, e: usize) -> (usize, usize) {
+        if e == 0 || e <= s {
+            let o = self.origin(s);
+            return (o, o);
+        }
+        let last = self.origin(e - 1);
+        (self.origin(s), last + char_len(input, last))
+    }
+
+    /// First output offset whose origin is at or after input offset `o`.
+    pub fn position(&self, o: usize) -> usize {
+        self.map.partition_point(|&m| (m as usize) < o)
+    }
+}
+
+/// Length of the source unit at `at`: a UTF-8 character, a JSON `\u`
+/// escape (two for a surrogate pair), or one byte.
+fn char_len(input: &[u8], at: usize) -> usize {
+    if input.get(at) == Some(&b'\\') && input.get(at + 1) == Some(&b'u') {
+        return if is_high_surrogate_escape(&input[at..]) {
+            12
+        } else {
+            6
+        };
+    }
+    match input.get(at) {
+        Some(b) if *b >= 0xf0 => 4,
+        Some(b) if *b >= 0xe0 => 3,
+        Some(b) if *b >= 0xc0 => 2,
+        _ => 1,
+    }
+    .min(input.len().saturating_sub(at))
+    .max(1)
+}
+
+fn is_high_surrogate_escape(s: &[u8]) -> bool {
+    parse_hex4(s.get(2..6)).is_some_and(|h| (0xd800..0xdc00).contains(&h))
+        && s.get(6..8) == Some(b"\\u")
+        && parse_hex4(s.get(8..12)).is_some_and(|l| (0xdc00..0xe000).contains(&l))
+}
+
+fn parse_hex4(s: Option<&[u8]>) -> Option<u32> {
+    let s = std::str::from_utf8(s?).ok()?;
+    u32::from_str_radix(s, 16).ok()
+}
+
+/// Invisible format characters (Unicode category Cf and kin) that split a
+/// number for the eye of a regex but not for a reader.
+fn is_invisible(c: char) -> bool {
+    matches!(c as u32,
+        0x00ad | 0x034f | 0x061c | 0x115f | 0x1160 | 0x17b4 | 0x17b5 | 0x180b..=0x180f
+        | 0x200b..=0x200f | 0x202a..=0x202e | 0x2060..=0x206f | 0x3164 | 0xfe00..=0xfe0f
+        | 0xfeff | 0xffa0 | 0xfff0..=0xfffb | 0x1d173..=0x1d17a | 0xe0000..=0xe0fff)
+}
+
+/// Starts of the decimal digit blocks of scripts in common use (each holds
+/// 0-9 in order); NFKC leaves these alone.
+const DIGIT_BLOCKS: &[u32] = &[
+    0x0660, 0x06f0, 0x07c0, 0x0966, 0x09e6, 0x0a66, 0x0ae6, 0x0b66, 0x0be6, 0x0c66, 0x0ce6, 0x0d66,
+    0x0de6, 0x0e50, 0x0ed0, 0x0f20, 0x1040, 0x1090, 0x17e0, 0x1810, 0x1946, 0x19d0, 0x1a80, 0x1a90,
+    0x1b50, 0x1bb0, 0x1c40, 0x1c50, 0xa620, 0xa8d0, 0xa900, 0xa9d0, 0xaa50, 0xabf0,
+];
+
+fn ascii_of(c: char) -> Option<u8> {
+    let u = c as u32;
+    let digit_range = (0x0660..0x1c5a).contains(&u) || (0xa620..0xabfa).contains(&u);
+    if let Some(start) = digit_range
+        .then(|| DIGIT_BLOCKS.iter().find(|&&s| (s..s + 10).contains(&u)))
+        .flatten()
+    {
+        return Some(b'0' + (u - start) as u8);
+    }
+    match u {
+        0x2010..=0x2015 | 0x2212 | 0xfe58 | 0xfe63 | 0xff0d => Some(b'-'),
+        0x2000..=0x200a | 0x202f | 0x205f | 0x3000 | 0x00a0 => Some(b' '),
+        0x2024 | 0xff0e | 0x3002 => Some(b'.'),
+        0x2044 | 0x2215 | 0xff0f => Some(b'/'),
+        _ => None,
+    }
+}
+
+/// Lead bytes of the characters [`normalise`] may rewrite: Latin-1
+/// symbols (NBSP, soft hyphen, superscripts), the digit blocks, general
+/// punctuation and symbols (U+2000-U+2FFF), CJK symbols, fullwidth forms,
+/// and the astral planes (mathematical digits, tags). Cyrillic, Greek or
+/// CJK ideographs alone need no rewrite, so their text skips the copy.
+fn may_change(b: u8) -> bool {
+    matches!(
+        b,
+        0xc2 | 0xcd | 0xd8..=0xdf | 0xe0..=0xe3 | 0xea | 0xef..=0xf4
+    )
+}
+
+/// Whether `input` could change under [`normalise`]: a byte leading such a
+/// character, or (for JSON strings) a `\u` escape.
+pub fn needed(input: &[u8], json: bool) -> bool {
+    (!input.is_ascii() && input.iter().any(|&b| may_change(b)))
+        || (json && memchr::memmem::find(input, b"\\u").is_some())
+}
+
+/// Rewrites `input`, or `None` when nothing would change. `json` decodes
+/// `\uXXXX` escapes (the input is the inside of a JSON string).
+pub fn normalise(input: &[u8], json: bool) -> Option<Normalised> {
+    let mut n = Normalised {
+        bytes: Vec::new(),
+        map: Vec::new(),
+        input_len: 0,
+    };
+    normalise_into(input, json, &mut n).then_some(n)
+}
+
+/// [`normalise`] into `n`, reusing its buffers (the scanner calls this
+/// once per chunk); false when nothing would change.
+pub fn normalise_into(input: &[u8], json: bool, n: &mut Normalised) -> bool {
+    if !needed(input, json) {
+        return false;
+    }
+    n.bytes.clear();
+    n.map.clear();
+    n.bytes.reserve(input.len());
+    n.map.reserve(input.len());
+    n.input_len = input.len();
+    let mut changed = false;
+    let mut i = 0;
+    while i < input.len() {
+        // Everything up to the next byte that may start a rewrite is copied
+        // as is: ASCII, and the letters of most scripts.
+        let j = i + input[i..]
+            .iter()
+            .position(|&b| may_change(b) || (json && b == b'\\'))
+            .unwrap_or(input.len() - i);
+        if j > i {
+            n.bytes.extend_from_slice(&input[i..j]);
+            n.map.extend(i as u32..j as u32);
+            i = j;
+            continue;
+        }
+        let b = input[i];
+        if b == b'\\' && json && input.get(i + 1) == Some(&b'u') {
+            if let Some(c) = json_escape(&input[i..]) {
+                push_char(n, c, i, None);
+                changed = true;
+                i += char_len(input, i);
+                continue;
+            }
+        }
+        if b < 0x80 {
+            n.bytes.push(b);
+            n.map.push(i as u32);
+            i += 1;
+            continue;
+        }
+        let len = char_len(input, i);
+        match std::str::from_utf8(&input[i..i + len]) {
+            Ok(s) => {
+                let c = s.chars().next().unwrap_or('\u{fffd}');
+                changed |= push_char(n, c, i, Some(&input[i..i + len]));
+            }
+            Err(_) => {
+                n.bytes.push(b);
+                n.map.push(i as u32);
+                i += 1;
+                continue;
+            }
+        }
+        i += len;
+    }
+    changed
+}
+
+fn json_escape(s: &[u8]) -> Option<char> {
+    let h = parse_hex4(s.get(2..6))?;
+    if is_high_surrogate_escape(s) {
+        let l = parse_hex4(s.get(8..12))?;
+        return char::from_u32(0x10000 + ((h - 0xd800) << 10) + (l - 0xdc00));
+    }
+    char::from_u32(h)
+}
+
+/// Blocks holding characters whose NFKC form is ASCII (fullwidth forms,
+/// super- and subscripts, enclosed and mathematical alphanumerics,
+/// ligatures, compatibility spaces): NFKC is asked only about these, which
+/// keeps Cyrillic or CJK text at the speed of a copy.
+fn has_ascii_compat(c: char) -> bool {
+    matches!(c as u32,
+        0x00a0..=0x00bf | 0x02b0..=0x02ff | 0x2000..=0x2bff | 0x3000..=0x33ff
+        | 0xfb00..=0xfb06 | 0xfe10..=0xfe6f | 0xff00..=0xffef | 0x1d400..=0x1d7ff
+        | 0x1f100..=0x1f1ff)
+}
+
+/// Appends the ASCII reading of `c` (nothing for an invisible character),
+/// else `raw` (its own bytes); returns whether the output differs.
+fn push_char(n: &mut Normalised, c: char, at: usize, raw: Option<&[u8]>) -> bool {
+    let mut emit = |bytes: &[u8]| {
+        n.bytes.extend_from_slice(bytes);
+        n.map.extend(std::iter::repeat_n(at as u32, bytes.len()));
+    };
+    if is_invisible(c) {
+        return true;
+    }
+    if let Some(a) = ascii_of(c) {
+        emit(&[a]);
+        return true;
+    }
+    if !has_ascii_compat(c) {
+        let mut tmp = [0u8; 4];
+        emit(raw.unwrap_or_else(|| c.encode_utf8(&mut tmp).as_bytes()));
+        return raw.is_none();
+    }
+    let mut folded = [0u8; 8];
+    let mut len = 0;
+    let mut ascii = true;
+    for f in std::iter::once(c).nfkc() {
+        if !f.is_ascii() || len == folded.len() {
+            ascii = false;
+            break;
+        }
+        folded[len] = f as u8;
+        len += 1;
+    }
+    if ascii && len > 0 {
+        emit(&folded[..len]);
+        return true;
+    }
+    let mut tmp = [0u8; 4];
+    emit(raw.unwrap_or_else(|| c.encode_utf8(&mut tmp).as_bytes()));
+    raw.is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(s: &str) -> String {
+        String::from_utf8(normalise(s.as_bytes(), true).unwrap().bytes).unwrap()
+    }
+
+    #[test]
+    fn rewrites_what_hides_digits() {
+        assert_eq!(norm("４１１１－１１１１"), "4111-1111");
+        assert_eq!(norm("4111\u{200b}1111\u{2060}1111"), "411111111111");
+        assert_eq!(norm("٤١١١ 1111"), "4111 1111");
+        assert_eq!(norm("4111\u{2013}1111\u{00a0}x"), "4111-1111 x");
+        assert_eq!(norm(r"\uff14\uff11 \ud835\udfce"), "41 0");
+        assert_eq!(norm("Москва ４"), "Москва 4");
+        assert!(normalise(b"plain ascii", false).is_none());
+        assert!(normalise("Москва".as_bytes(), false).is_none());
+    }
+
+    #[test]
+    fn maps_back_to_the_input() {
+        let input = "ab４１\u{200b}1".as_bytes();
+        let n = normalise(input, false).unwrap();
+        assert_eq!(n.bytes, b"ab411");
+        assert_eq!(n.span(input, 2, 5), (2, input.len()));
+        assert_eq!(n.span(input, 0, 2), (0, 2));
+        assert_eq!(n.position(5), 3);
+    }
+}

@@ -1,0 +1,269 @@
+//! Documents the reader parses whole: Office and OpenDocument files (zip
+//! containers of XML), legacy OLE files, PDF and e-mail. Each hands its text
+//! to the scanners as members of the document, so a finding's path says
+//! where it was (`report.docx!/word/document.xml`, `export.xlsx!/Sheet1`).
+
+use crate::scan::{Format, Out};
+use std::io::{BufReader, Cursor, Read, Seek};
+
+/// The Office/OpenDocument flavour of a zip, by its parts.
+pub(crate) fn office_kind<R: Read + Seek>(zip: &mut zip::ZipArchive<R>) -> Option<Format> {
+    let has = |n: &str| zip.index_for_name(n).is_some();
+    if has("[Content_Types].xml") {
+        if has("xl/workbook.xml") {
+            return Some(Format::Xlsx);
+        }
+        if has("word/document.xml") {
+            return Some(Format::Docx);
+        }
+        if has("ppt/presentation.xml") {
+            return Some(Format::Pptx);
+        }
+    }
+    let mut mime = String::new();
+    let mut entry = zip.by_name("mimetype").ok()?;
+    (&mut entry).take(100).read_to_string(&mut mime).ok()?;
+    match mime.trim() {
+        "application/vnd.oasis.opendocument.spreadsheet" => Some(Format::Ods),
+        "application/vnd.oasis.opendocument.text" => Some(Format::Odt),
+        "application/vnd.oasis.opendocument.presentation" => Some(Format::Odt),
+        _ => None,
+    }
+}
+
+/// Parts that hold a document's text; embedded files are read as members,
+/// pictures are not (the gate reads no images).
+fn text_part(format: Format, name: &str) -> bool {
+    let xml = name.ends_with(".xml");
+    match format {
+        Format::Docx => {
+            xml && name.starts_with("word/")
+                && [
+                    "document",
+                    "header",
+                    "footer",
+                    "footnotes",
+                    "endnotes",
+                    "comments",
+                ]
+                .iter()
+                .any(|p| name["word/".len()..].starts_with(p))
+        }
+        Format::Pptx => {
+            xml && (name.starts_with("ppt/slides/slide")
+                || name.starts_with("ppt/notesSlides/")
+                || name.starts_with("ppt/comments/"))
+        }
+        _ => name == "content.xml" || name == "styles.xml",
+    }
+}
+
+fn embedded(name: &str) -> bool {
+    [
+        "word/embeddings/",
+        "ppt/embeddings/",
+        "xl/embeddings/",
+        "Object ",
+    ]
+    .iter()
+    .any(|p| name.starts_with(p))
+}
+
+use calamine::Reader as _;
+use mail_parser::MimeHeaders as _;
+
+pub(crate) fn office<R: Read + Seek>(
+    out: &mut Out<'_>,
+    mut zip: zip::ZipArchive<R>,
+    format: Format,
+) -> Format {
+    for i in 0..zip.len() {
+        let Some(name) = zip.name_for_index(i).map(String::from) else {
+            continue;
+        };
+        if embedded(&name) {
+            out.zip_entry(&mut zip, i);
+            continue;
+        }
+        if matches!(format, Format::Xlsx | Format::Ods) || !text_part(format, &name) {
+            continue;
+        }
+        let text = zip
+            .by_index(i)
+            .map_err(|e| e.to_string())
+            .and_then(|e| xml_text(BufReader::new(e), out.scanner.limits.max_document));
+        match text {
+            Ok(t) => out.extracted(&name, &t, Format::Text),
+            Err(e) => out.unreadable_here(&format!("{name}: corrupt document part: {e}")),
+        }
+    }
+    if matches!(format, Format::Xlsx | Format::Ods) {
+        let r = zip.into_inner();
+        let sheets = match format {
+            Format::Xlsx => calamine::Xlsx::new(r)
+                .map_err(|e| e.to_string())
+                .map(|mut w| w.worksheets()),
+            _ => calamine::Ods::new(r)
+                .map_err(|e| e.to_string())
+                .map(|mut w| w.worksheets()),
+        };
+        sheets_to_csv(out, sheets);
+    }
+    format
+}
+
+fn sheets_to_csv(
+    out: &mut Out<'_>,
+    sheets: Result<Vec<(String, calamine::Range<calamine::Data>)>, String>,
+) {
+    let sheets = match sheets {
+        Ok(s) => s,
+        Err(e) => return out.unreadable_here(&format!("corrupt spreadsheet: {e}")),
+    };
+    for (name, range) in sheets {
+        let mut csv = Vec::new();
+        for row in range.rows() {
+            for (i, cell) in row.iter().enumerate() {
+                if i > 0 {
+                    csv.push(b',');
+                }
+                let v = cell.to_string();
+                if v.contains([',', '"', '\n', '\r']) {
+                    csv.push(b'"');
+                    csv.extend(v.replace('"', "\"\"").bytes());
+                    csv.push(b'"');
+                } else {
+                    csv.extend(v.bytes());
+                }
+            }
+            csv.push(b'\n');
+        }
+        out.extracted(&name, &csv, Format::Csv);
+    }
+}
+
+/// The character data of an XML part, with a line break after each
+/// paragraph or row and a tab after each cell, so that runs split by the
+/// editor (`<w:t>4111</w:t><w:t>1111</w:t>`) join again.
+pub(crate) fn xml_text(r: impl std::io::BufRead, max: u64) -> Result<Vec<u8>, String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(r);
+    let mut buf = Vec::new();
+    let mut text = Vec::new();
+    loop {
+        match reader
+            .read_event_into(&mut buf)
+            .map_err(|e| e.to_string())?
+        {
+            Event::Text(t) => text.extend_from_slice(&t),
+            Event::CData(t) => text.extend_from_slice(&t),
+            Event::GeneralRef(r) => match r.resolve_char_ref() {
+                Ok(Some(c)) => text.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+                _ => text.push(match &*r {
+                    b"amp" => b'&',
+                    b"lt" => b'<',
+                    b"gt" => b'>',
+                    b"quot" => b'"',
+                    b"apos" => b'\'',
+                    _ => b' ',
+                }),
+            },
+            Event::End(e) => match e.local_name().as_ref() {
+                b"p" | b"h" | b"tr" | b"table-row" | b"li" => text.push(b'\n'),
+                b"tc" | b"table-cell" => text.push(b'\t'),
+                _ => {}
+            },
+            Event::Empty(e) => match e.local_name().as_ref() {
+                b"tab" => text.push(b'\t'),
+                b"br" | b"cr" | b"line-break" => text.push(b'\n'),
+                b"s" => text.push(b' '),
+                _ => {}
+            },
+            Event::Eof => break,
+            _ => {}
+        }
+        if text.len() as u64 > max {
+            return Err(format!("text over {max} bytes (limit max_document)"));
+        }
+        buf.clear();
+    }
+    Ok(text)
+}
+
+/// OLE compound files: legacy Excel is read; Word/PowerPoint binaries and
+/// encrypted OOXML (which Office stores in OLE) are not.
+pub(crate) fn ole<R: Read + Seek>(out: &mut Out<'_>, r: R) {
+    match calamine::Xls::new(r) {
+        Ok(mut wb) => {
+            let sheets = wb.worksheets();
+            sheets_to_csv(out, Ok(sheets));
+        }
+        Err(_) => out.unreadable_here(
+            "OLE compound file (encrypted Office document, or legacy Word/PowerPoint): format not supported",
+        ),
+    }
+}
+
+/// PDF text, page by page. lopdf rather than pdf-extract: one dependency
+/// that also writes the test fixtures, no panics on fonts it does not know
+/// (pdf-extract's common failure), and per-page extraction that keeps
+/// memory to one page of text; pages without a text layer (scans) yield
+/// nothing and are reported as unreadable.
+pub(crate) fn pdf(out: &mut Out<'_>, bytes: &[u8]) {
+    let doc = match std::panic::catch_unwind(|| lopdf::Document::load_mem(bytes)) {
+        Ok(Ok(d)) => d,
+        Ok(Err(lopdf::Error::Decryption(_))) => {
+            return out.unreadable_here("encrypted PDF (no password)")
+        }
+        Ok(Err(e)) => return out.unreadable_here(&format!("corrupt PDF: {e}")),
+        Err(_) => return out.unreadable_here("corrupt PDF: the parser failed"),
+    };
+    if doc.is_encrypted() && doc.encryption_state.is_none() {
+        return out.unreadable_here("encrypted PDF (no password)");
+    }
+    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    let mut blank = 0;
+    for p in &pages {
+        let text =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.extract_text(&[*p])));
+        match text {
+            Ok(Ok(t)) if t.trim().is_empty() => blank += 1,
+            Ok(Ok(t)) => out.extracted(&format!("page {p}"), t.as_bytes(), Format::Text),
+            Ok(Err(e)) => out.unreadable_here(&format!("page {p}: text not extractable: {e}")),
+            Err(_) => out.unreadable_here(&format!("page {p}: text not extractable")),
+        }
+    }
+    if blank > 0 && blank == pages.len() {
+        out.unreadable_here("PDF without a text layer (scanned pages?)");
+    }
+}
+
+/// E-mail: the header block, every text and HTML body, every attachment
+/// (a forwarded message is an attachment and is read the same way).
+pub(crate) fn mail(out: &mut Out<'_>, _hint: &str, bytes: &[u8]) {
+    let Some(msg) = mail_parser::MessageParser::default().parse(bytes) else {
+        out.unreadable_here("corrupt e-mail message");
+        return;
+    };
+    let header_end = memchr::memmem::find(bytes, b"\r\n\r\n")
+        .or_else(|| memchr::memmem::find(bytes, b"\n\n"))
+        .unwrap_or(bytes.len());
+    out.extracted("headers", &bytes[..header_end], Format::Text);
+    for (i, part) in msg.text_bodies().chain(msg.html_bodies()).enumerate() {
+        if let Some(t) = part.text_contents() {
+            out.extracted(&format!("body {}", i + 1), t.as_bytes(), Format::Text);
+        }
+    }
+    for (i, part) in msg.attachments().enumerate() {
+        let name = part
+            .attachment_name()
+            .map(String::from)
+            .unwrap_or_else(|| format!("attachment {}", i + 1));
+        let contents = match part.message() {
+            Some(m) => m.raw_message(),
+            None => part.contents(),
+        };
+        let c = Cursor::new(contents);
+        out.attachment(&name, c.into_inner());
+    }
+}
