@@ -156,10 +156,17 @@ async fn thresholds_aggregate_over_transfers_and_holds_need_a_reviewer() {
 async fn unreadable_payloads_never_leave() {
     let (_t, node) = us_node();
     let gate = Outbound::new(node).unwrap();
-    let binary = [0u8, 159, 146, 150, 0, 1, 2];
-    assert!(gate
+    // Unknown binary above the gate's small-file allowance: held, never sent.
+    let binary: Vec<u8> = (0..40_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let v = gate
         .check(&out("peer-ru.example", "bin", &[("x.bin", &binary)]))
-        .is_err());
+        .unwrap();
+    assert!(
+        matches!(v, Verdict::Withhold { hold: Some(_), .. }),
+        "{v:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
