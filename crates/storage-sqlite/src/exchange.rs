@@ -3,7 +3,7 @@
 use crate::{db_err, Cached, SqliteStore};
 use detente_storage::{
     AttachmentStore, CitationRow, CosignatureStore, EventRow, ExchangeStore, ExchangeWrite, Hash,
-    OutboxRow, RequestFilter, RequestRow, StorageError, SummaryRow, WriteDone,
+    OutboxRow, RequestFilter, RequestOrder, RequestRow, StorageError, SummaryRow, WriteDone,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -244,18 +244,41 @@ impl ExchangeStore for SqliteStore {
     }
 
     fn requests(&self, f: &RequestFilter) -> Result<Vec<RequestRow>, StorageError> {
+        let (key, dir, cmp) = match f.order {
+            RequestOrder::Submitted => ("submitted_at", "ASC", ">"),
+            RequestOrder::Newest => ("submitted_at", "DESC", "<"),
+            RequestOrder::Deadline => ("answer_by", "ASC", ">"),
+        };
         let c = self.reader()?;
         let mut st = c
             .prepare_cached(&format!(
                 "SELECT {REQUEST_COLUMNS} FROM requests WHERE (?1 IS NULL OR peer = ?1) \
                  AND (?2 IS NULL OR direction = ?2) AND (?3 IS NULL OR status = ?3) \
-                 AND (?4 IS NULL OR submitted_at >= ?4) ORDER BY submitted_at, id LIMIT ?5"
+                 AND (?4 IS NULL OR submitted_at >= ?4) AND (?5 IS NULL OR type = ?5) \
+                 AND (?6 IS NULL OR instr(lower(reference), lower(?6)) > 0) \
+                 AND (?7 = 0 OR closed_at IS NULL) \
+                 AND (?8 IS NULL OR (closed_at IS NULL AND answer_by < ?8)) \
+                 AND (?9 IS NULL OR ({key}, id) {cmp} (?9, ?10)) \
+                 ORDER BY {key} {dir}, id {dir} LIMIT ?11"
             ))
             .map_err(db_err)?;
         let limit = f.limit.map_or(i64::MAX, |l| l as i64);
+        let (after_key, after_id) = f.after.clone().unzip();
         let rows = st
             .query_map(
-                params![f.peer, f.direction, f.status, f.since, limit],
+                params![
+                    f.peer,
+                    f.direction,
+                    f.status,
+                    f.since,
+                    f.kind,
+                    f.text,
+                    f.open,
+                    f.overdue_at,
+                    after_key,
+                    after_id,
+                    limit
+                ],
                 request_row,
             )
             .map_err(db_err)?;
