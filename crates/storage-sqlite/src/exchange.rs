@@ -420,6 +420,20 @@ impl ExchangeStore for SqliteStore {
         rows.collect::<Result<_, _>>().map_err(db_err)
     }
 
+    fn outbox_troubled(&self, limit: u64) -> Result<Vec<OutboxRow>, StorageError> {
+        let c = self.reader()?;
+        let mut st = c
+            .prepare_cached(&format!(
+                "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE delivered_at IS NULL \
+                 AND (refused_at IS NOT NULL OR last_error IS NOT NULL) ORDER BY created DESC LIMIT ?1"
+            ))
+            .map_err(db_err)?;
+        let rows = st
+            .query_map([limit.min(i64::MAX as u64) as i64], outbox_row)
+            .map_err(db_err)?;
+        rows.collect::<Result<_, _>>().map_err(db_err)
+    }
+
     fn inbox_get(&self, digest: &Hash) -> Result<Option<String>, StorageError> {
         let c = self.reader()?;
         c.row(

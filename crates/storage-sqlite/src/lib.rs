@@ -514,7 +514,9 @@ impl PeerStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use detente_storage::{EventRow, ExchangeStore, RequestFilter, RequestOrder, RequestRow};
+    use detente_storage::{
+        EventRow, ExchangeStore, ExchangeWrite, OutboxRow, RequestFilter, RequestOrder, RequestRow,
+    };
 
     fn row(i: u64) -> EntryRow {
         EntryRow {
@@ -795,5 +797,41 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(ids(&s.requests(&text).unwrap()), ["r00", "r03", "r06", "r09"]);
+    }
+
+    #[test]
+    fn troubled_outbox_lists_failed_and_refused_not_delivered() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        let row = |b: u8| OutboxRow {
+            digest: [b; 32],
+            peer: "peer.example".into(),
+            request_id: "r".into(),
+            envelope: vec![],
+            created: format!("2026-01-01T00:00:0{b}.000000Z"),
+            attempts: 0,
+            next_attempt: "2026-01-01T00:00:00.000000Z".into(),
+            last_error: None,
+            delivered_at: None,
+            refused_at: None,
+        };
+        for b in 1..=4 {
+            s.outbox_add(&row(b)).unwrap();
+        }
+        let at = "2026-01-02T00:00:00.000000Z";
+        s.outbox_failed(&[2; 32], at, "connection refused").unwrap();
+        s.outbox_failed(&[3; 32], at, "timeout").unwrap();
+        s.outbox_delivered(&[3; 32], at).unwrap();
+        s.write(vec![ExchangeWrite::OutboxRefused {
+            digest: [4; 32],
+            at: at.into(),
+            error: "409".into(),
+        }])
+        .blocking_recv()
+        .unwrap()
+        .unwrap();
+        let got: Vec<u8> = s.outbox_troubled(10).unwrap().iter().map(|o| o.digest[0]).collect();
+        assert_eq!(got, [4, 2]);
+        assert_eq!(s.outbox_troubled(1).unwrap().len(), 1);
     }
 }

@@ -382,6 +382,9 @@ pub trait ExchangeStore: Send + Sync + 'static {
     ) -> Result<(), StorageError>;
     fn outbox_delivered(&self, digest: &Hash, at: &str) -> Result<(), StorageError>;
     fn outbox(&self, request_id: &str) -> Result<Vec<OutboxRow>, StorageError>;
+    /// Envelopes peers refused, or not yet delivered after a failed attempt,
+    /// most recent first; at most `limit` (what an operator must look at).
+    fn outbox_troubled(&self, limit: u64) -> Result<Vec<OutboxRow>, StorageError>;
     fn inbox_get(&self, digest: &Hash) -> Result<Option<String>, StorageError>;
     fn inbox_put(
         &self,
