@@ -11,3 +11,4 @@ mod hostile;
 mod log_api;
 mod openapi;
 mod peers;
+mod web;
