@@ -724,7 +724,12 @@ mod tests {
             id: id.clone(),
             direction: if i % 2 == 0 { "inbound" } else { "outbound" }.into(),
             peer: "peer.example".into(),
-            kind: if i % 3 == 0 { "preservation" } else { "consultation" }.into(),
+            kind: if i % 3 == 0 {
+                "preservation"
+            } else {
+                "consultation"
+            }
+            .into(),
             urgency: "normal".into(),
             tlp: "amber".into(),
             reference: format!("Case-{i:02}"),
@@ -782,7 +787,10 @@ mod tests {
             limit: Some(3),
             ..Default::default()
         };
-        assert_eq!(ids(&s.requests(&by_deadline).unwrap()), ["r07", "r06", "r05"]);
+        assert_eq!(
+            ids(&s.requests(&by_deadline).unwrap()),
+            ["r07", "r06", "r05"]
+        );
 
         let overdue = RequestFilter {
             overdue_at: Some("2026-02-23T00:00:00.000000Z".into()),
@@ -796,7 +804,10 @@ mod tests {
             kind: Some("preservation".into()),
             ..Default::default()
         };
-        assert_eq!(ids(&s.requests(&text).unwrap()), ["r00", "r03", "r06", "r09"]);
+        assert_eq!(
+            ids(&s.requests(&text).unwrap()),
+            ["r00", "r03", "r06", "r09"]
+        );
     }
 
     #[test]
@@ -830,7 +841,12 @@ mod tests {
         .blocking_recv()
         .unwrap()
         .unwrap();
-        let got: Vec<u8> = s.outbox_troubled(10).unwrap().iter().map(|o| o.digest[0]).collect();
+        let got: Vec<u8> = s
+            .outbox_troubled(10)
+            .unwrap()
+            .iter()
+            .map(|o| o.digest[0])
+            .collect();
         assert_eq!(got, [4, 2]);
         assert_eq!(s.outbox_troubled(1).unwrap().len(), 1);
     }
