@@ -722,9 +722,14 @@ mod tests {
         let id = format!("r{i:02}");
         let req = RequestRow {
             id: id.clone(),
-            direction: if i % 2 == 0 { "inbound" } else { "outbound" }.into(),
+            direction: if i.is_multiple_of(2) {
+                "inbound"
+            } else {
+                "outbound"
+            }
+            .into(),
             peer: "peer.example".into(),
-            kind: if i % 3 == 0 {
+            kind: if i.is_multiple_of(3) {
                 "preservation"
             } else {
                 "consultation"

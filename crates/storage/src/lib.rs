@@ -292,7 +292,7 @@ pub enum RequestOrder {
 
 impl RequestOrder {
     /// The sort key of `row` in this order, for a keyset cursor.
-    pub fn key<'a>(self, row: &'a RequestRow) -> &'a str {
+    pub fn key(self, row: &RequestRow) -> &str {
         match self {
             RequestOrder::Submitted | RequestOrder::Newest => &row.submitted_at,
             RequestOrder::Deadline => &row.answer_by,

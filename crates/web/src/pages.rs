@@ -58,6 +58,29 @@ pub fn internal(e: impl std::fmt::Display) -> Response {
     )
 }
 
+/// Why a page could not be built (small, unlike a `Response`).
+pub enum Fail {
+    NotFound(&'static str),
+    Internal,
+}
+
+impl IntoResponse for Fail {
+    fn into_response(self) -> Response {
+        match self {
+            Fail::NotFound(m) => not_found(m),
+            Fail::Internal => error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error; see the node's log",
+            ),
+        }
+    }
+}
+
+fn fail(e: impl std::fmt::Display) -> Fail {
+    tracing::error!(error = %e, "web interface");
+    Fail::Internal
+}
+
 /// The navigation every signed-in page carries.
 pub struct Nav {
     pub user: String,
@@ -111,12 +134,12 @@ impl Waiting {
     }
 }
 
-fn waiting(web: &Web, v: &Viewer) -> Result<Waiting, Response> {
+fn waiting(web: &Web, v: &Viewer) -> Result<Waiting, Fail> {
     let store = web.node.store();
     let now = web.exchange.now();
     let now_s = detente_domain::time::format(&now);
-    let lines = |f: RequestFilter| -> Result<Vec<RequestLine>, Response> {
-        let rows = store.requests(&f).map_err(internal)?;
+    let lines = |f: RequestFilter| -> Result<Vec<RequestLine>, Fail> {
+        let rows = store.requests(&f).map_err(fail)?;
         Ok(rows.iter().map(|r| RequestLine::new(r, &now)).collect())
     };
     let by_deadline = |direction: &str| RequestFilter {
@@ -134,12 +157,12 @@ fn waiting(web: &Web, v: &Viewer) -> Result<Waiting, Response> {
         overdue_at: Some(now_s),
         ..by_deadline("outbound")
     })?;
-    let mut holds = store.holds(Some("held")).map_err(internal)?;
+    let mut holds = store.holds(Some("held")).map_err(fail)?;
     if !v.can_review() {
         holds.retain(|h| h.requested_by.as_deref() == Some(v.name.as_str()));
     }
     holds.truncate(WAITING as usize);
-    let troubled = store.outbox_troubled(WAITING).map_err(internal)?;
+    let troubled = store.outbox_troubled(WAITING).map_err(fail)?;
     Ok(Waiting {
         inbound,
         overdue,
@@ -163,7 +186,7 @@ struct HomePage {
 pub async fn home(State(web): W, v: Viewer) -> Response {
     let w = match waiting(&web, &v) {
         Ok(w) => w,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let page = HomePage {
         nav: Nav::new(&v, "home", &w),
@@ -190,7 +213,7 @@ pub async fn badges(State(web): W, v: Result<Viewer, Response>) -> Response {
     };
     match waiting(&web, &v) {
         Ok(w) => render(&BadgesFragment { badges: w.badges() }, StatusCode::OK),
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
@@ -462,7 +485,7 @@ fn next_link(q: &ListQuery, last: &RequestRow) -> String {
 pub async fn requests(State(web): W, v: Viewer, Query(q): Query<ListQuery>) -> Response {
     let w = match waiting(&web, &v) {
         Ok(w) => w,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let now = web.exchange.now();
     let (filter, errors) = filter_of(&q, &detente_domain::time::format(&now));
@@ -600,14 +623,14 @@ fn request_page(
     id: &str,
     draft: ActForm,
     error: FormError,
-) -> Result<RequestPage, Response> {
+) -> Result<RequestPage, Fail> {
     let store = web.node.store();
     let row = store
         .request(id)
-        .map_err(internal)?
-        .ok_or_else(|| not_found("no such request"))?;
-    let events = store.events(id).map_err(internal)?;
-    let outbox = store.outbox(id).map_err(internal)?;
+        .map_err(fail)?
+        .ok_or(Fail::NotFound("no such request"))?;
+    let events = store.events(id).map_err(fail)?;
+    let outbox = store.outbox(id).map_err(fail)?;
     let w = waiting(web, v)?;
     let now = web.exchange.now();
     let actions = Actions::of(&row, v);
@@ -633,7 +656,7 @@ fn request_page(
 pub async fn request(State(web): W, v: Viewer, Path(id): Path<String>) -> Response {
     match request_page(&web, &v, &id, ActForm::default(), FormError::default()) {
         Ok(p) => render(&p, StatusCode::OK),
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
@@ -728,7 +751,7 @@ pub async fn act_on_request(
     };
     match request_page(&web, &v, &id, f, error) {
         Ok(p) => render(&p, status),
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
@@ -762,14 +785,14 @@ fn holds_page(
     v: &Viewer,
     status: &str,
     failed: Option<(&str, FormError, String)>,
-) -> Result<(HoldsPage, StatusCode), Response> {
+) -> Result<(HoldsPage, StatusCode), Fail> {
     let (filter, code) = match status {
         "" | "held" => (Some("held"), StatusCode::OK),
         "approved" | "rejected" => (Some(status), StatusCode::OK),
         "all" => (None, StatusCode::OK),
         _ => (Some("held"), StatusCode::UNPROCESSABLE_ENTITY),
     };
-    let mut rows = web.node.store().holds(filter).map_err(internal)?;
+    let mut rows = web.node.store().holds(filter).map_err(fail)?;
     if !v.can_review() {
         rows.retain(|h| h.requested_by.as_deref() == Some(v.name.as_str()));
     }
@@ -810,7 +833,7 @@ fn holds_page(
 pub async fn holds(State(web): W, v: Viewer, Query(q): Query<HoldsQuery>) -> Response {
     match holds_page(&web, &v, &q.status, None) {
         Ok((p, code)) => render(&p, code),
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
@@ -904,7 +927,7 @@ fn review_failed(
 ) -> Response {
     match holds_page(web, v, "all", Some((id, e, reason))) {
         Ok((p, _)) => render(&p, code),
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
@@ -937,7 +960,7 @@ fn unix(t: i64) -> String {
 pub async fn sessions(State(web): W, v: Viewer) -> Response {
     let w = match waiting(&web, &v) {
         Ok(w) => w,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let list = match web.sessions.list(&v.name) {
         Ok(l) => l,
