@@ -255,7 +255,7 @@ impl ExchangeStore for SqliteStore {
                 "SELECT {REQUEST_COLUMNS} FROM requests WHERE (?1 IS NULL OR peer = ?1) \
                  AND (?2 IS NULL OR direction = ?2) AND (?3 IS NULL OR status = ?3) \
                  AND (?4 IS NULL OR submitted_at >= ?4) AND (?5 IS NULL OR type = ?5) \
-                 AND (?6 IS NULL OR instr(lower(reference), lower(?6)) > 0) \
+                 AND (?6 IS NULL OR reference LIKE ?6 ESCAPE '\\') \
                  AND (?7 = 0 OR closed_at IS NULL) \
                  AND (?8 IS NULL OR (closed_at IS NULL AND answer_by < ?8)) \
                  AND (?9 IS NULL OR ({key}, id) {cmp} (?9, ?10)) \
@@ -264,6 +264,11 @@ impl ExchangeStore for SqliteStore {
             .map_err(db_err)?;
         let limit = f.limit.map_or(i64::MAX, |l| l as i64);
         let (after_key, after_id) = f.after.clone().unzip();
+        // LIKE is case-blind for ASCII; the user's text is matched literally.
+        let text = f.text.as_ref().map(|t| {
+            let t = t.replace('\\', r"\\").replace('%', r"\%").replace('_', r"\_");
+            format!("%{t}%")
+        });
         let rows = st
             .query_map(
                 params![
@@ -272,7 +277,7 @@ impl ExchangeStore for SqliteStore {
                     f.status,
                     f.since,
                     f.kind,
-                    f.text,
+                    text,
                     f.open,
                     f.overdue_at,
                     after_key,

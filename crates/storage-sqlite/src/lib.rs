@@ -813,6 +813,13 @@ mod tests {
             ids(&s.requests(&text).unwrap()),
             ["r00", "r03", "r06", "r09"]
         );
+        for literal in ["%", "_", "case\\"] {
+            let f = RequestFilter {
+                text: Some(literal.into()),
+                ..Default::default()
+            };
+            assert!(s.requests(&f).unwrap().is_empty(), "{literal} is not a pattern");
+        }
     }
 
     #[test]

@@ -535,3 +535,105 @@ async fn a_held_transfer_needs_another_reviewer_and_their_password() {
         ("approved", Some("rex"))
     );
 }
+
+/// Page times on a node holding 100,000 requests and 1,000 holds: prints the
+/// p50 and p99 of 200 loads of each page (over loopback HTTP, so an upper bound
+/// of the render time). A measurement, not a test: run it with
+/// `cargo test -p detente-server --test api web::page_times -- --ignored --nocapture`
+/// (`--release` for the figures of a deployment).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore]
+async fn page_times_with_100k_requests_and_1000_holds() {
+    use detente_storage::{EventRow, ExchangeWrite, HoldRow, RequestRow};
+    let a = start("cert-a.example", "DE").await;
+    let store = a.node.store().clone();
+    let t0 = std::time::Instant::now();
+    for chunk in 0..100u32 {
+        let writes = (0..1000u32)
+            .map(|j| {
+                let i = chunk * 1000 + j;
+                let at = format!("2026-01-01T00:00:00.{i:06}Z");
+                let id = format!("00000000-0000-4000-8000-{i:012}");
+                let env = json!({"payload": {"event": {"kind": {"type": "submitted",
+                    "request": {"reference": format!("Case-{i}"), "facts": "x".repeat(400)}}}}});
+                let r = RequestRow {
+                    id: id.clone(),
+                    direction: if i % 2 == 0 { "inbound" } else { "outbound" }.into(),
+                    peer: format!("peer-{}.example", i % 20),
+                    kind: "subscriber_information".into(),
+                    urgency: "normal".into(),
+                    tlp: "amber".into(),
+                    reference: format!("Case-{i}"),
+                    status: ["delivered", "acknowledged", "answered"][i as usize % 3].into(),
+                    submitted_at: at.clone(),
+                    acknowledge_by: "2026-02-01T00:00:00.000000Z".into(),
+                    answer_by: format!("2026-0{}-01T00:00:00.000000Z", 1 + i % 9),
+                    acknowledged_at: None,
+                    closed_at: (i % 3 == 2).then(|| at.clone()),
+                    updated_at: at.clone(),
+                    delivered_at: Some(at.clone()),
+                    decline_ground: None,
+                };
+                let e = EventRow {
+                    request_id: id,
+                    seq: 0,
+                    event_id: format!("e-{i}"),
+                    actor: r.peer.clone(),
+                    kind: "submitted".into(),
+                    at,
+                    log_index: i as u64,
+                    envelope: env.to_string().into_bytes(),
+                    receipt: None,
+                };
+                ExchangeWrite::RecordEvent(Box::new(r), Box::new(e))
+            })
+            .collect();
+        store.write(writes).await.unwrap().unwrap();
+    }
+    for i in 0..1000 {
+        store
+            .hold(&HoldRow {
+                id: format!("hold-{i}"),
+                recipient: "peer-1.example".into(),
+                country: "CN".into(),
+                subject: format!("request-event:{i}"),
+                decision: r#"{"decision":"hold","profile":"us-dsp","reasons":[{"rule":"r","text":"t"}],"counts":{}}"#.into(),
+                status: "held".into(),
+                created: format!("2026-01-01T00:00:{:02}.{i:06}Z", i % 60),
+                resolved_by: None,
+                reason: None,
+                requested_by: Some("officer".into()),
+                payload: None,
+                released_at: None,
+            })
+            .unwrap();
+    }
+    println!("seeded in {:?}", t0.elapsed());
+    let b = Browser::signed_in(&a.base, "admin", "admin-password").await;
+    let deep = "/ui/requests?after=2026-01-01T00%3A00%3A00.050000Z%7C00000000-0000-4000-8000-000000050000";
+    let pages = [
+        "/ui/",
+        "/ui/requests",
+        deep,
+        "/ui/requests?direction=inbound&status=delivered&peer=peer-4.example",
+        "/ui/requests?overdue=1",
+        "/ui/requests?q=Case-9999",
+        "/ui/requests/00000000-0000-4000-8000-000000004242",
+        "/ui/holds",
+    ];
+    for path in pages {
+        let mut times = Vec::new();
+        for _ in 0..200 {
+            let t = std::time::Instant::now();
+            let p = b.get(path).await;
+            times.push(t.elapsed());
+            assert_eq!(p.status, 200, "{path}");
+        }
+        times.sort();
+        println!(
+            "{path}: p50 {:.1} ms, p99 {:.1} ms",
+            times[100].as_secs_f64() * 1e3,
+            times[197].as_secs_f64() * 1e3
+        );
+    }
+}
