@@ -9,6 +9,7 @@
 //! never changes on GET; every POST must come from this origin
 //! (`Sec-Fetch-Site`, else `Origin`) and carry the session's CSRF token.
 
+mod compose;
 mod pages;
 pub mod session;
 mod views;
@@ -87,6 +88,10 @@ pub fn router(web: Arc<Web>) -> Router {
         .route(
             "/ui/requests/{id}",
             get(pages::request).post(pages::act_on_request),
+        )
+        .route(
+            "/ui/compose",
+            get(compose::compose_form).post(compose::compose),
         )
         .route("/ui/holds", get(pages::holds))
         .route("/ui/holds/{id}", post(pages::review))

@@ -2,6 +2,7 @@
 //! a template. Forms post back and redirect (303) on success; on bad input the
 //! same page comes back with the error beside its field.
 
+pub(crate) use crate::redirect as redirect_to;
 use crate::views::{self, Delivery, Field, HoldView, RequestLine, TimelineEntry};
 use crate::{redirect, session_cookie, Viewer, Web, COOKIE};
 use askama::Template;
@@ -23,7 +24,7 @@ const PAGE: u64 = 50;
 /// Items of each kind "Waiting on me" shows (and counts, shown as `50+`).
 const WAITING: u64 = 50;
 
-fn render(t: &impl Template, status: StatusCode) -> Response {
+pub(crate) fn render(t: &impl Template, status: StatusCode) -> Response {
     match t.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => internal(e),
@@ -76,7 +77,7 @@ impl IntoResponse for Fail {
     }
 }
 
-fn fail(e: impl std::fmt::Display) -> Fail {
+pub(crate) fn fail(e: impl std::fmt::Display) -> Fail {
     tracing::error!(error = %e, "web interface");
     Fail::Internal
 }
@@ -104,7 +105,7 @@ fn count(n: usize) -> String {
 }
 
 impl Nav {
-    fn new(v: &Viewer, active: &'static str, w: &Waiting) -> Nav {
+    pub(crate) fn new(v: &Viewer, active: &'static str, w: &Waiting) -> Nav {
         Nav {
             user: v.name.clone(),
             role: v.role.to_string(),
@@ -116,7 +117,7 @@ impl Nav {
 }
 
 /// What waits on the viewer.
-struct Waiting {
+pub(crate) struct Waiting {
     inbound: Vec<RequestLine>,
     overdue: Vec<RequestLine>,
     holds: Vec<HoldView>,
@@ -134,7 +135,7 @@ impl Waiting {
     }
 }
 
-fn waiting(web: &Web, v: &Viewer) -> Result<Waiting, Fail> {
+pub(crate) fn waiting(web: &Web, v: &Viewer) -> Result<Waiting, Fail> {
     let store = web.node.store();
     let now = web.exchange.now();
     let now_s = detente_domain::time::format(&now);
@@ -323,7 +324,7 @@ pub struct CsrfForm {
     csrf: String,
 }
 
-fn bad_token() -> Response {
+pub(crate) fn bad_token() -> Response {
     forbidden("the form has expired or did not come from this page; reload and retry")
 }
 
@@ -584,15 +585,21 @@ impl FormError {
 
 /// An option of a `<select>`.
 pub struct Choice {
-    value: &'static str,
-    selected: bool,
+    pub(crate) value: String,
+    pub(crate) selected: bool,
 }
 
-fn choices(values: impl Iterator<Item = &'static str>, current: &str) -> Vec<Choice> {
+pub(crate) fn choices<S: Into<String>>(
+    values: impl Iterator<Item = S>,
+    current: &str,
+) -> Vec<Choice> {
     values
-        .map(|value| Choice {
-            value,
-            selected: value == current,
+        .map(|v| {
+            let value = v.into();
+            Choice {
+                selected: value == current,
+                value,
+            }
         })
         .collect()
 }

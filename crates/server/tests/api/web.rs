@@ -155,6 +155,7 @@ async fn every_page_sets_security_headers_and_the_session_cookie_is_locked_down(
     for path in [
         "/ui/",
         "/ui/requests",
+        "/ui/compose",
         "/ui/holds",
         "/ui/sessions",
         "/ui/nowhere",
@@ -610,7 +611,8 @@ async fn page_times_with_100k_requests_and_1000_holds() {
     }
     println!("seeded in {:?}", t0.elapsed());
     let b = Browser::signed_in(&a.base, "admin", "admin-password").await;
-    let deep = "/ui/requests?after=2026-01-01T00%3A00%3A00.050000Z%7C00000000-0000-4000-8000-000000050000";
+    let deep =
+        "/ui/requests?after=2026-01-01T00%3A00%3A00.050000Z%7C00000000-0000-4000-8000-000000050000";
     let pages = [
         "/ui/",
         "/ui/requests",
@@ -636,4 +638,82 @@ async fn page_times_with_100k_requests_and_1000_holds() {
             times[197].as_secs_f64() * 1e3
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn compose_previews_the_gate_before_anything_is_sent() {
+    let a = start("cert-a.example", "DE").await;
+    let b = start("cert-b.example", "FR").await;
+    let c = reqwest::Client::new();
+    assert_eq!(peer_with(&c, &a, &b, "FR").await.status(), 201);
+    let officer = Browser::signed_in(&a.base, "officer", "officer-password").await;
+    let form = officer.get("/ui/compose?type=preservation").await;
+    assert_eq!(form.status, 200);
+    assert!(
+        form.body.contains("name=\"custodian\""),
+        "preservation fields"
+    );
+    assert!(!officer
+        .get("/ui/compose?type=consultation")
+        .await
+        .body
+        .contains("name=\"custodian\""));
+    let auditor = Browser::signed_in(&a.base, "auditor", "auditor-password").await;
+    assert_eq!(auditor.get("/ui/compose").await.status, 403);
+
+    let token = officer.csrf().await;
+    let facts = "Ransom notes were sent from john.doe@example.com <b>to</b> the victims.";
+    let fields = |step: &'static str, reference: &'static str| {
+        vec![
+            ("csrf", token.clone()),
+            ("step", step.into()),
+            ("type", "subscriber_information".into()),
+            ("recipient", "cert-b.example".into()),
+            ("reference", reference.into()),
+            ("issuing_authority", "Prosecutor's Office".into()),
+            ("legal_basis", "Budapest Convention Art. 31".into()),
+            ("offence", "Extortion".into()),
+            ("facts", facts.into()),
+            ("data_requested", "Subscriber records".into()),
+            ("link_to_offence", "The address sent the notes".into()),
+            ("urgency", "normal".into()),
+            ("tlp", "amber".into()),
+        ]
+    };
+    let post = |f: Vec<(&'static str, String)>| {
+        let r = officer
+            .c
+            .post(format!("{}/ui/compose", a.base))
+            .header("sec-fetch-site", "same-origin")
+            .form(&f);
+        officer.send(r)
+    };
+    let r = post(fields("preview", "")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("id=\"f-reference-error\""), "{}", r.body);
+
+    let r = post(fields("preview", "2026/CC/7")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("Gate preview:"), "{}", r.body);
+    assert!(
+        r.body.contains("<mark title="),
+        "the address is marked: {}",
+        r.body
+    );
+    assert!(!r.body.contains("<b>to</b>"), "escaped");
+    assert!(r.body.contains("value=\"send\""));
+    let none = detente_storage::RequestFilter::default();
+    assert!(
+        a.node.store().requests(&none).unwrap().is_empty(),
+        "a preview sends nothing"
+    );
+
+    let r = post(fields("send", "2026/CC/7")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let sent = a.node.store().requests(&none).unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        r.headers["location"],
+        format!("/ui/requests/{}", sent[0].id).as_str()
+    );
 }
