@@ -266,7 +266,10 @@ impl ExchangeStore for SqliteStore {
         let (after_key, after_id) = f.after.clone().unzip();
         // LIKE is case-blind for ASCII; the user's text is matched literally.
         let text = f.text.as_ref().map(|t| {
-            let t = t.replace('\\', r"\\").replace('%', r"\%").replace('_', r"\_");
+            let t = t
+                .replace('\\', r"\\")
+                .replace('%', r"\%")
+                .replace('_', r"\_");
             format!("%{t}%")
         });
         let rows = st

@@ -818,7 +818,10 @@ mod tests {
                 text: Some(literal.into()),
                 ..Default::default()
             };
-            assert!(s.requests(&f).unwrap().is_empty(), "{literal} is not a pattern");
+            assert!(
+                s.requests(&f).unwrap().is_empty(),
+                "{literal} is not a pattern"
+            );
         }
     }
 
