@@ -176,10 +176,7 @@ async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> 
             include_bytes!("../static/app.css"),
             "text/css; charset=utf-8",
         ),
-        "favicon.svg" => (
-            include_bytes!("../static/favicon.svg"),
-            "image/svg+xml",
-        ),
+        "favicon.svg" => (include_bytes!("../static/favicon.svg"), "image/svg+xml"),
         _ => return pages::not_found("no such file"),
     };
     ([(header::CONTENT_TYPE, kind)], body).into_response()
