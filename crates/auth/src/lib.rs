@@ -254,6 +254,12 @@ impl Users {
         self.store.list_users()
     }
 
+    /// One user, as stored now (a session re-reads it so a removed user or a
+    /// changed role takes effect at once).
+    pub fn find_user(&self, name: &str) -> Result<Option<UserRecord>, AuthError> {
+        self.store.find_user(name)
+    }
+
     /// Issues a new bearer token. The token is returned once and only its
     /// SHA-256 digest is stored.
     pub fn issue_token(&self, name: &str) -> Result<String, AuthError> {

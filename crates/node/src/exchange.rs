@@ -528,6 +528,45 @@ impl Exchange {
         self.show(&id.to_string())
     }
 
+    /// The gate's verdict on a request as it would leave now (validated
+    /// first), without sending, logging or holding anything.
+    pub fn preview_submission(
+        &self,
+        request: &NewRequest,
+    ) -> Result<detente_gate::Assessment, ExchangeError> {
+        request
+            .validate(&self.limits)
+            .map_err(|e| ExchangeError::Invalid(e.to_string()))?;
+        let peer = self.node.peer(request.recipient.as_str())?.ok_or_else(|| {
+            ExchangeError::Invalid(format!("{} is not a peer of this node", request.recipient))
+        })?;
+        let deadlines = self
+            .policy
+            .deadline_for(request.request_type, request.urgency, self.now());
+        let event = Event {
+            id: EventId::random(),
+            request_id: RequestId::random(),
+            kind: EventKind::Submitted {
+                request: Box::new(request.clone()),
+                deadlines,
+            },
+        };
+        let (me, to) = (&self.node.config().origin, peer.origin.as_str());
+        let bytes = payload(&event, me, to).to_string();
+        let subject = subject_of(&event);
+        let parts: &[(&str, &[u8])] = &[("event.json", bytes.as_bytes())];
+        let out = Outgoing {
+            recipient: to,
+            country: peer.country,
+            subject: &subject,
+            parts,
+            legal_basis: None,
+            release: None,
+            requested_by: None,
+        };
+        Ok(self.outbound.preview(&out)?)
+    }
+
     /// Acts on an existing request: acknowledge, answer, decline, withdraw,
     /// message, extend. The lifecycle decides whether this node may.
     pub async fn act(&self, request_id: &str, kind: EventKind) -> Result<Value, ExchangeError> {

@@ -228,6 +228,14 @@ impl Outbound {
             .commit_transfer(out.recipient, out.subject, decision, counted, &at)?)
     }
 
+    /// What the gate would decide on a payload now, with nothing logged,
+    /// counted or held: the preview an officer sees before sending.
+    pub fn preview(&self, out: &Outgoing) -> Result<detente_gate::Assessment, NodeError> {
+        let transfer = self.transfer(out);
+        check_payload(&self.profile, &transfer, out.parts, &Ledger(self.store()))
+            .map_err(gate_failure)
+    }
+
     fn transfer(&self, out: &Outgoing) -> Transfer {
         Transfer {
             sender: self.node.config().origin.clone(),

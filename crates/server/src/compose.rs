@@ -42,7 +42,9 @@ pub fn node_app_parts(
         max_content_length: node.config().limits.max_body_bytes,
         ..TaxiiConfig::default()
     };
-    let auth = Arc::new(NodeAuth { users });
+    let auth = Arc::new(NodeAuth {
+        users: users.clone(),
+    });
     // One gate for requests and TAXII: one ledger, decided one at a time.
     let exchange = Exchange::new(node.clone(), clock)?;
     let outbound = exchange.outbound().clone();
@@ -64,13 +66,24 @@ pub fn node_app_parts(
     tokio::spawn(exchange.clone().run_delivery(stopped.clone()));
     tokio::spawn(detente_node::witnessing::run(node.clone(), stopped.clone()));
     tokio::spawn(follow_peers(node.clone(), witness.clone(), stopped));
+    let web = detente_web::Web::open(
+        node.clone(),
+        exchange.clone(),
+        users,
+        node.config().tls.is_some(),
+        detente_web::session::Lifetimes::default(),
+        detente_web::session::system_clock(),
+    )
+    .map_err(|e| NodeError::Config(format!("web interface: {e}")))?;
     let mut state = AppState::new(node);
     state.auth = Some(auth);
     state.outbound = Some(outbound);
     state.exchange = Some(exchange.clone());
     state.witness = Some(witness.clone());
     state.stop_delivery = Some(Arc::new(stop));
-    let extra = detente_taxii::router(taxii).merge(detente_witness::router(witness));
+    let extra = detente_taxii::router(taxii)
+        .merge(detente_witness::router(witness))
+        .merge(detente_web::router(web));
     Ok((crate::app(state, Some(extra)), exchange))
 }
 

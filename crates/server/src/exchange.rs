@@ -151,6 +151,7 @@ async fn list(
         // Normalised, as `submitted_at` is compared with it as text.
         since: since_param(&q)?.map(|t| detente_domain::time::format(&t)),
         limit,
+        ..RequestFilter::default()
     };
     Ok(Json(
         json!({ "requests": exchange(&state)?.list(&filter)? }),

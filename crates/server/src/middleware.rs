@@ -98,9 +98,14 @@ fn spawn_limiter_cleanup<K, M>(
 /// counts responses. TAXII paths keep their own error format.
 async fn problems_and_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
     // TAXII and tlog-witness define their own error bodies (a witness's 409
-    // carries the tree size), so they are passed through untouched.
+    // carries the tree size), and the web interface answers browsers with
+    // HTML pages, so they are passed through untouched.
     let path = req.uri().path();
-    let own_format = path.starts_with("/taxii2") || path.starts_with("/witness/");
+    let own_format = path.starts_with("/taxii2")
+        || path.starts_with("/witness/")
+        || path == "/"
+        || path == "/ui"
+        || path.starts_with("/ui/");
     let res = next.run(req).await;
     let status = res.status();
     let counter = match status.as_u16() {

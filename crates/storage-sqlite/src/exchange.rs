@@ -3,7 +3,7 @@
 use crate::{db_err, Cached, SqliteStore};
 use detente_storage::{
     AttachmentStore, CitationRow, CosignatureStore, EventRow, ExchangeStore, ExchangeWrite, Hash,
-    OutboxRow, RequestFilter, RequestRow, StorageError, SummaryRow, WriteDone,
+    OutboxRow, RequestFilter, RequestOrder, RequestRow, StorageError, SummaryRow, WriteDone,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -244,18 +244,49 @@ impl ExchangeStore for SqliteStore {
     }
 
     fn requests(&self, f: &RequestFilter) -> Result<Vec<RequestRow>, StorageError> {
+        let (key, dir, cmp) = match f.order {
+            RequestOrder::Submitted => ("submitted_at", "ASC", ">"),
+            RequestOrder::Newest => ("submitted_at", "DESC", "<"),
+            RequestOrder::Deadline => ("answer_by", "ASC", ">"),
+        };
         let c = self.reader()?;
         let mut st = c
             .prepare_cached(&format!(
                 "SELECT {REQUEST_COLUMNS} FROM requests WHERE (?1 IS NULL OR peer = ?1) \
                  AND (?2 IS NULL OR direction = ?2) AND (?3 IS NULL OR status = ?3) \
-                 AND (?4 IS NULL OR submitted_at >= ?4) ORDER BY submitted_at, id LIMIT ?5"
+                 AND (?4 IS NULL OR submitted_at >= ?4) AND (?5 IS NULL OR type = ?5) \
+                 AND (?6 IS NULL OR reference LIKE ?6 ESCAPE '\\') \
+                 AND (?7 = 0 OR closed_at IS NULL) \
+                 AND (?8 IS NULL OR (closed_at IS NULL AND answer_by < ?8)) \
+                 AND (?9 IS NULL OR ({key}, id) {cmp} (?9, ?10)) \
+                 ORDER BY {key} {dir}, id {dir} LIMIT ?11"
             ))
             .map_err(db_err)?;
         let limit = f.limit.map_or(i64::MAX, |l| l as i64);
+        let (after_key, after_id) = f.after.clone().unzip();
+        // LIKE is case-blind for ASCII; the user's text is matched literally.
+        let text = f.text.as_ref().map(|t| {
+            let t = t
+                .replace('\\', r"\\")
+                .replace('%', r"\%")
+                .replace('_', r"\_");
+            format!("%{t}%")
+        });
         let rows = st
             .query_map(
-                params![f.peer, f.direction, f.status, f.since, limit],
+                params![
+                    f.peer,
+                    f.direction,
+                    f.status,
+                    f.since,
+                    f.kind,
+                    text,
+                    f.open,
+                    f.overdue_at,
+                    after_key,
+                    after_id,
+                    limit
+                ],
                 request_row,
             )
             .map_err(db_err)?;
@@ -394,6 +425,20 @@ impl ExchangeStore for SqliteStore {
             ))
             .map_err(db_err)?;
         let rows = st.query_map([request_id], outbox_row).map_err(db_err)?;
+        rows.collect::<Result<_, _>>().map_err(db_err)
+    }
+
+    fn outbox_troubled(&self, limit: u64) -> Result<Vec<OutboxRow>, StorageError> {
+        let c = self.reader()?;
+        let mut st = c
+            .prepare_cached(&format!(
+                "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE delivered_at IS NULL \
+                 AND (refused_at IS NOT NULL OR last_error IS NOT NULL) ORDER BY created DESC LIMIT ?1"
+            ))
+            .map_err(db_err)?;
+        let rows = st
+            .query_map([limit.min(i64::MAX as u64) as i64], outbox_row)
+            .map_err(db_err)?;
         rows.collect::<Result<_, _>>().map_err(db_err)
     }
 

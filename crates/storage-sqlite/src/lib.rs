@@ -525,6 +525,9 @@ impl PeerStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use detente_storage::{
+        EventRow, ExchangeStore, ExchangeWrite, OutboxRow, RequestFilter, RequestOrder, RequestRow,
+    };
 
     fn row(i: u64) -> EntryRow {
         EntryRow {
@@ -717,5 +720,153 @@ mod tests {
             SqliteStore::open_url("postgres://x").err(),
             Some(StorageError::UnsupportedUrl(_))
         ));
+    }
+
+    fn request(i: u32, status: &str, closed: bool) -> (RequestRow, EventRow) {
+        let id = format!("r{i:02}");
+        let req = RequestRow {
+            id: id.clone(),
+            direction: if i.is_multiple_of(2) {
+                "inbound"
+            } else {
+                "outbound"
+            }
+            .into(),
+            peer: "peer.example".into(),
+            kind: if i.is_multiple_of(3) {
+                "preservation"
+            } else {
+                "consultation"
+            }
+            .into(),
+            urgency: "normal".into(),
+            tlp: "amber".into(),
+            reference: format!("Case-{i:02}"),
+            status: status.into(),
+            // Submission order is the opposite of deadline order.
+            submitted_at: format!("2026-01-{:02}T00:00:00.000000Z", i + 1),
+            acknowledge_by: "2026-03-01T00:00:00.000000Z".into(),
+            answer_by: format!("2026-02-{:02}T00:00:00.000000Z", 28 - i),
+            acknowledged_at: None,
+            closed_at: closed.then(|| "2026-01-30T00:00:00.000000Z".into()),
+            updated_at: "2026-01-30T00:00:00.000000Z".into(),
+            delivered_at: None,
+            decline_ground: None,
+        };
+        let ev = EventRow {
+            request_id: id.clone(),
+            seq: 0,
+            event_id: format!("e{i:02}"),
+            actor: "peer.example".into(),
+            kind: "submitted".into(),
+            at: req.submitted_at.clone(),
+            log_index: i as u64,
+            envelope: b"{}".to_vec(),
+            receipt: None,
+        };
+        (req, ev)
+    }
+
+    fn ids(rows: &[RequestRow]) -> Vec<&str> {
+        rows.iter().map(|r| r.id.as_str()).collect()
+    }
+
+    #[test]
+    fn request_listing_filters_and_pages_by_keyset() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        for i in 0..10 {
+            let (r, e) = request(i, if i < 8 { "delivered" } else { "answered" }, i >= 8);
+            s.record_event(&r, &e).unwrap();
+        }
+        let mut f = RequestFilter {
+            order: RequestOrder::Newest,
+            limit: Some(4),
+            ..Default::default()
+        };
+        let page1 = s.requests(&f).unwrap();
+        assert_eq!(ids(&page1), ["r09", "r08", "r07", "r06"]);
+        let last = page1.last().unwrap();
+        f.after = Some((f.order.key(last).to_string(), last.id.clone()));
+        assert_eq!(ids(&s.requests(&f).unwrap()), ["r05", "r04", "r03", "r02"]);
+
+        let by_deadline = RequestFilter {
+            order: RequestOrder::Deadline,
+            open: true,
+            limit: Some(3),
+            ..Default::default()
+        };
+        assert_eq!(
+            ids(&s.requests(&by_deadline).unwrap()),
+            ["r07", "r06", "r05"]
+        );
+
+        let overdue = RequestFilter {
+            overdue_at: Some("2026-02-23T00:00:00.000000Z".into()),
+            ..Default::default()
+        };
+        // Deadlines before Feb 23 belong to r06..r09; r08 and r09 are closed.
+        assert_eq!(ids(&s.requests(&overdue).unwrap()), ["r06", "r07"]);
+
+        let text = RequestFilter {
+            text: Some("case-0".into()),
+            kind: Some("preservation".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            ids(&s.requests(&text).unwrap()),
+            ["r00", "r03", "r06", "r09"]
+        );
+        for literal in ["%", "_", "case\\"] {
+            let f = RequestFilter {
+                text: Some(literal.into()),
+                ..Default::default()
+            };
+            assert!(
+                s.requests(&f).unwrap().is_empty(),
+                "{literal} is not a pattern"
+            );
+        }
+    }
+
+    #[test]
+    fn troubled_outbox_lists_failed_and_refused_not_delivered() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        let row = |b: u8| OutboxRow {
+            digest: [b; 32],
+            peer: "peer.example".into(),
+            request_id: "r".into(),
+            envelope: vec![],
+            created: format!("2026-01-01T00:00:0{b}.000000Z"),
+            attempts: 0,
+            next_attempt: "2026-01-01T00:00:00.000000Z".into(),
+            last_error: None,
+            delivered_at: None,
+            refused_at: None,
+        };
+        for b in 1..=4 {
+            s.outbox_add(&row(b)).unwrap();
+        }
+        let at = "2026-01-02T00:00:00.000000Z";
+        s.outbox_failed(&[2; 32], at, "connection refused").unwrap();
+        s.outbox_failed(&[3; 32], at, "timeout").unwrap();
+        s.outbox_delivered(&[3; 32], at).unwrap();
+        s.write(vec![ExchangeWrite::OutboxRefused {
+            digest: [4; 32],
+            at: at.into(),
+            error: "409".into(),
+        }])
+        .blocking_recv()
+        .unwrap()
+        .unwrap();
+        let got: Vec<u8> = s
+            .outbox_troubled(10)
+            .unwrap()
+            .iter()
+            .map(|o| o.digest[0])
+            .collect();
+        assert_eq!(got, [4, 2]);
+        assert_eq!(s.outbox_troubled(1).unwrap().len(), 1);
     }
 }

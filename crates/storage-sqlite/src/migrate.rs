@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/010_outbox_refused.sql"),
     include_str!("../migrations/011_exchange_entries.sql"),
     include_str!("../migrations/012_holds_release.sql"),
+    include_str!("../migrations/013_requests_by_time.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

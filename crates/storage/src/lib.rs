@@ -267,6 +267,40 @@ pub struct RequestFilter {
     pub status: Option<String>,
     pub since: Option<String>,
     pub limit: Option<u64>,
+    /// The request type (`preservation`, ...).
+    pub kind: Option<String>,
+    /// Part of the reference, in any case.
+    pub text: Option<String>,
+    /// Only requests not yet in a final state.
+    pub open: bool,
+    /// Only open requests whose answer deadline is before this time.
+    pub overdue_at: Option<String>,
+    pub order: RequestOrder,
+    /// Keyset pagination: only rows after this `(sort key, id)` in `order`, so
+    /// a page costs the same however deep it is.
+    pub after: Option<(String, String)>,
+}
+
+/// The order of a request listing, each with its sort key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RequestOrder {
+    /// Oldest submission first (key: `submitted_at`).
+    #[default]
+    Submitted,
+    /// Newest submission first (key: `submitted_at`).
+    Newest,
+    /// Earliest answer deadline first (key: `answer_by`).
+    Deadline,
+}
+
+impl RequestOrder {
+    /// The sort key of `row` in this order, for a keyset cursor.
+    pub fn key(self, row: &RequestRow) -> &str {
+        match self {
+            RequestOrder::Submitted | RequestOrder::Newest => &row.submitted_at,
+            RequestOrder::Deadline => &row.answer_by,
+        }
+    }
 }
 
 /// One write of the exchange's state. Writes are grouped: many callers' writes
@@ -351,6 +385,9 @@ pub trait ExchangeStore: Send + Sync + 'static {
     ) -> Result<(), StorageError>;
     fn outbox_delivered(&self, digest: &Hash, at: &str) -> Result<(), StorageError>;
     fn outbox(&self, request_id: &str) -> Result<Vec<OutboxRow>, StorageError>;
+    /// Envelopes peers refused, or not yet delivered after a failed attempt,
+    /// most recent first; at most `limit` (what an operator must look at).
+    fn outbox_troubled(&self, limit: u64) -> Result<Vec<OutboxRow>, StorageError>;
     fn inbox_get(&self, digest: &Hash) -> Result<Option<String>, StorageError>;
     fn inbox_put(
         &self,

@@ -12,3 +12,4 @@ mod log_api;
 mod openapi;
 mod peers;
 mod transport;
+mod web;
