@@ -231,6 +231,13 @@ impl Users {
         self
     }
 
+    /// Failed logins allowed per user and address a minute (default 5).
+    pub fn with_user_limit(self, failures: u32) -> Users {
+        *self.throttle.lock().unwrap_or_else(|p| p.into_inner()) =
+            FailureThrottle::new(failures.max(1), FAILURE_WINDOW);
+        self
+    }
+
     pub fn add_user(&self, name: &str, role: Role, password: &str) -> Result<(), AuthError> {
         check_name(name)?;
         let hash = hash_password(password)?;

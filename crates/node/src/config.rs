@@ -121,10 +121,12 @@ pub struct Limits {
     /// Password checks that may wait for a turn; beyond, 503 and Retry-After.
     #[serde(default = "default_password_queue")]
     pub password_queue: usize,
-    /// Failed logins (any user) one client address may make per minute;
-    /// each user also gets 5 per minute per address.
+    /// Failed logins (any user) one client address may make per minute.
     #[serde(default = "default_login_failures")]
     pub login_failures_per_address: u32,
+    /// Failed logins per user and address per minute before 429.
+    #[serde(default = "default_user_failures")]
+    pub login_failures_per_user: u32,
 }
 
 fn yes() -> bool {
@@ -163,6 +165,9 @@ fn default_password_queue() -> usize {
 fn default_login_failures() -> u32 {
     50
 }
+fn default_user_failures() -> u32 {
+    5
+}
 
 impl Default for LogConfig {
     fn default() -> Self {
@@ -183,6 +188,7 @@ impl Default for Limits {
             password_checks: 0,
             password_queue: default_password_queue(),
             login_failures_per_address: default_login_failures(),
+            login_failures_per_user: default_user_failures(),
         }
     }
 }

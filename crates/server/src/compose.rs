@@ -37,7 +37,12 @@ pub fn node_app_parts(
 ) -> Result<(Router, Arc<Exchange>), NodeError> {
     let db = detente_node::datadir::database_file(node.dir())?;
     let users = Users::open(&db).map_err(|e| NodeError::Config(format!("users: {e}")))?;
-    let users = Arc::new(users.with_address_limit(node.config().limits.login_failures_per_address));
+    let limits = &node.config().limits;
+    let users = Arc::new(
+        users
+            .with_address_limit(limits.login_failures_per_address)
+            .with_user_limit(limits.login_failures_per_user),
+    );
     let config = TaxiiConfig {
         max_content_length: node.config().limits.max_body_bytes,
         ..TaxiiConfig::default()
