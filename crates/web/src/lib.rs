@@ -10,8 +10,12 @@
 //! (`Sec-Fetch-Site`, else `Origin`) and carry the session's CSRF token.
 
 mod compose;
+mod holds;
 mod pages;
+mod request;
+mod requests;
 pub mod session;
+mod signin;
 mod views;
 
 use axum::extract::{FromRequestParts, Request, State};
@@ -81,23 +85,23 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/", get(|| async { redirect("/ui/") }))
         .route("/ui", get(|| async { redirect("/ui/") }))
         .route("/ui/", get(pages::home))
-        .route("/ui/login", get(pages::login_form).post(pages::login))
-        .route("/ui/logout", post(pages::logout))
+        .route("/ui/login", get(signin::login_form).post(signin::login))
+        .route("/ui/logout", post(signin::logout))
         .route("/ui/badges", get(pages::badges))
-        .route("/ui/requests", get(pages::requests))
+        .route("/ui/requests", get(requests::requests))
         .route(
             "/ui/requests/{id}",
-            get(pages::request).post(pages::act_on_request),
+            get(request::request).post(request::act_on_request),
         )
         .route(
             "/ui/compose",
             get(compose::compose_form).post(compose::compose),
         )
-        .route("/ui/holds", get(pages::holds))
-        .route("/ui/holds/{id}", post(pages::review))
-        .route("/ui/sessions", get(pages::sessions))
-        .route("/ui/sessions/revoke", post(pages::revoke))
-        .route("/ui/sessions/end-all", post(pages::end_all))
+        .route("/ui/holds", get(holds::holds))
+        .route("/ui/holds/{id}", post(holds::review))
+        .route("/ui/sessions", get(signin::sessions))
+        .route("/ui/sessions/revoke", post(signin::revoke))
+        .route("/ui/sessions/end-all", post(signin::end_all))
         .route("/ui/static/{file}", get(static_file))
         // Not a fallback: the node's router has its own (problem+json).
         .route(

@@ -1,0 +1,173 @@
+//! The request listing: filters kept in the URL, keyset pagination.
+
+use crate::pages::*;
+use crate::views::RequestLine;
+use crate::Viewer;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use detente_requests::{RequestType, Status};
+use detente_storage::{RequestFilter, RequestOrder, RequestRow};
+use serde::Deserialize;
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    peer: String,
+    #[serde(default, rename = "type")]
+    kind: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    direction: String,
+    #[serde(default)]
+    overdue: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    after: String,
+}
+
+/// Errors beside the filter fields.
+#[derive(Default)]
+pub struct FilterErrors {
+    peer: String,
+    kind: String,
+    status: String,
+    direction: String,
+    q: String,
+    after: String,
+}
+
+impl FilterErrors {
+    fn any(&self) -> bool {
+        [
+            &self.peer,
+            &self.kind,
+            &self.status,
+            &self.direction,
+            &self.q,
+            &self.after,
+        ]
+        .iter()
+        .any(|e| !e.is_empty())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "requests.html")]
+struct RequestsPage {
+    nav: Nav,
+    f: ListQuery,
+    errors: FilterErrors,
+    types: Vec<Choice>,
+    statuses: Vec<Choice>,
+    directions: Vec<Choice>,
+    rows: Vec<RequestLine>,
+    next: String,
+}
+
+const STATUSES: [Status; 7] = [
+    Status::Submitted,
+    Status::Delivered,
+    Status::Acknowledged,
+    Status::PartiallyAnswered,
+    Status::Answered,
+    Status::Declined,
+    Status::Withdrawn,
+];
+
+fn filter_of(q: &ListQuery, now: &str) -> (RequestFilter, FilterErrors) {
+    let mut e = FilterErrors::default();
+    if let Some(p) = opt(&q.peer) {
+        if let Err(err) = detente_domain::Origin::parse(&p) {
+            e.peer = format!("Not a node origin: {err}");
+        }
+    }
+    if opt(&q.kind).is_some_and(|k| !RequestType::ALL.iter().any(|t| t.as_str() == k)) {
+        e.kind = "Choose a request type from the list.".into();
+    }
+    if opt(&q.status).is_some_and(|s| !STATUSES.iter().any(|t| t.as_str() == s)) {
+        e.status = "Choose a status from the list.".into();
+    }
+    if opt(&q.direction).is_some_and(|d| d != "inbound" && d != "outbound") {
+        e.direction = "Choose inbound or outbound.".into();
+    }
+    if q.q.chars().count() > 200 {
+        e.q = "Search for at most 200 characters.".into();
+    }
+    let after = opt(&q.after).and_then(|a| {
+        let cursor = a
+            .split_once('|')
+            .map(|(k, i)| (k.to_string(), i.to_string()));
+        if cursor.is_none() {
+            e.after = "This page link is damaged; start from the first page.".into();
+        }
+        cursor
+    });
+    let f = RequestFilter {
+        peer: opt(&q.peer),
+        kind: opt(&q.kind),
+        status: opt(&q.status),
+        direction: opt(&q.direction),
+        text: opt(&q.q),
+        overdue_at: (!q.overdue.is_empty()).then(|| now.to_string()),
+        order: RequestOrder::Newest,
+        after,
+        limit: Some(PAGE + 1),
+        ..RequestFilter::default()
+    };
+    (f, e)
+}
+
+/// The link to the page after `last`, keeping every filter.
+fn next_link(q: &ListQuery, last: &RequestRow) -> String {
+    let after = format!("{}|{}", RequestOrder::Newest.key(last), last.id);
+    let pairs = [
+        ("peer", q.peer.as_str()),
+        ("type", &q.kind),
+        ("status", &q.status),
+        ("direction", &q.direction),
+        ("overdue", &q.overdue),
+        ("q", &q.q),
+        ("after", &after),
+    ];
+    let kept: Vec<_> = pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+    format!(
+        "/ui/requests?{}",
+        serde_urlencoded::to_string(kept).unwrap_or_default()
+    )
+}
+
+pub async fn requests(State(web): W, v: Viewer, Query(q): Query<ListQuery>) -> Response {
+    let w = match waiting(&web, &v) {
+        Ok(w) => w,
+        Err(r) => return r.into_response(),
+    };
+    let now = web.exchange.now();
+    let (filter, errors) = filter_of(&q, &detente_domain::time::format(&now));
+    let (mut rows, status) = match errors.any() {
+        true => (Vec::new(), StatusCode::UNPROCESSABLE_ENTITY),
+        false => match web.node.store().requests(&filter) {
+            Ok(rows) => (rows, StatusCode::OK),
+            Err(e) => return internal(e),
+        },
+    };
+    let mut next = String::new();
+    if rows.len() as u64 > PAGE {
+        rows.truncate(PAGE as usize);
+        next = rows.last().map(|l| next_link(&q, l)).unwrap_or_default();
+    }
+    let page = RequestsPage {
+        nav: Nav::new(&v, "requests", &w),
+        types: choices(RequestType::ALL.iter().map(|t| t.as_str()), &q.kind),
+        statuses: choices(STATUSES.iter().map(|s| s.as_str()), &q.status),
+        directions: choices(["inbound", "outbound"].into_iter(), &q.direction),
+        rows: rows.iter().map(|r| RequestLine::new(r, &now)).collect(),
+        f: q,
+        errors,
+        next,
+    };
+    render(&page, status)
+}
