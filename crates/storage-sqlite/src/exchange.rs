@@ -249,13 +249,14 @@ impl ExchangeStore for SqliteStore {
             RequestOrder::Newest => ("submitted_at", "DESC", "<"),
             RequestOrder::Deadline => ("answer_by", "ASC", ">"),
         };
+        let (text, text_clause) = text_filter(f.text.as_deref());
         let c = self.reader()?;
         let mut st = c
             .prepare_cached(&format!(
                 "SELECT {REQUEST_COLUMNS} FROM requests WHERE (?1 IS NULL OR peer = ?1) \
                  AND (?2 IS NULL OR direction = ?2) AND (?3 IS NULL OR status = ?3) \
                  AND (?4 IS NULL OR submitted_at >= ?4) AND (?5 IS NULL OR type = ?5) \
-                 AND (?6 IS NULL OR reference LIKE ?6 ESCAPE '\\') \
+                 AND {text_clause} \
                  AND (?7 = 0 OR closed_at IS NULL) \
                  AND (?8 IS NULL OR (closed_at IS NULL AND answer_by < ?8)) \
                  AND (?9 IS NULL OR ({key}, id) {cmp} (?9, ?10)) \
@@ -264,14 +265,6 @@ impl ExchangeStore for SqliteStore {
             .map_err(db_err)?;
         let limit = f.limit.map_or(i64::MAX, |l| l as i64);
         let (after_key, after_id) = f.after.clone().unzip();
-        // LIKE is case-blind for ASCII; the user's text is matched literally.
-        let text = f.text.as_ref().map(|t| {
-            let t = t
-                .replace('\\', r"\\")
-                .replace('%', r"\%")
-                .replace('_', r"\_");
-            format!("%{t}%")
-        });
         let rows = st
             .query_map(
                 params![
@@ -592,5 +585,26 @@ impl AttachmentStore for SqliteStore {
         )
         .optional()
         .map_err(db_err)
+    }
+}
+
+/// The text filter of a listing: a substring of the reference or the facts.
+/// Three characters or more are looked up in the trigram index (case-blind);
+/// shorter text, which trigrams cannot index, is matched against the
+/// reference alone. The user's text is matched literally either way.
+fn text_filter(text: Option<&str>) -> (Option<String>, &'static str) {
+    match text {
+        None => (None, "?6 IS NULL"),
+        Some(t) if t.chars().count() >= 3 => (
+            Some(format!("\"{}\"", t.replace('"', "\"\""))),
+            "rowid IN (SELECT rowid / 2 FROM requests_search WHERE requests_search MATCH ?6)",
+        ),
+        Some(t) => {
+            let t = t
+                .replace('\\', r"\\")
+                .replace('%', r"\%")
+                .replace('_', r"\_");
+            (Some(format!("%{t}%")), "reference LIKE ?6 ESCAPE '\\'")
+        }
     }
 }

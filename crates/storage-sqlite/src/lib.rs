@@ -761,7 +761,11 @@ mod tests {
             kind: "submitted".into(),
             at: req.submitted_at.clone(),
             log_index: i as u64,
-            envelope: b"{}".to_vec(),
+            envelope: serde_json::to_vec(&serde_json::json!({"payload": {"event": {"kind": {
+                "type": "submitted",
+                "request": {"facts": format!("Ransomware at plant {i:02}, \"wire\" fraud of {i} EUR")}
+            }}}}))
+            .unwrap(),
             receipt: None,
         };
         (req, ev)
@@ -817,6 +821,25 @@ mod tests {
             ids(&s.requests(&text).unwrap()),
             ["r00", "r03", "r06", "r09"]
         );
+        // The facts are searched too, case-blind, quotes taken literally.
+        let facts = |t: &str| {
+            let f = RequestFilter {
+                text: Some(t.into()),
+                ..Default::default()
+            };
+            let mut v: Vec<String> = ids(&s.requests(&f).unwrap())
+                .iter()
+                .map(|x| x.to_string())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(facts("PLANT 07"), ["r07"]);
+        assert_eq!(facts("\"wire\" fraud of 3 "), ["r03"]);
+        assert!(facts("plant 7,").is_empty());
+        // Shorter than a trigram: the reference alone.
+        assert_eq!(facts("-0").len(), 10);
+        assert!(facts("EU").is_empty());
         for literal in ["%", "_", "case\\"] {
             let f = RequestFilter {
                 text: Some(literal.into()),
