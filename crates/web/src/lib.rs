@@ -9,6 +9,7 @@
 //! never changes on GET; every POST must come from this origin
 //! (`Sec-Fetch-Site`, else `Origin`) and carry the session's CSRF token.
 
+mod bulk;
 mod compose;
 mod holds;
 mod pages;
@@ -89,6 +90,7 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/ui/logout", post(signin::logout))
         .route("/ui/badges", get(pages::badges))
         .route("/ui/requests", get(requests::requests))
+        .route("/ui/requests/bulk", post(bulk::bulk))
         .route(
             "/ui/requests/{id}",
             get(request::request).post(request::act_on_request),

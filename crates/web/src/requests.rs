@@ -1,8 +1,9 @@
 //! The request listing: filters kept in the URL, keyset pagination.
 
+use crate::bulk::BulkOutcome;
 use crate::pages::*;
 use crate::views::RequestLine;
-use crate::Viewer;
+use crate::{Viewer, Web};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -11,7 +12,7 @@ use detente_requests::{RequestType, Status};
 use detente_storage::{RequestFilter, RequestOrder, RequestRow};
 use serde::Deserialize;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 pub struct ListQuery {
     #[serde(default)]
     peer: String,
@@ -66,6 +67,10 @@ struct RequestsPage {
     directions: Vec<Choice>,
     rows: Vec<RequestLine>,
     next: String,
+    /// The bulk form posts back to this listing, filters kept.
+    bulk_action: String,
+    bulk: BulkOutcome,
+    can_act: bool,
 }
 
 const STATUSES: [Status; 7] = [
@@ -124,24 +129,23 @@ fn filter_of(q: &ListQuery, now: &str) -> (RequestFilter, FilterErrors) {
 /// The link to the page after `last`, keeping every filter.
 fn next_link(q: &ListQuery, last: &RequestRow) -> String {
     let after = format!("{}|{}", RequestOrder::Newest.key(last), last.id);
-    let pairs = [
-        ("peer", q.peer.as_str()),
-        ("type", &q.kind),
-        ("status", &q.status),
-        ("direction", &q.direction),
-        ("overdue", &q.overdue),
-        ("q", &q.q),
-        ("after", &after),
-    ];
-    let kept: Vec<_> = pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
-    format!(
-        "/ui/requests?{}",
-        serde_urlencoded::to_string(kept).unwrap_or_default()
-    )
+    let q = ListQuery { after, ..q.clone() };
+    format!("/ui/requests{}", query_of(&q))
 }
 
 pub async fn requests(State(web): W, v: Viewer, Query(q): Query<ListQuery>) -> Response {
-    let w = match waiting(&web, &v) {
+    list_page(&web, &v, q, BulkOutcome::default(), StatusCode::OK)
+}
+
+/// The listing for `q`, with what a bulk action did (or why it did not).
+pub(crate) fn list_page(
+    web: &Web,
+    v: &Viewer,
+    q: ListQuery,
+    bulk: BulkOutcome,
+    code: StatusCode,
+) -> Response {
+    let w = match waiting(web, v) {
         Ok(w) => w,
         Err(r) => return r.into_response(),
     };
@@ -150,7 +154,7 @@ pub async fn requests(State(web): W, v: Viewer, Query(q): Query<ListQuery>) -> R
     let (mut rows, status) = match errors.any() {
         true => (Vec::new(), StatusCode::UNPROCESSABLE_ENTITY),
         false => match web.node.store().requests(&filter) {
-            Ok(rows) => (rows, StatusCode::OK),
+            Ok(rows) => (rows, code),
             Err(e) => return internal(e),
         },
     };
@@ -160,14 +164,35 @@ pub async fn requests(State(web): W, v: Viewer, Query(q): Query<ListQuery>) -> R
         next = rows.last().map(|l| next_link(&q, l)).unwrap_or_default();
     }
     let page = RequestsPage {
-        nav: Nav::new(&v, "requests", &w),
+        nav: Nav::new(v, "requests", &w),
         types: choices(RequestType::ALL.iter().map(|t| t.as_str()), &q.kind),
         statuses: choices(STATUSES.iter().map(|s| s.as_str()), &q.status),
         directions: choices(["inbound", "outbound"].into_iter(), &q.direction),
         rows: rows.iter().map(|r| RequestLine::new(r, &now)).collect(),
+        bulk_action: format!("/ui/requests/bulk{}", query_of(&q)),
         f: q,
         errors,
         next,
+        bulk,
+        can_act: v.can_act(),
     };
     render(&page, status)
+}
+
+/// `?peer=..&type=..`: the filters of `q` as a query string ("" for none).
+fn query_of(q: &ListQuery) -> String {
+    let pairs = [
+        ("peer", q.peer.as_str()),
+        ("type", &q.kind),
+        ("status", &q.status),
+        ("direction", &q.direction),
+        ("overdue", &q.overdue),
+        ("q", &q.q),
+        ("after", &q.after),
+    ];
+    let kept: Vec<_> = pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+    match kept.is_empty() {
+        true => String::new(),
+        false => format!("?{}", serde_urlencoded::to_string(kept).unwrap_or_default()),
+    }
 }

@@ -15,6 +15,8 @@ pub struct RequestLine {
     pub status: String,
     pub submitted_at: String,
     pub answer_by: String,
+    /// The deadline as stored (RFC 3339), for `<time datetime>`.
+    pub answer_by_rfc3339: String,
     pub countdown: String,
     pub overdue: bool,
 }
@@ -35,6 +37,7 @@ impl RequestLine {
             status: r.status.clone(),
             submitted_at: short(Some(&r.submitted_at)),
             answer_by: short(Some(&r.answer_by)),
+            answer_by_rfc3339: r.answer_by.clone(),
             countdown,
             overdue,
         }

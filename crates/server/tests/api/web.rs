@@ -717,3 +717,124 @@ async fn compose_previews_the_gate_before_anything_is_sent() {
         format!("/ui/requests/{}", sent[0].id).as_str()
     );
 }
+
+/// Posts the bulk form of the listing with the selected ids.
+async fn bulk(b: &Browser, ids: &[&str], fields: &[(&str, &str)]) -> Page {
+    let mut f: Vec<(String, String)> = vec![("csrf".into(), b.csrf().await)];
+    f.extend(ids.iter().map(|id| ("id".to_string(), id.to_string())));
+    f.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    post_form(b, "/ui/requests/bulk?direction=inbound", f).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bulk_actions_sign_one_envelope_per_request_and_bad_forms_change_nothing() {
+    let a = start("cert-a.example", "DE").await;
+    let b = start("cert-b.example", "FR").await;
+    let c = reqwest::Client::new();
+    assert_eq!(peer_with(&c, &a, &b, "FR").await.status(), 201);
+    assert_eq!(peer_with(&c, &b, &a, "DE").await.status(), 201);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(inbound_request(&c, &a, &b).await);
+    }
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let officer = Browser::signed_in(&b.base, "officer", "officer-password").await;
+    let events = |id: &str| b.node.store().events(id).unwrap().len();
+    let before: Vec<usize> = ids.iter().map(|id| events(id)).collect();
+
+    // Bad forms: each error beside its field, nothing signed.
+    let none = bulk(&officer, &[], &[("action", "acknowledge")]).await;
+    assert_eq!(none.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(none.body.contains("id=\"bulk-id-error\""), "{}", none.body);
+    let why = bulk(
+        &officer,
+        &ids,
+        &[("action", "extend"), ("answer_by", "2030-01-01")],
+    )
+    .await;
+    assert!(why.body.contains("id=\"bulk-justification-error\""));
+    let date = bulk(
+        &officer,
+        &ids,
+        &[("action", "extend"), ("justification", "load")],
+    )
+    .await;
+    assert!(date.body.contains("id=\"bulk-answer-by-error\""));
+    assert!(date.body.contains(">load</textarea>"), "the draft is kept");
+    let auditor = Browser::signed_in(&b.base, "auditor", "auditor-password").await;
+    let read_only = bulk(&auditor, &ids, &[("action", "acknowledge")]).await;
+    assert_eq!(read_only.status, StatusCode::FORBIDDEN);
+    let after: Vec<usize> = ids.iter().map(|id| events(id)).collect();
+    assert_eq!(before, after);
+
+    // Acknowledge two: one envelope each; the filters stay in the form.
+    let ack = bulk(&officer, &ids[..2], &[("action", "acknowledge")]).await;
+    assert_eq!(ack.status, StatusCode::OK, "{}", ack.body);
+    assert!(ack.body.contains("Done for 2"), "{}", ack.body);
+    assert!(ack
+        .body
+        .contains("action=\"/ui/requests/bulk?direction=inbound\""));
+    for (i, id) in ids.iter().enumerate() {
+        let row = b.node.store().request(id).unwrap().unwrap();
+        let expect = if i < 2 { "acknowledged" } else { "delivered" };
+        assert_eq!(row.status, expect);
+        assert_eq!(events(id), before[i] + usize::from(i < 2));
+    }
+    // Again: already acknowledged, refused per request, the rest done.
+    let again = bulk(&officer, &ids, &[("action", "acknowledge")]).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert!(again.body.contains("Done for 1") && again.body.contains("Not done for 2"));
+
+    // Propose a new deadline: a message per request, carrying the justification.
+    let ext = bulk(
+        &officer,
+        &ids,
+        &[
+            ("action", "extend"),
+            ("justification", "Backlog after the outage"),
+            ("answer_by", "2030-01-01"),
+        ],
+    )
+    .await;
+    assert_eq!(ext.status, StatusCode::OK, "{}", ext.body);
+    for id in &ids {
+        let last = b.node.store().events(id).unwrap().pop().unwrap();
+        assert_eq!(last.kind, "message");
+        let env: serde_json::Value = serde_json::from_slice(&last.envelope).unwrap();
+        let kind = &env["payload"]["event"]["kind"];
+        assert_eq!(kind["text"], "Backlog after the outage");
+        assert_eq!(kind["proposed_answer_by"], "2030-01-01T23:59:59.000000Z");
+    }
+
+    // Export, by a reader too: each request with its timeline, and why.
+    let r = c
+        .post(format!("{}/ui/requests/bulk", b.base))
+        .header("sec-fetch-site", "same-origin")
+        .header("cookie", auditor.cookie.clone().unwrap())
+        .form(&[
+            ("csrf", auditor.csrf().await.as_str()),
+            ("action", "export"),
+            ("justification", "Audit 2026-Q4"),
+            ("id", ids[0]),
+            ("id", ids[2]),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment; filename=\"requests-"));
+    let doc: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(doc["exported_by"], "auditor");
+    assert_eq!(doc["justification"], "Audit 2026-Q4");
+    let got: Vec<&str> = doc["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, [ids[0], ids[2]]);
+    assert!(doc["requests"][0]["timeline"].as_array().unwrap().len() >= 4);
+}
