@@ -93,9 +93,9 @@ fn end_of_day(date: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     Some(d.and_hms_opt(23, 59, 59)?.and_utc())
 }
 
-/// The form's errors, field by field, before anything is signed.
-fn check(f: &BulkForm, v: &Viewer) -> Result<(), BulkOutcome> {
-    let bad = |field, error| Err(BulkOutcome::invalid(f, field, error));
+/// The form's error (field, message), before anything is signed.
+fn check(f: &BulkForm, v: &Viewer) -> Result<(), (&'static str, &'static str)> {
+    let bad = |field, error| Err((field, error));
     if f.ids.is_empty() {
         return bad("id", "Select at least one request.");
     }
@@ -150,7 +150,8 @@ pub async fn bulk(
     if !v.csrf_ok(&f.csrf) {
         return bad_token();
     }
-    if let Err(outcome) = check(&f, &v) {
+    if let Err((field, error)) = check(&f, &v) {
+        let outcome = BulkOutcome::invalid(&f, field, error);
         let code = match outcome.field.as_str() {
             "action" if outcome.error.starts_with("Your role") => StatusCode::FORBIDDEN,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
