@@ -21,7 +21,8 @@ use std::time::Duration;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};
 
 use crate::store::{
-    Collection, NewObject, ObjectQuery, ObjectRow, Page, Stored, TaxiiStore, VersionSel,
+    Citing, Collection, NewObject, ObjectCounts, ObjectQuery, ObjectRow, Page, Stored, TaxiiStore,
+    VersionSel, REQUEST_SOURCE,
 };
 use crate::{format_timestamp, now_us, TaxiiError};
 
@@ -543,6 +544,51 @@ impl TaxiiStore for SqliteTaxiiStore {
         )?;
         Ok(key)
     }
+
+    fn counts(&self, collection: &str) -> Result<ObjectCounts, TaxiiError> {
+        // Both counts come from the covering id index: no row is read.
+        self.with_reader(|conn| {
+            let (versions, objects): (i64, i64) = conn
+                .prepare_cached(
+                    "SELECT COUNT(*), COUNT(DISTINCT obj_id) FROM taxii_objects
+                     INDEXED BY taxii_objects_id
+                     WHERE coll = (SELECT pk FROM taxii_collections WHERE id = ?1)",
+                )?
+                .query_row([collection], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(ObjectCounts {
+                objects: objects as u64,
+                versions: versions as u64,
+            })
+        })
+    }
+
+    fn citing_requests(
+        &self,
+        collection: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<Citing>, TaxiiError> {
+        self.with_reader(|conn| {
+            let mut st = conn.prepare_cached(
+                "SELECT json_extract(r.value, '$.external_id') AS rid, COUNT(DISTINCT o.obj_id)
+                 FROM taxii_objects o, json_each(o.body, '$.external_references') r
+                 WHERE o.coll = (SELECT pk FROM taxii_collections WHERE id = ?1)
+                 AND json_extract(r.value, '$.source_name') = ?2
+                 AND rid > ?3
+                 GROUP BY rid ORDER BY rid LIMIT ?4",
+            )?;
+            let rows = st.query_map(
+                params![collection, REQUEST_SOURCE, after, limit as i64],
+                |r| {
+                    Ok(Citing {
+                        request_id: r.get(0)?,
+                        objects: r.get::<_, i64>(1)? as u64,
+                    })
+                },
+            )?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -672,5 +718,50 @@ mod tests {
         let k1 = SqliteTaxiiStore::open(&path).unwrap().cursor_key().unwrap();
         let k2 = SqliteTaxiiStore::open(&path).unwrap().cursor_key().unwrap();
         assert_eq!(k1, k2);
+    }
+
+    #[test]
+    fn counts_and_citations_page_by_request_id() {
+        let (_d, s) = open();
+        s.create_collection(&collection("a", None)).unwrap();
+        s.create_collection(&collection("b", None)).unwrap();
+        let cite = |ids: &[&str]| {
+            let refs: Vec<_> = ids
+                .iter()
+                .map(|r| serde_json::json!({ "source_name": REQUEST_SOURCE, "external_id": r }))
+                .chain([serde_json::json!({ "source_name": "other", "external_id": "zzz" })])
+                .collect();
+            serde_json::json!({ "external_references": refs }).to_string()
+        };
+        let objs = vec![
+            NewObject {
+                body: cite(&["r2", "r1"]),
+                ..object("indicator--1", Some(1))
+            },
+            NewObject {
+                body: cite(&["r2"]),
+                ..object("indicator--1", Some(2))
+            },
+            NewObject {
+                body: cite(&["r2", "r3"]),
+                ..object("indicator--2", Some(1))
+            },
+            object("indicator--3", Some(1)),
+        ];
+        s.ingest("a", &objs, "s1", "u", &mut |_, _| "{}".into())
+            .unwrap();
+        let c = s.counts("a").unwrap();
+        assert_eq!((c.objects, c.versions), (3, 4));
+        assert_eq!(s.counts("b").unwrap(), ObjectCounts::default());
+        let page = |after: &str| -> Vec<(String, u64)> {
+            s.citing_requests("a", after, 2)
+                .unwrap()
+                .into_iter()
+                .map(|c| (c.request_id, c.objects))
+                .collect()
+        };
+        assert_eq!(page(""), [("r1".into(), 1), ("r2".into(), 2)]);
+        assert_eq!(page("r2"), [("r3".to_string(), 1)]);
+        assert!(s.citing_requests("b", "", 10).unwrap().is_empty());
     }
 }
