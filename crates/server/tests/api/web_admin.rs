@@ -553,3 +553,31 @@ async fn a_request_whose_stix_went_to_a_collection_is_linked_from_it() {
         .body
         .contains("<td>outbound</td>\n<td>cert-b.example</td>"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_citing_requests_come_a_page_at_a_time() {
+    let a = start("cert-a.example", "DE").await;
+    let id = "1c2d3e4f-5555-4666-8777-b88899990000";
+    taxii_store(&a)
+        .create_collection(&collection(id, "Many citations", "officer"))
+        .unwrap();
+    let objects: Vec<Value> = (0..51)
+        .map(|i| {
+            let oid = format!("indicator--00000000-0000-4000-8000-{i:012}");
+            indicator(&oid, "2021-05-08T10:00:00.000Z", &[&format!("req-{i:03}")])
+        })
+        .collect();
+    post_objects(&a, id, Value::Array(objects)).await;
+    let officer = Browser::signed_in(&a.base, "officer", "officer-password").await;
+    let first = officer.get(&format!("/ui/intel/{id}")).await.body;
+    assert!(first.contains("<code>req-000</code>") && first.contains("<code>req-049</code>"));
+    assert!(!first.contains("<code>req-050</code>"));
+    let next = format!("href=\"/ui/intel/{id}?after=req-049\" rel=\"next\"");
+    assert!(first.contains(&next), "{first}");
+    let second = officer
+        .get(&format!("/ui/intel/{id}?after=req-049"))
+        .await
+        .body;
+    assert!(second.contains("<code>req-050</code>") && !second.contains("<code>req-049</code>"));
+    assert!(!second.contains("rel=\"next\""), "the last page");
+}
