@@ -31,7 +31,7 @@ use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 pub use cli::{run_user, UserCommand};
-pub use store::{AuthStore, SqliteAuthStore, UserRecord};
+pub use store::{AuthStore, SqliteAuthStore, TokenRecord, UserRecord};
 
 use cache::{FailureThrottle, VerifiedCache};
 
@@ -47,6 +47,8 @@ pub enum AuthError {
     UnknownRole(String),
     #[error("invalid user name '{0}' (use 1-64 characters without ':' or whitespace)")]
     InvalidName(String),
+    #[error("'{0}' is the last admin; make another user admin first")]
+    LastAdmin(String),
     #[error("password must not be empty")]
     EmptyPassword,
     #[error("malformed Authorization header")]
@@ -270,14 +272,53 @@ impl Users {
     /// Issues a new bearer token. The token is returned once and only its
     /// SHA-256 digest is stored.
     pub fn issue_token(&self, name: &str) -> Result<String, AuthError> {
+        self.issue_named_token(name, "")
+    }
+
+    /// [`Users::issue_token`] with a label saying what the token is for,
+    /// shown in token lists in place of the secret.
+    pub fn issue_named_token(&self, name: &str, label: &str) -> Result<String, AuthError> {
         self.store
             .find_user(name)?
             .ok_or_else(|| AuthError::NoSuchUser(name.to_string()))?;
         let mut raw = [0u8; 32];
         getrandom::getrandom(&mut raw).map_err(|e| AuthError::Random(e.to_string()))?;
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
-        self.store.insert_token(name, &token_digest(&token))?;
+        self.store
+            .insert_token(name, label, &token_digest(&token))?;
         Ok(token)
+    }
+
+    /// Every bearer token (digests and owners, never secrets).
+    pub fn list_tokens(&self) -> Result<Vec<TokenRecord>, AuthError> {
+        self.store.list_tokens()
+    }
+
+    /// Revokes the one token whose digest is `digest_hex`; false if none.
+    pub fn revoke_token(&self, digest_hex: &str) -> Result<bool, AuthError> {
+        let Some(digest) = hex::decode(digest_hex)
+            .ok()
+            .and_then(|d| <[u8; 32]>::try_from(d).ok())
+        else {
+            return Ok(false);
+        };
+        self.store.delete_token(&digest)
+    }
+
+    /// Changes `name`'s role; the last admin cannot be demoted.
+    pub fn set_role(&self, name: &str, role: Role) -> Result<(), AuthError> {
+        self.store.update_role(name, role)?;
+        self.lock_cache().forget_user(name);
+        Ok(())
+    }
+
+    /// Removes a user unless it is the last admin (the web interface's
+    /// removal; the CLI, run by whoever holds the data directory, may still
+    /// remove anyone).
+    pub fn remove_user_keeping_an_admin(&self, name: &str) -> Result<(), AuthError> {
+        self.store.delete_user_keeping_an_admin(name)?;
+        self.lock_cache().forget_user(name);
+        Ok(())
     }
 
     /// Revokes every bearer token of `name`; returns how many were revoked.
@@ -709,5 +750,54 @@ mod tests {
         let rec = u.list_users().unwrap();
         assert_eq!(rec.len(), 1);
         assert!(rec[0].password_hash.starts_with("$argon2id$"));
+    }
+
+    #[test]
+    fn the_last_admin_can_be_neither_demoted_nor_removed() {
+        let (_d, u) = users();
+        u.add_user("root", Role::Admin, "pw").unwrap();
+        u.add_user("ops", Role::Officer, "pw").unwrap();
+        assert!(matches!(
+            u.set_role("root", Role::Officer),
+            Err(AuthError::LastAdmin(_))
+        ));
+        assert!(matches!(
+            u.remove_user_keeping_an_admin("root"),
+            Err(AuthError::LastAdmin(_))
+        ));
+        assert!(matches!(
+            u.set_role("nobody", Role::Admin),
+            Err(AuthError::NoSuchUser(_))
+        ));
+        u.set_role("ops", Role::Admin).unwrap();
+        let p = u.authenticate(&basic("ops", "pw")).unwrap().unwrap();
+        assert_eq!(p.role, Role::Admin);
+        u.set_role("root", Role::Auditor).unwrap();
+        assert!(matches!(
+            u.remove_user_keeping_an_admin("ops"),
+            Err(AuthError::LastAdmin(_))
+        ));
+        u.remove_user_keeping_an_admin("root").unwrap();
+        assert_eq!(u.list_users().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn tokens_are_listed_without_secrets_and_revoked_one_by_one() {
+        let (_d, u) = users();
+        u.add_user("dave", Role::Auditor, "pw").unwrap();
+        let t1 = u.issue_named_token("dave", "nightly export").unwrap();
+        let t2 = u.issue_token("dave").unwrap();
+        let list = u.list_tokens().unwrap();
+        assert_eq!(list.len(), 2);
+        let one = list.iter().find(|t| t.label == "nightly export").unwrap();
+        assert_eq!(one.owner, "dave");
+        assert_eq!(one.digest, hex::encode(token_digest(&t1)));
+        assert!(list
+            .iter()
+            .all(|t| !t.digest.contains(&t1) && !t.digest.contains(&t2)));
+        assert!(!u.revoke_token("00").unwrap());
+        assert!(u.revoke_token(&one.digest).unwrap());
+        assert!(u.authenticate(&bearer(&t1)).is_err());
+        assert!(u.authenticate(&bearer(&t2)).unwrap().is_some());
     }
 }

@@ -14,6 +14,17 @@ pub struct UserRecord {
     pub created: String,
 }
 
+/// A bearer token as listed: never the secret, only its digest's hex (which
+/// names it for revocation) and who holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub digest: String,
+    pub owner: String,
+    /// What it is for, as given when it was issued (may be empty).
+    pub label: String,
+    pub created: String,
+}
+
 /// The persistence the user database needs, kept narrow so that a PostgreSQL
 /// implementation can sit beside the SQLite one.
 pub trait AuthStore: Send + Sync {
@@ -22,14 +33,25 @@ pub trait AuthStore: Send + Sync {
     fn delete_user(&self, name: &str) -> Result<(), AuthError>;
     fn find_user(&self, name: &str) -> Result<Option<UserRecord>, AuthError>;
     fn list_users(&self) -> Result<Vec<UserRecord>, AuthError>;
-    fn insert_token(&self, name: &str, digest: &[u8; 32]) -> Result<(), AuthError>;
+    fn insert_token(&self, name: &str, label: &str, digest: &[u8; 32]) -> Result<(), AuthError>;
     fn delete_tokens(&self, name: &str) -> Result<usize, AuthError>;
     fn find_token_user(&self, digest: &[u8; 32]) -> Result<Option<UserRecord>, AuthError>;
+    /// Every token, by owner then age.
+    fn list_tokens(&self) -> Result<Vec<TokenRecord>, AuthError>;
+    /// False if no token has this digest.
+    fn delete_token(&self, digest: &[u8; 32]) -> Result<bool, AuthError>;
+    /// Changes a role, refusing ([`AuthError::LastAdmin`]) to demote the
+    /// last admin, in one statement so two admins demoting each other at
+    /// once cannot leave none.
+    fn update_role(&self, name: &str, role: Role) -> Result<(), AuthError>;
+    /// Deletes a user unless it is the last admin (in one statement, as above).
+    fn delete_user_keeping_an_admin(&self, name: &str) -> Result<(), AuthError>;
 }
 
 /// Ordered schema migrations; the index + 1 is the version recorded in
 /// `auth_schema`.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE auth_users (
         name TEXT PRIMARY KEY,
         role TEXT NOT NULL,
@@ -42,7 +64,11 @@ const MIGRATIONS: &[&str] = &["
         created TEXT NOT NULL
     );
     CREATE INDEX auth_tokens_user ON auth_tokens(user_name);
-"];
+",
+    "
+    ALTER TABLE auth_tokens ADD COLUMN label TEXT NOT NULL DEFAULT '';
+",
+];
 
 pub struct SqliteAuthStore {
     conn: Mutex<Connection>,
@@ -160,10 +186,10 @@ impl AuthStore for SqliteAuthStore {
         rows.map(|r| to_record(r?)).collect()
     }
 
-    fn insert_token(&self, name: &str, digest: &[u8; 32]) -> Result<(), AuthError> {
+    fn insert_token(&self, name: &str, label: &str, digest: &[u8; 32]) -> Result<(), AuthError> {
         self.conn().execute(
-            "INSERT INTO auth_tokens (digest, user_name, created) VALUES (?1, ?2, ?3)",
-            params![digest.as_slice(), name, now()],
+            "INSERT INTO auth_tokens (digest, user_name, created, label) VALUES (?1, ?2, ?3, ?4)",
+            params![digest.as_slice(), name, now(), label],
         )?;
         Ok(())
     }
@@ -187,6 +213,72 @@ impl AuthStore for SqliteAuthStore {
             .map(to_record)
             .transpose()
     }
+
+    fn list_tokens(&self) -> Result<Vec<TokenRecord>, AuthError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT digest, user_name, label, created FROM auth_tokens ORDER BY user_name, created, digest",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(TokenRecord {
+                digest: hex::encode(r.get::<_, Vec<u8>>(0)?),
+                owner: r.get(1)?,
+                label: r.get(2)?,
+                created: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn delete_token(&self, digest: &[u8; 32]) -> Result<bool, AuthError> {
+        let n = self.conn().execute(
+            "DELETE FROM auth_tokens WHERE digest = ?1",
+            [digest.as_slice()],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn update_role(&self, name: &str, role: Role) -> Result<(), AuthError> {
+        let conn = self.conn();
+        let n = conn.execute(
+            &format!(
+                "UPDATE auth_users SET role = ?2 WHERE name = ?1 AND (?2 = 'admin' OR {KEEPS_AN_ADMIN})"
+            ),
+            params![name, role.as_str()],
+        )?;
+        refused_or_missing(&conn, n, name)
+    }
+
+    fn delete_user_keeping_an_admin(&self, name: &str) -> Result<(), AuthError> {
+        let conn = self.conn();
+        let n = conn.execute(
+            &format!("DELETE FROM auth_users WHERE name = ?1 AND {KEEPS_AN_ADMIN}"),
+            [name],
+        )?;
+        refused_or_missing(&conn, n, name)
+    }
+}
+
+/// True of a row whose change still leaves an admin: it is not one, or
+/// another one exists.
+const KEEPS_AN_ADMIN: &str =
+    "(role <> 'admin' OR (SELECT COUNT(*) FROM auth_users WHERE role = 'admin') > 1)";
+
+/// Why a guarded change touched no row.
+fn refused_or_missing(conn: &Connection, changed: usize, name: &str) -> Result<(), AuthError> {
+    if changed > 0 {
+        return Ok(());
+    }
+    let exists = conn
+        .query_row("SELECT 1 FROM auth_users WHERE name = ?1", [name], |_| {
+            Ok(())
+        })
+        .optional()?
+        .is_some();
+    Err(match exists {
+        true => AuthError::LastAdmin(name.to_string()),
+        false => AuthError::NoSuchUser(name.to_string()),
+    })
 }
 
 #[cfg(test)]

@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+mod describe;
+pub use describe::{ProfileSummary, RuleSummary};
+
 /// What the gate does with a payload. Ordered by severity: the decision is
 /// the most severe action any rule asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

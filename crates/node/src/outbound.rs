@@ -129,6 +129,11 @@ impl Outbound {
         self.node.store().as_ref()
     }
 
+    /// The jurisdiction profile loaded at start, which every decision uses.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
     /// Judges a payload leaving the node. The first decision on a payload for
     /// a recipient is logged (`gate.decision`) and its volumes counted; the
     /// same payload again gets the same verdict, unlogged and uncounted.

@@ -80,6 +80,7 @@ pub fn node_app_parts(
         detente_web::session::system_clock(),
     )
     .map_err(|e| NodeError::Config(format!("web interface: {e}")))?;
+    web.set_taxii(taxii.clone());
     let mut state = AppState::new(node);
     state.auth = Some(auth);
     state.outbound = Some(outbound);

@@ -20,7 +20,8 @@ use crate::{format_timestamp, OutboundDecision, Taxii, TaxiiError};
 
 pub(crate) const TAXII_MEDIA: &str = "application/taxii+json;version=2.1";
 const STIX_MEDIA: &str = "application/stix+json;version=2.1";
-const API_ROOT: &str = "/taxii2/api/";
+/// The one API root's path.
+pub const API_ROOT: &str = "/taxii2/api/";
 
 /// The TAXII routes, all under `/taxii2/`. No global fallback is set so the
 /// node can merge this router with its own.

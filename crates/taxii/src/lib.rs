@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use detente_auth::{Authenticator, Principal};
 
-pub use api::router;
+pub use api::{router, API_ROOT};
 pub use bench::{run_bench, BenchArgs};
 pub use cli::{run_collection, CollectionCommand};
 pub use store::{Collection, TaxiiStore};
@@ -166,6 +166,11 @@ impl Taxii {
 
     pub fn store(&self) -> &Arc<dyn TaxiiStore> {
         &self.store
+    }
+
+    /// What discovery and the API root advertise.
+    pub fn config(&self) -> &TaxiiConfig {
+        &self.config
     }
 
     /// The first collection `principal` may read: where objects meant for that

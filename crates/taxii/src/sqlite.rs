@@ -21,11 +21,13 @@ use std::time::Duration;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};
 
 use crate::store::{
-    Collection, NewObject, ObjectQuery, ObjectRow, Page, Stored, TaxiiStore, VersionSel,
+    Citing, Collection, NewObject, ObjectCounts, ObjectQuery, ObjectRow, Page, Stored, TaxiiStore,
+    VersionSel, REQUEST_SOURCE,
 };
 use crate::{format_timestamp, now_us, TaxiiError};
 
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE taxii_meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
     CREATE TABLE taxii_collections (
         pk INTEGER PRIMARY KEY,
@@ -58,7 +60,56 @@ const MIGRATIONS: &[&str] = &["
         body TEXT NOT NULL
     );
     CREATE INDEX taxii_status_created ON taxii_status(created_us);
-"];
+",
+    COUNTS_AND_CITATIONS,
+];
+
+/// Object counts and request citations kept beside the objects, so the web
+/// interface reads them in one probe rather than scanning a million rows
+/// (counting a million index entries takes ~100 ms, reading the citations
+/// out of the JSON bodies over a second). `ingest` adds
+/// to them in Rust, once per envelope for the counts and only for a body
+/// that names `detente-request` for the citations, since a trigger per
+/// stored row would slow bulk ingest; deletions, rare, go through triggers.
+/// Existing rows are counted once here.
+const COUNTS_AND_CITATIONS: &str = "
+    CREATE TABLE taxii_counts (
+        coll INTEGER PRIMARY KEY REFERENCES taxii_collections(pk) ON DELETE CASCADE,
+        objects INTEGER NOT NULL,
+        versions INTEGER NOT NULL
+    );
+    INSERT INTO taxii_counts (coll, objects, versions)
+        SELECT c.pk,
+            (SELECT COUNT(DISTINCT obj_id) FROM taxii_objects WHERE coll = c.pk),
+            (SELECT COUNT(*) FROM taxii_objects WHERE coll = c.pk)
+        FROM taxii_collections c;
+    CREATE TRIGGER taxii_counts_collection AFTER INSERT ON taxii_collections BEGIN
+        INSERT INTO taxii_counts (coll, objects, versions) VALUES (new.pk, 0, 0);
+    END;
+    CREATE TRIGGER taxii_counts_delete AFTER DELETE ON taxii_objects BEGIN
+        UPDATE taxii_counts SET versions = versions - 1,
+            objects = objects - (NOT EXISTS (SELECT 1 FROM taxii_objects
+                WHERE coll = old.coll AND obj_id = old.obj_id))
+        WHERE coll = old.coll;
+    END;
+    CREATE TABLE taxii_cites (
+        coll INTEGER NOT NULL,
+        request_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        obj_id TEXT NOT NULL,
+        PRIMARY KEY (coll, request_id, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX taxii_cites_seq ON taxii_cites(seq);
+    INSERT OR IGNORE INTO taxii_cites (coll, request_id, seq, obj_id)
+        SELECT o.coll, json_extract(r.value, '$.external_id'), o.seq, o.obj_id
+        FROM taxii_objects o, json_each(o.body, '$.external_references') r
+        WHERE o.body LIKE '%detente-request%'
+        AND json_extract(r.value, '$.source_name') = 'detente-request'
+        AND json_type(r.value, '$.external_id') = 'text';
+    CREATE TRIGGER taxii_cites_delete AFTER DELETE ON taxii_objects BEGIN
+        DELETE FROM taxii_cites WHERE seq = old.seq;
+    END;
+";
 
 const IDLE_READERS: usize = 8;
 
@@ -260,6 +311,7 @@ fn insert_object(
     collection: i64,
     object: &NewObject,
     seq: i64,
+    tally: &mut ObjectCounts,
 ) -> Result<Stored, TaxiiError> {
     let current: Option<(i64, String)> = tx
         .prepare_cached(
@@ -301,6 +353,13 @@ fn insert_object(
             latest,
             object.body
         ])?;
+    if n == 1 {
+        tally.versions += 1;
+        tally.objects += u64::from(current.is_none());
+        if object.body.contains(REQUEST_SOURCE) {
+            record_citations(tx, collection, object, seq)?;
+        }
+    }
     if let (1, true, Some((previous, _))) = (n, latest, &current) {
         tx.prepare_cached(
             "UPDATE taxii_objects SET latest = 0 WHERE coll = ?1 AND obj_id = ?2 AND version_us = ?3",
@@ -312,6 +371,30 @@ fn insert_object(
         version,
         inserted: n == 1,
     })
+}
+
+/// Notes the requests an object version cites (its `detente-request`
+/// external references).
+fn record_citations(
+    tx: &rusqlite::Transaction<'_>,
+    collection: i64,
+    object: &NewObject,
+    seq: i64,
+) -> Result<(), TaxiiError> {
+    let Ok(body) = serde_json::from_str::<serde_json::Value>(&object.body) else {
+        return Ok(());
+    };
+    let refs = body["external_references"].as_array().into_iter().flatten();
+    for r in refs.filter(|r| r["source_name"] == REQUEST_SOURCE) {
+        if let Some(request) = r["external_id"].as_str() {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO taxii_cites (coll, request_id, seq, obj_id)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![collection, request, seq, object.id])?;
+        }
+    }
+    Ok(())
 }
 
 /// After versions of an object were deleted, its newest remaining version
@@ -415,10 +498,16 @@ impl TaxiiStore for SqliteTaxiiStore {
         let request_us = now_us();
         let mut seq = last_seq(&tx)?.max(request_us - 1);
         let mut results = Vec::with_capacity(objects.len());
+        let mut tally = ObjectCounts::default();
         for object in objects {
             seq += 1;
-            results.push(insert_object(&tx, coll, object, seq)?);
+            results.push(insert_object(&tx, coll, object, seq, &mut tally)?);
         }
+        tx.prepare_cached(
+            "UPDATE taxii_counts SET objects = objects + ?2, versions = versions + ?3
+             WHERE coll = ?1",
+        )?
+        .execute(params![coll, tally.objects as i64, tally.versions as i64])?;
         tx.prepare_cached(
             "INSERT INTO taxii_meta (key, value) VALUES ('last_seq', ?1)
              ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -542,6 +631,46 @@ impl TaxiiStore for SqliteTaxiiStore {
             [key.as_slice()],
         )?;
         Ok(key)
+    }
+
+    fn counts(&self, collection: &str) -> Result<ObjectCounts, TaxiiError> {
+        self.with_reader(|conn| {
+            let n: Option<(i64, i64)> = conn
+                .prepare_cached(
+                    "SELECT n.objects, n.versions FROM taxii_counts n
+                     JOIN taxii_collections c ON c.pk = n.coll WHERE c.id = ?1",
+                )?
+                .query_row([collection], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let (objects, versions) = n.unwrap_or_default();
+            Ok(ObjectCounts {
+                objects: objects as u64,
+                versions: versions as u64,
+            })
+        })
+    }
+
+    fn citing_requests(
+        &self,
+        collection: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<Citing>, TaxiiError> {
+        self.with_reader(|conn| {
+            let mut st = conn.prepare_cached(
+                "SELECT request_id, COUNT(DISTINCT obj_id) FROM taxii_cites
+                 WHERE coll = (SELECT pk FROM taxii_collections WHERE id = ?1)
+                 AND request_id > ?2
+                 GROUP BY request_id ORDER BY request_id LIMIT ?3",
+            )?;
+            let rows = st.query_map(params![collection, after, limit as i64], |r| {
+                Ok(Citing {
+                    request_id: r.get(0)?,
+                    objects: r.get::<_, i64>(1)? as u64,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 }
 
@@ -672,5 +801,70 @@ mod tests {
         let k1 = SqliteTaxiiStore::open(&path).unwrap().cursor_key().unwrap();
         let k2 = SqliteTaxiiStore::open(&path).unwrap().cursor_key().unwrap();
         assert_eq!(k1, k2);
+    }
+
+    #[test]
+    fn counts_and_citations_page_by_request_id() {
+        let (_d, s) = open();
+        s.create_collection(&collection("a", None)).unwrap();
+        s.create_collection(&collection("b", None)).unwrap();
+        let cite = |ids: &[&str]| {
+            let refs: Vec<_> = ids
+                .iter()
+                .map(|r| serde_json::json!({ "source_name": REQUEST_SOURCE, "external_id": r }))
+                .chain([serde_json::json!({ "source_name": "other", "external_id": "zzz" })])
+                .collect();
+            serde_json::json!({ "external_references": refs }).to_string()
+        };
+        let objs = vec![
+            NewObject {
+                body: cite(&["r2", "r1"]),
+                ..object("indicator--1", Some(1))
+            },
+            NewObject {
+                body: cite(&["r2"]),
+                ..object("indicator--1", Some(2))
+            },
+            NewObject {
+                body: cite(&["r2", "r3"]),
+                ..object("indicator--2", Some(1))
+            },
+            object("indicator--3", Some(1)),
+        ];
+        s.ingest("a", &objs, "s1", "u", &mut |_, _| "{}".into())
+            .unwrap();
+        let c = s.counts("a").unwrap();
+        assert_eq!((c.objects, c.versions), (3, 4));
+        assert_eq!(s.counts("b").unwrap(), ObjectCounts::default());
+        let page = |after: &str| -> Vec<(String, u64)> {
+            s.citing_requests("a", after, 2)
+                .unwrap()
+                .into_iter()
+                .map(|c| (c.request_id, c.objects))
+                .collect()
+        };
+        assert_eq!(page(""), [("r1".into(), 1), ("r2".into(), 2)]);
+        assert_eq!(page("r2"), [("r3".to_string(), 1)]);
+        assert!(s.citing_requests("b", "", 10).unwrap().is_empty());
+        // Deleting versions takes them out of both.
+        let q = ObjectQuery {
+            collection: "a".into(),
+            object_id: Some("indicator--2".into()),
+            after_seq: 0,
+            ids: vec![],
+            types: vec![],
+            versions: vec![VersionSel::All],
+            spec_versions: vec![],
+            tlp: vec![1],
+            limit: 10,
+            with_body: false,
+        };
+        assert_eq!(s.delete(&q).unwrap(), 1);
+        let c = s.counts("a").unwrap();
+        assert_eq!((c.objects, c.versions), (2, 3));
+        assert_eq!(page("r2"), []);
+        assert_eq!(page(""), [("r1".into(), 1), ("r2".into(), 1)]);
+        s.remove_collection("a").unwrap();
+        assert_eq!(s.counts("a").unwrap(), ObjectCounts::default());
     }
 }

@@ -99,6 +99,28 @@ pub struct Page {
     pub more: bool,
 }
 
+/// How many objects a collection holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ObjectCounts {
+    /// Distinct object ids.
+    pub objects: u64,
+    /// Stored versions of them (every row).
+    pub versions: u64,
+}
+
+/// A cooperation request cited by objects of a collection: the external
+/// reference `detente-request` that a node adds to each indicator it
+/// publishes with a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Citing {
+    pub request_id: String,
+    /// Distinct objects citing it.
+    pub objects: u64,
+}
+
+/// The `source_name` of the external reference citing a request.
+pub const REQUEST_SOURCE: &str = "detente-request";
+
 pub trait TaxiiStore: Send + Sync {
     fn create_collection(&self, collection: &Collection) -> Result<(), TaxiiError>;
     fn remove_collection(&self, id: &str) -> Result<(), TaxiiError>;
@@ -127,4 +149,14 @@ pub trait TaxiiStore: Send + Sync {
     fn prune_statuses(&self, older_than_us: i64) -> Result<usize, TaxiiError>;
     /// A per-node secret for authenticating pagination cursors, created once.
     fn cursor_key(&self) -> Result<[u8; 32], TaxiiError>;
+    /// Objects and versions in a collection (for the web interface).
+    fn counts(&self, collection: &str) -> Result<ObjectCounts, TaxiiError>;
+    /// The requests the collection's objects cite, by id, those after `after`
+    /// first, at most `limit`: a keyset page.
+    fn citing_requests(
+        &self,
+        collection: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<Citing>, TaxiiError>;
 }

@@ -9,9 +9,11 @@
 //! never changes on GET; every POST must come from this origin
 //! (`Sec-Fetch-Site`, else `Origin`) and carry the session's CSRF token.
 
+mod admin;
 mod bulk;
 mod compose;
 mod holds;
+mod intel;
 mod pages;
 mod request;
 mod requests;
@@ -54,6 +56,9 @@ pub struct Web {
     /// Served over TLS: adds HSTS.
     pub tls: bool,
     pub lifetimes: Lifetimes,
+    /// The node's TAXII server, for the threat-intelligence screen; set once
+    /// by the server that owns it ([`Web::set_taxii`]).
+    pub taxii: std::sync::OnceLock<Arc<detente_taxii::Taxii>>,
 }
 
 impl Web {
@@ -75,7 +80,13 @@ impl Web {
             sessions,
             tls,
             lifetimes,
+            taxii: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Shows this TAXII server on the threat-intelligence screen.
+    pub fn set_taxii(&self, taxii: Arc<detente_taxii::Taxii>) {
+        let _ = self.taxii.set(taxii);
     }
 }
 
@@ -104,6 +115,24 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/ui/sessions", get(signin::sessions))
         .route("/ui/sessions/revoke", post(signin::revoke))
         .route("/ui/sessions/end-all", post(signin::end_all))
+        .route("/ui/intel", get(intel::intel))
+        .route("/ui/intel/{id}", get(intel::collection))
+        .route("/ui/admin", get(admin::users))
+        .route("/ui/admin/users", post(admin::add_user))
+        .route("/ui/admin/users/role", post(admin::set_role))
+        .route("/ui/admin/users/remove", post(admin::remove_user))
+        .route(
+            "/ui/admin/tokens",
+            get(admin::tokens).post(admin::create_token),
+        )
+        .route("/ui/admin/tokens/revoke", post(admin::revoke_token))
+        .route("/ui/admin/sessions", get(admin::sessions))
+        .route("/ui/admin/sessions/end", post(admin::end_session))
+        .route(
+            "/ui/admin/sessions/end-user",
+            post(admin::end_user_sessions),
+        )
+        .route("/ui/admin/node", get(admin::node))
         .route("/ui/static/{file}", get(static_file))
         // Not a fallback: the node's router has its own (problem+json).
         .route(

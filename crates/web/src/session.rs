@@ -188,6 +188,46 @@ impl Sessions {
         Ok(n > 0)
     }
 
+    /// Every user's live sessions, newest first, at most `limit` (for the
+    /// admin screen).
+    pub fn list_all(&self, limit: usize) -> Result<Vec<Session>, SessionError> {
+        let now = (self.clock)();
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(
+            "SELECT digest, user_name, csrf, created, last_seen, agent FROM web_sessions \
+             ORDER BY created DESC, rowid DESC",
+        )?;
+        let mut out = Vec::new();
+        for s in st.query_map([], row)? {
+            let s = s?;
+            if self.alive(&s, now) {
+                out.push(s);
+            }
+            if out.len() == limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Ends any user's session by handle (an admin's action); false if none.
+    pub fn revoke_any(&self, handle: &str) -> Result<bool, SessionError> {
+        let Ok(digest) = hex::decode(handle) else {
+            return Ok(false);
+        };
+        let n = self
+            .conn()
+            .execute("DELETE FROM web_sessions WHERE digest = ?1", [digest])?;
+        Ok(n > 0)
+    }
+
+    /// Ends every session of one user; returns how many.
+    pub fn end_user(&self, user: &str) -> Result<usize, SessionError> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM web_sessions WHERE user_name = ?1", [user])?)
+    }
+
     /// Ends every session of every user; returns how many.
     pub fn end_all(&self) -> Result<usize, SessionError> {
         Ok(self.conn().execute("DELETE FROM web_sessions", [])?)
@@ -312,5 +352,20 @@ mod tests {
         assert!(s.lookup(&a2).unwrap().is_none());
         assert_eq!(s.end_all().unwrap(), 1);
         assert!(s.lookup(&b).unwrap().is_none());
+    }
+
+    #[test]
+    fn an_admin_sees_and_ends_anyones_sessions() {
+        let (_d, _t, s) = sessions();
+        let (a, one) = s.create("alice", "laptop").unwrap();
+        let (b1, _) = s.create("bob", "desk").unwrap();
+        let (b2, _) = s.create("bob", "phone").unwrap();
+        assert_eq!(s.list_all(10).unwrap().len(), 3);
+        assert_eq!(s.list_all(2).unwrap().len(), 2);
+        assert!(s.revoke_any(&one.handle).unwrap());
+        assert!(!s.revoke_any("not hex").unwrap());
+        assert!(s.lookup(&a).unwrap().is_none());
+        assert_eq!(s.end_user("bob").unwrap(), 2);
+        assert!(s.lookup(&b1).unwrap().is_none() && s.lookup(&b2).unwrap().is_none());
     }
 }

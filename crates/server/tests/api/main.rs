@@ -13,3 +13,4 @@ mod openapi;
 mod peers;
 mod transport;
 mod web;
+mod web_admin;
