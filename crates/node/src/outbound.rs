@@ -164,6 +164,7 @@ impl Outbound {
             Action::Redact => (Verdict::Send(Some(self.redact(out.parts)?)), Some("redact")),
             Action::Hold => {
                 let hold = self.hold(out, decision)?;
+                self.node.notify(crate::notify::Notice::held(&hold));
                 let verdict = Verdict::Withhold {
                     reason: "held for review".into(),
                     hold: Some(hold.id),

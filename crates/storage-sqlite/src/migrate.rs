@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/011_exchange_entries.sql"),
     include_str!("../migrations/012_holds_release.sql"),
     include_str!("../migrations/013_requests_by_time.sql"),
+    include_str!("../migrations/014_notifications.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
