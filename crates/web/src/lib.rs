@@ -10,6 +10,7 @@
 //! (`Sec-Fetch-Site`, else `Origin`) and carry the session's CSRF token.
 
 mod compose;
+mod notifications;
 mod pages;
 pub mod session;
 mod views;
@@ -98,6 +99,13 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/ui/sessions", get(pages::sessions))
         .route("/ui/sessions/revoke", post(pages::revoke))
         .route("/ui/sessions/end-all", post(pages::end_all))
+        .route("/ui/notifications", get(notifications::list))
+        .route("/ui/notifications/read", post(notifications::mark_read))
+        .route("/ui/notifications/badge", get(notifications::badge))
+        .route(
+            "/ui/notifications/settings",
+            get(notifications::settings_form).post(notifications::save_settings),
+        )
         .route("/ui/static/{file}", get(static_file))
         // Not a fallback: the node's router has its own (problem+json).
         .route(

@@ -94,6 +94,7 @@ pub struct Nav {
 pub struct Badges {
     pub waiting: String,
     pub review: String,
+    pub notices: String,
 }
 
 fn count(n: usize) -> String {
@@ -122,6 +123,7 @@ pub(crate) struct Waiting {
     overdue: Vec<RequestLine>,
     holds: Vec<HoldView>,
     troubled: Vec<Delivery>,
+    unread: u64,
 }
 
 impl Waiting {
@@ -131,6 +133,7 @@ impl Waiting {
                 self.inbound.len() + self.overdue.len() + self.holds.len() + self.troubled.len(),
             ),
             review: count(self.holds.len()),
+            notices: crate::notifications::badge_text(self.unread),
         }
     }
 }
@@ -169,6 +172,7 @@ pub(crate) fn waiting(web: &Web, v: &Viewer) -> Result<Waiting, Fail> {
         overdue,
         holds: holds.iter().map(HoldView::new).collect(),
         troubled: troubled.iter().map(Delivery::new).collect(),
+        unread: crate::notifications::unread(web, &v.name),
     })
 }
 
