@@ -908,7 +908,8 @@ impl Exchange {
         });
         self.persist(writes).await?;
         if matches!(parsed.event.kind, EventKind::Submitted { .. }) {
-            self.node.notify(crate::notify::Notice::inbound(&request_id));
+            self.node
+                .notify(crate::notify::Notice::inbound(&request_id));
         }
         Ok(response)
     }

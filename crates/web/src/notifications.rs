@@ -19,10 +19,32 @@ type W = State<Arc<Web>>;
 /// Notifications a page lists (the newest).
 const LISTED: u32 = 200;
 
-fn notifier(web: &Web) -> Result<&Arc<Notifier>, Response> {
+/// Why a page cannot be shown (small, unlike a `Response`).
+enum No {
+    Forbidden(&'static str),
+    NotFound(&'static str),
+    Internal,
+}
+
+impl IntoResponse for No {
+    fn into_response(self) -> Response {
+        match self {
+            No::Forbidden(m) => forbidden(m),
+            No::NotFound(m) => crate::pages::not_found(m),
+            No::Internal => crate::pages::Fail::Internal.into_response(),
+        }
+    }
+}
+
+fn oops(e: impl std::fmt::Display) -> No {
+    tracing::error!(error = %e, "notifications");
+    No::Internal
+}
+
+fn notifier(web: &Web) -> Result<&Arc<Notifier>, No> {
     web.node
         .notifier()
-        .ok_or_else(|| internal("this node runs no notifier"))
+        .ok_or_else(|| oops("this node runs no notifier"))
 }
 
 /// Unread notifications of `user`, for the navigation badge.
@@ -81,7 +103,7 @@ pub async fn list(State(web): W, v: Viewer) -> Response {
     };
     let n = match notifier(&web) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let lines: Vec<Line> = match n.db().list(&v.name, LISTED) {
         Ok(items) => items.into_iter().map(Line::from).collect(),
@@ -111,7 +133,7 @@ pub async fn mark_read(State(web): W, v: Viewer, Form(f): Form<ReadForm>) -> Res
     }
     let n = match notifier(&web) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     match n.db().mark_read(&v.name, f.id, &now(&web)) {
         Ok(_) => redirect_to("/ui/notifications"),
@@ -182,26 +204,28 @@ pub struct WhoQuery {
 }
 
 /// Whose settings the viewer may see: their own, and an admin anyone's.
-fn target(web: &Web, v: &Viewer, user: Option<&str>) -> Result<(String, String), Response> {
+fn target(web: &Web, v: &Viewer, user: Option<&str>) -> Result<(String, String), No> {
     let user = user.filter(|u| !u.is_empty()).unwrap_or(&v.name);
     if user != v.name && v.role != Role::Admin {
-        return Err(forbidden("only an admin may see another user's settings"));
+        return Err(No::Forbidden(
+            "only an admin may see another user's settings",
+        ));
     }
     match web.users.find_user(user) {
         Ok(Some(u)) => Ok((u.name, u.role.as_str().to_string())),
-        Ok(None) => Err(crate::pages::not_found("no such user")),
-        Err(e) => Err(internal(e)),
+        Ok(None) => Err(No::NotFound("no such user")),
+        Err(e) => Err(oops(e)),
     }
 }
 
-fn page(web: &Web, v: &Viewer, user: String, s: &Settings) -> Result<SettingsPage, Response> {
-    let w = waiting(web, v).map_err(IntoResponse::into_response)?;
+fn page(web: &Web, v: &Viewer, user: String, s: &Settings) -> Result<SettingsPage, No> {
+    let w = waiting(web, v).map_err(|_| No::Internal)?;
     let n = notifier(web)?;
     let users = match v.role {
         Role::Admin => web
             .users
             .list_users()
-            .map_err(internal)?
+            .map_err(oops)?
             .into_iter()
             .map(|u| u.name)
             .collect(),
@@ -231,19 +255,19 @@ fn page(web: &Web, v: &Viewer, user: String, s: &Settings) -> Result<SettingsPag
 pub async fn settings_form(State(web): W, v: Viewer, Query(q): Query<WhoQuery>) -> Response {
     let (user, role) = match target(&web, &v, q.user.as_deref()) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let s = match notifier(&web).map(|n| n.settings(&user, &role)) {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return internal(e),
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     match page(&web, &v, user, &s) {
         Ok(mut p) => {
             p.saved = q.saved.is_some();
             render(&p, StatusCode::OK)
         }
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
@@ -339,11 +363,11 @@ pub async fn save_settings(
     }
     let (user, role) = match target(&web, &v, Some(&p.user)) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let n = match notifier(&web) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let old = match n.settings(&user, &role) {
         Ok(s) => s,
@@ -371,7 +395,7 @@ pub async fn save_settings(
                     page.errors = errors;
                     render(&page, StatusCode::UNPROCESSABLE_ENTITY)
                 }
-                Err(r) => r,
+                Err(r) => r.into_response(),
             }
         }
     }

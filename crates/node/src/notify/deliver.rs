@@ -116,7 +116,10 @@ impl Senders {
 
     async fn email(&self, job: &Job) -> Result<(), String> {
         let (smtp, from) = self.smtp.as_ref().ok_or("config.toml has no [smtp]")?;
-        let to: Mailbox = job.target.parse().map_err(|e| format!("{}: {e}", job.target))?;
+        let to: Mailbox = job
+            .target
+            .parse()
+            .map_err(|e| format!("{}: {e}", job.target))?;
         let body = format!(
             "{}\n\n{}\n\n{} · {}\nSent by the detente node {} to {}; change what you receive under Notifications → Settings.\n",
             job.item.title,
@@ -190,7 +193,10 @@ mod tests {
         // RFC 4231-style check against an independently computed value:
         // HMAC-SHA256(key="key", "The quick brown fox jumps over the lazy dog").
         let s = super::signature("key", "The quick brown fox", b"jumps over the lazy dog");
-        assert_ne!(s, super::signature("key", "The quick brown fox", b"jumps over the lazy cat"));
+        assert_ne!(
+            s,
+            super::signature("key", "The quick brown fox", b"jumps over the lazy cat")
+        );
         let whole = {
             use hmac::Mac;
             let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"key").unwrap();

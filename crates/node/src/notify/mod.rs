@@ -16,7 +16,7 @@ pub mod settings;
 pub mod store;
 
 pub use settings::{Kind, Rule, Settings, SmtpConfig, SmtpTls};
-pub use store::{DbError, Item, NotifyDb};
+pub use store::{Attempted, DbError, Item, NotifyDb};
 
 use crate::exchange::Clock;
 use crate::{Node, NodeError};
@@ -214,7 +214,10 @@ impl Notifier {
             Kind::DeadlineSoon => format!("Request {reference} from {peer}: {}", n.detail),
             Kind::TransferHeld => format!("Transfer held for review {}", n.detail),
             Kind::DeliveryRefused => {
-                format!("{peer} refused an envelope of request {reference}: {}", n.detail)
+                format!(
+                    "{peer} refused an envelope of request {reference}: {}",
+                    n.detail
+                )
             }
         };
         Ok((title, link))
@@ -238,7 +241,15 @@ impl Notifier {
             if let Some(w) = s.webhook.as_deref().filter(|_| s.webhook_secret.is_some()) {
                 channels.push(("webhook", w));
             }
-            let new = self.db.record(&user, n.kind, &key, &title, &link, &now, &channels)?;
+            let new = store::New {
+                user: &user,
+                kind: n.kind,
+                key: &key,
+                title: &title,
+                link: &link,
+                now: &now,
+            };
+            let new = self.db.record(&new, &channels)?;
             count += usize::from(new.is_some());
         }
         Ok(count)
@@ -250,10 +261,12 @@ impl Notifier {
                 tracing::error!(error = %e, "notification deliveries");
                 Vec::new()
             });
+            let mut all_saved = true;
             for job in &jobs {
-                self.attempt(job).await;
+                all_saved &= self.attempt(job).await;
             }
-            if !jobs.is_empty() {
+            // Nothing saved means the same jobs come back at once: wait instead.
+            if !jobs.is_empty() && all_saved {
                 continue;
             }
             tokio::select! {
@@ -276,7 +289,8 @@ impl Notifier {
         (at - (self.clock)()).to_std().unwrap_or_default().min(cap)
     }
 
-    async fn attempt(&self, job: &store::Job) {
+    /// One attempt at `job`; false when its outcome could not be saved.
+    async fn attempt(&self, job: &store::Job) -> bool {
         let secret = match job.channel.as_str() {
             "webhook" => self.secret_of(&job.user),
             _ => None,
@@ -296,9 +310,10 @@ impl Notifier {
                 self.db.failed(job.id, &why, next.as_deref(), &now)
             }
         };
-        if let Err(e) = saved {
+        if let Err(e) = &saved {
             tracing::error!(error = %e, "could not record a notification attempt");
         }
+        saved.is_ok()
     }
 
     /// The webhook secret as the user's settings have it now.
@@ -329,7 +344,9 @@ impl Notifier {
     /// the next 24 hours, once (the key names the deadline).
     pub fn scan_deadlines(&self) -> Result<usize, DbError> {
         let now = (self.clock)();
-        let due = self.db.deadlines(&time::format(&now), &time::format(&(now + SOON)))?;
+        let due = self
+            .db
+            .deadlines(&time::format(&now), &time::format(&(now + SOON)))?;
         let mut count = 0;
         for d in due {
             let what = match d.which {

@@ -211,7 +211,9 @@ pub fn check_webhook(s: &str) -> Result<reqwest::Url, String> {
 
 pub fn check_secret(s: &str) -> Result<(), String> {
     if s.chars().count() < MIN_SECRET {
-        return Err(format!("the webhook secret must be at least {MIN_SECRET} characters"));
+        return Err(format!(
+            "the webhook secret must be at least {MIN_SECRET} characters"
+        ));
     }
     Ok(())
 }
@@ -233,7 +235,8 @@ pub fn validate(rules: &[Rule], smtp: Option<&SmtpConfig>) -> Result<(), NodeErr
     }
     let mut seen = std::collections::HashSet::new();
     for (i, r) in rules.iter().enumerate() {
-        let bad = |why: String| NodeError::Config(format!("notify[{i}] (user {:?}): {why}", r.user));
+        let bad =
+            |why: String| NodeError::Config(format!("notify[{i}] (user {:?}): {why}", r.user));
         if r.user.trim().is_empty() {
             return Err(bad("user is empty".into()));
         }
@@ -268,36 +271,85 @@ mod tests {
 
     #[test]
     fn refuses_bad_entries_in_one_line() {
-        let smtp: SmtpConfig = toml::from_str("host = \"127.0.0.1\"\nfrom = \"d@x.example\"").unwrap();
+        let smtp: SmtpConfig =
+            toml::from_str("host = \"127.0.0.1\"\nfrom = \"d@x.example\"").unwrap();
         let cases = [
-            (Rule { webhook: Some("ftp://x.example/h".into()), webhook_secret: Some("s".repeat(20)), ..rule("a") }, "http:// or https://"),
-            (Rule { webhook: Some("https://x.example/h".into()), webhook_secret: Some("short".into()), ..rule("a") }, "at least 16"),
-            (Rule { email: Some("not an address".into()), ..rule("a") }, "not an e-mail address"),
+            (
+                Rule {
+                    webhook: Some("ftp://x.example/h".into()),
+                    webhook_secret: Some("s".repeat(20)),
+                    ..rule("a")
+                },
+                "http:// or https://",
+            ),
+            (
+                Rule {
+                    webhook: Some("https://x.example/h".into()),
+                    webhook_secret: Some("short".into()),
+                    ..rule("a")
+                },
+                "at least 16",
+            ),
+            (
+                Rule {
+                    email: Some("not an address".into()),
+                    ..rule("a")
+                },
+                "not an e-mail address",
+            ),
         ];
         for (r, want) in cases {
-            let e = validate(std::slice::from_ref(&r), Some(&smtp)).unwrap_err().to_string();
-            assert!(e.contains(want) && e.contains("notify[0] (user \"a\")"), "{e}");
+            let e = validate(std::slice::from_ref(&r), Some(&smtp))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(want) && e.contains("notify[0] (user \"a\")"),
+                "{e}"
+            );
             assert!(!e.contains('\n'), "{e}");
         }
-        let mail = Rule { email: Some("a@x.example".into()), ..rule("a") };
-        assert!(validate(std::slice::from_ref(&mail), None).unwrap_err().to_string().contains("no [smtp]"));
+        let mail = Rule {
+            email: Some("a@x.example".into()),
+            ..rule("a")
+        };
+        assert!(validate(std::slice::from_ref(&mail), None)
+            .unwrap_err()
+            .to_string()
+            .contains("no [smtp]"));
         assert!(validate(&[rule("a"), rule("a")], None).is_err());
         assert!(validate(&[mail], Some(&smtp)).is_ok());
     }
 
     #[test]
     fn secrets_stay_out_of_debug_output() {
-        let r = Rule { webhook_secret: Some("hunter2hunter2hunter2".into()), ..rule("a") };
+        let r = Rule {
+            webhook_secret: Some("hunter2hunter2hunter2".into()),
+            ..rule("a")
+        };
         let s: SmtpConfig = toml::from_str("host = \"h\"\nfrom = \"d@x.example\"\nusername = \"u\"\npassword = \"pa55word-secret\"").unwrap();
         let out = format!("{r:?} {s:?}");
-        assert!(!out.contains("hunter2") && !out.contains("pa55word"), "{out}");
+        assert!(
+            !out.contains("hunter2") && !out.contains("pa55word"),
+            "{out}"
+        );
     }
 
     #[test]
     fn roles_get_their_work_by_default() {
-        let rules = [Rule { kinds: Some(vec![Kind::TransferHeld]), ..rule("bob") }];
-        assert_eq!(Settings::from_config(&rules, "alice", "officer").kinds, [Kind::RequestInbound, Kind::DeadlineSoon]);
-        assert_eq!(Settings::from_config(&rules, "bob", "officer").kinds, [Kind::TransferHeld]);
-        assert!(Settings::from_config(&rules, "carol", "auditor").kinds.is_empty());
+        let rules = [Rule {
+            kinds: Some(vec![Kind::TransferHeld]),
+            ..rule("bob")
+        }];
+        assert_eq!(
+            Settings::from_config(&rules, "alice", "officer").kinds,
+            [Kind::RequestInbound, Kind::DeadlineSoon]
+        );
+        assert_eq!(
+            Settings::from_config(&rules, "bob", "officer").kinds,
+            [Kind::TransferHeld]
+        );
+        assert!(Settings::from_config(&rules, "carol", "auditor")
+            .kinds
+            .is_empty());
     }
 }

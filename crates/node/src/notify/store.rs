@@ -21,6 +21,26 @@ pub struct Item {
     pub read: bool,
 }
 
+/// A notification to record.
+pub struct New<'a> {
+    pub user: &'a str,
+    pub kind: Kind,
+    /// What it is about, e.g. `request.inbound:<id>`: once per user.
+    pub key: &'a str,
+    pub title: &'a str,
+    pub link: &'a str,
+    pub now: &'a str,
+}
+
+/// An e-mail or webhook call and how it went so far.
+#[derive(Clone, Debug)]
+pub struct Attempted {
+    pub channel: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub sent: bool,
+}
+
 /// An e-mail or webhook call that is due.
 #[derive(Clone, Debug)]
 pub struct Job {
@@ -99,26 +119,17 @@ impl NotifyDb {
         Ok(())
     }
 
-    /// Records a notification for `user` with its deliveries, once per `key`;
+    /// Records a notification with its deliveries, once per user and key;
     /// `None` when the user already has it.
-    pub fn record(
-        &self,
-        user: &str,
-        kind: Kind,
-        key: &str,
-        title: &str,
-        link: &str,
-        now: &str,
-        channels: &[(&str, &str)],
-    ) -> Result<Option<i64>, DbError> {
+    pub fn record(&self, n: &New<'_>, channels: &[(&str, &str)]) -> Result<Option<i64>, DbError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let n = tx.execute(
+        let inserted = tx.execute(
             "INSERT OR IGNORE INTO notifications (user_name, kind, key, title, link, created)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![user, kind.as_str(), key, title, link, now],
+            params![n.user, n.kind.as_str(), n.key, n.title, n.link, n.now],
         )?;
-        if n == 0 {
+        if inserted == 0 {
             return Ok(None);
         }
         let id = tx.last_insert_rowid();
@@ -126,7 +137,7 @@ impl NotifyDb {
             tx.execute(
                 "INSERT INTO notify_outbox (notification, channel, target, next_attempt)
                  VALUES (?1, ?2, ?3, ?4)",
-                params![id, channel, target, now],
+                params![id, channel, target, n.now],
             )?;
         }
         tx.commit()?;
@@ -184,7 +195,14 @@ impl NotifyDb {
         Ok(rows
             .filter_map(Result::ok)
             .filter_map(|(id, channel, target, attempts, user, item)| {
-                Some(Job { id, channel, target, attempts, user, item: item? })
+                Some(Job {
+                    id,
+                    channel,
+                    target,
+                    attempts,
+                    user,
+                    item: item?,
+                })
             })
             .collect())
     }
@@ -207,7 +225,13 @@ impl NotifyDb {
     }
 
     /// An attempt failed: try again at `next`, or give up (`None`).
-    pub fn failed(&self, id: i64, error: &str, next: Option<&str>, now: &str) -> Result<(), DbError> {
+    pub fn failed(
+        &self,
+        id: i64,
+        error: &str,
+        next: Option<&str>,
+        now: &str,
+    ) -> Result<(), DbError> {
         self.conn().execute(
             "UPDATE notify_outbox SET attempts = attempts + 1, last_error = ?2,
                next_attempt = COALESCE(?3, next_attempt),
@@ -218,15 +242,22 @@ impl NotifyDb {
         Ok(())
     }
 
-    /// The deliveries of the user's notifications: (channel, attempts, error, sent).
-    pub fn deliveries(&self, user: &str) -> Result<Vec<(String, u32, Option<String>, bool)>, DbError> {
+    /// The deliveries of the user's notifications, oldest first.
+    pub fn deliveries(&self, user: &str) -> Result<Vec<Attempted>, DbError> {
         let conn = self.conn();
         let mut st = conn.prepare_cached(
             "SELECT o.channel, o.attempts, o.last_error, o.sent_at IS NOT NULL
              FROM notify_outbox o JOIN notifications n ON n.id = o.notification
              WHERE n.user_name = ?1 ORDER BY o.id",
         )?;
-        let rows = st.query_map([user], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        let rows = st.query_map([user], |r| {
+            Ok(Attempted {
+                channel: r.get(0)?,
+                attempts: r.get(1)?,
+                last_error: r.get(2)?,
+                sent: r.get(3)?,
+            })
+        })?;
         Ok(rows.filter_map(Result::ok).collect())
     }
 
@@ -261,7 +292,11 @@ impl NotifyDb {
                 request_id: r.get(0)?,
                 reference: r.get(1)?,
                 peer: r.get(2)?,
-                which: if which == "answer_by" { "answer_by" } else { "acknowledge_by" },
+                which: if which == "answer_by" {
+                    "answer_by"
+                } else {
+                    "acknowledge_by"
+                },
                 at: r.get(4)?,
             })
         })?;

@@ -12,9 +12,14 @@ fn node(dir: &std::path::Path, tune: impl FnOnce(&mut crate::Config)) -> Arc<Nod
 
 fn people() -> Directory {
     Arc::new(|| {
-        [("olga", "officer"), ("rita", "reviewer"), ("adam", "admin"), ("aud", "auditor")]
-            .map(|(u, r)| (u.to_string(), r.to_string()))
-            .to_vec()
+        [
+            ("olga", "officer"),
+            ("rita", "reviewer"),
+            ("adam", "admin"),
+            ("aud", "auditor"),
+        ]
+        .map(|(u, r)| (u.to_string(), r.to_string()))
+        .to_vec()
     })
 }
 
@@ -39,16 +44,47 @@ fn add_request(dir: &std::path::Path, id: &str, ack_by: &str, answer_by: &str, a
 fn each_deadline_within_a_day_is_notified_once_to_officers() {
     let t = tempfile::tempdir().unwrap();
     let n = node(t.path(), |_| {});
-    add_request(t.path(), "REF-SOON", "2026-01-02T06:00:00.000000Z", "2026-01-09T00:00:00.000000Z", false);
-    add_request(t.path(), "REF-ACKED", "2026-01-02T06:00:00.000000Z", "2026-01-09T00:00:00.000000Z", true);
-    add_request(t.path(), "REF-LATER", "2026-01-05T00:00:00.000000Z", "2026-01-09T00:00:00.000000Z", false);
-    add_request(t.path(), "REF-PAST", "2026-01-01T00:00:00.000000Z", "2026-01-01T12:00:00.000000Z", false);
+    add_request(
+        t.path(),
+        "REF-SOON",
+        "2026-01-02T06:00:00.000000Z",
+        "2026-01-09T00:00:00.000000Z",
+        false,
+    );
+    add_request(
+        t.path(),
+        "REF-ACKED",
+        "2026-01-02T06:00:00.000000Z",
+        "2026-01-09T00:00:00.000000Z",
+        true,
+    );
+    add_request(
+        t.path(),
+        "REF-LATER",
+        "2026-01-05T00:00:00.000000Z",
+        "2026-01-09T00:00:00.000000Z",
+        false,
+    );
+    add_request(
+        t.path(),
+        "REF-PAST",
+        "2026-01-01T00:00:00.000000Z",
+        "2026-01-01T12:00:00.000000Z",
+        false,
+    );
     let (x, _rx) = Notifier::open(&n, people(), at("2026-01-01T18:00:00Z")).unwrap();
     assert_eq!(x.scan_deadlines().unwrap(), 1, "one officer, one deadline");
     assert_eq!(x.scan_deadlines().unwrap(), 0, "notified once");
     let items = x.db().list("olga", 10).unwrap();
     assert_eq!(items.len(), 1);
-    assert!(items[0].title.contains("REF-SOON") && items[0].title.contains("acknowledgement due 2026-01-02 06:00 UTC"), "{:?}", items[0]);
+    assert!(
+        items[0].title.contains("REF-SOON")
+            && items[0]
+                .title
+                .contains("acknowledgement due 2026-01-02 06:00 UTC"),
+        "{:?}",
+        items[0]
+    );
     assert_eq!(items[0].link, "/ui/requests/REF-SOON");
     assert!(x.db().list("rita", 10).unwrap().is_empty());
     assert!(x.db().list("aud", 10).unwrap().is_empty());
@@ -58,7 +94,11 @@ fn each_deadline_within_a_day_is_notified_once_to_officers() {
 fn notices_go_to_the_roles_whose_work_they_are_and_saved_settings_win() {
     let t = tempfile::tempdir().unwrap();
     let n = node(t.path(), |c| {
-        c.notify = vec![Rule { user: "aud".into(), kinds: Some(vec![Kind::TransferHeld]), ..Rule::default() }];
+        c.notify = vec![Rule {
+            user: "aud".into(),
+            kinds: Some(vec![Kind::TransferHeld]),
+            ..Rule::default()
+        }];
     });
     let (x, _rx) = Notifier::open(&n, people(), at("2026-01-01T00:00:00Z")).unwrap();
     let hold = HoldRow {
@@ -75,13 +115,57 @@ fn notices_go_to_the_roles_whose_work_they_are_and_saved_settings_win() {
         payload: None,
         released_at: None,
     };
-    assert_eq!(x.record(&Notice::held(&hold)).unwrap(), 2, "reviewer and the configured auditor");
+    assert_eq!(
+        x.record(&Notice::held(&hold)).unwrap(),
+        2,
+        "reviewer and the configured auditor"
+    );
     assert_eq!(x.db().list("rita", 10).unwrap()[0].link, "/ui/holds");
     assert_eq!(x.db().unread("aud").unwrap(), 1);
     assert!(x.db().list("olga", 10).unwrap().is_empty());
-    x.db().save_settings("rita", &Settings::default(), "now").unwrap();
-    let again = HoldRow { id: "h2".into(), ..hold };
-    assert_eq!(x.record(&Notice::held(&again)).unwrap(), 1, "rita unsubscribed");
+    x.db()
+        .save_settings("rita", &Settings::default(), "now")
+        .unwrap();
+    let again = HoldRow {
+        id: "h2".into(),
+        ..hold
+    };
+    assert_eq!(
+        x.record(&Notice::held(&again)).unwrap(),
+        1,
+        "rita unsubscribed"
+    );
     assert_eq!(x.db().mark_read("aud", None, "now").unwrap(), 2);
     assert_eq!(x.db().unread("aud").unwrap(), 0);
+}
+
+#[test]
+fn config_toml_round_trips_and_its_errors_are_one_line() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("n");
+    crate::datadir::init(&dir, &Origin::parse("b.example").unwrap(), None).unwrap();
+    let file = dir.join(crate::datadir::CONFIG_FILE);
+    let base = std::fs::read_to_string(&file).unwrap();
+    let good = format!(
+        "{base}\n[smtp]\nhost = \"127.0.0.1\"\nport = 2525\ntls = \"none\"\nfrom = \"detente <d@b.example>\"\n\n\
+         [[notify]]\nuser = \"alice\"\nkinds = [\"request.inbound\", \"deadline.soon\"]\nemail = \"alice@b.example\"\n\
+         webhook = \"https://hooks.b.example/x\"\nwebhook_secret = \"0123456789abcdef\"\n"
+    );
+    std::fs::write(&file, &good).unwrap();
+    let c = crate::Config::load(&file).unwrap();
+    assert_eq!(
+        c.notify[0].kinds.as_deref(),
+        Some(&[Kind::RequestInbound, Kind::DeadlineSoon][..])
+    );
+    assert_eq!(toml::from_str::<crate::Config>(&c.to_toml()).unwrap(), c);
+    for (bad, want) in [
+        (good.replace("https://hooks", "file://hooks"), "notify[0] (user \"alice\"): webhook \"file://hooks.b.example/x\" must be an http:// or https:// URL"),
+        (good.replace("\"deadline.soon\"", "\"deadline.later\""), "unknown variant `deadline.later`"),
+        (good.replace("tls = \"none\"", "tls = \"ssl\""), "unknown variant `ssl`"),
+    ] {
+        std::fs::write(&file, bad).unwrap();
+        let e = crate::Config::load(&file).unwrap_err().to_string();
+        assert!(e.contains(want), "{e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+    }
 }

@@ -77,16 +77,18 @@ async fn webhook(status: u16) -> (String, mpsc::UnboundedReceiver<Call>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let app = axum::Router::new().route(
         "/hook",
-        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-            let tx = tx.clone();
-            async move {
-                let _ = tx.send(Call {
-                    headers,
-                    body: body.to_vec(),
-                });
-                axum::http::StatusCode::from_u16(status).unwrap()
-            }
-        }),
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.send(Call {
+                        headers,
+                        body: body.to_vec(),
+                    });
+                    axum::http::StatusCode::from_u16(status).unwrap()
+                }
+            },
+        ),
     );
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", l.local_addr().unwrap());
@@ -179,7 +181,10 @@ async fn a_new_inbound_request_is_mailed_and_posted_to_a_signed_webhook() {
 
     let mail = next(&mut mails, "mail").await;
     assert!(mail.contains("RCPT TO:<officer@cert-b.example>"), "{mail}");
-    assert!(mail.contains("Subject: [detente] New request NOTIFY/2026/0007 from cert-a.example"), "{mail}");
+    assert!(
+        mail.contains("Subject: [detente] New request NOTIFY/2026/0007 from cert-a.example"),
+        "{mail}"
+    );
     assert!(mail.contains(&format!("/ui/requests/{id}")), "{mail}");
 
     let call = next(&mut calls, "webhook call").await;
@@ -189,7 +194,11 @@ async fn a_new_inbound_request_is_mailed_and_posted_to_a_signed_webhook() {
     mac.update(format!("{ts}.").as_bytes());
     mac.update(&call.body);
     let want = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-    assert_eq!(h("x-detente-signature"), want, "the MAC covers timestamp and body");
+    assert_eq!(
+        h("x-detente-signature"),
+        want,
+        "the MAC covers timestamp and body"
+    );
     let age = chrono::Utc::now().timestamp() - ts.parse::<i64>().unwrap();
     assert!((0..300).contains(&age), "signed just now: {age} s");
     let v: Value = serde_json::from_slice(&call.body).unwrap();
@@ -218,23 +227,31 @@ async fn a_failing_mail_relay_and_webhook_do_not_fail_the_request() {
     let mut tried = Vec::new();
     for _ in 0..200 {
         tried = db.deliveries("officer").unwrap();
-        if tried.len() == 2 && tried.iter().all(|(_, n, e, _)| *n >= 1 && e.is_some()) {
+        if tried.len() == 2
+            && tried
+                .iter()
+                .all(|d| d.attempts >= 1 && d.last_error.is_some())
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(tried.len(), 2, "{tried:?}");
-    for (channel, attempts, error, sent) in &tried {
-        assert!(*attempts >= 1 && !sent, "{channel}: {tried:?}");
-        let error = error.as_deref().unwrap_or_default();
+    for d in &tried {
+        assert!(d.attempts >= 1 && !d.sent, "{tried:?}");
+        let error = d.last_error.as_deref().unwrap_or_default();
         assert!(!error.contains(SECRET), "{error}");
-        if channel == "webhook" {
+        if d.channel == "webhook" {
             assert!(error.contains("500"), "{error}");
         }
     }
     // The interface has it all the same.
     let b_officer = Browser::signed_in(&b.base, "officer").await;
-    assert!(b_officer.get("/ui/notifications").await.1.contains(&format!("/ui/requests/{id}")));
+    assert!(b_officer
+        .get("/ui/notifications")
+        .await
+        .1
+        .contains(&format!("/ui/requests/{id}")));
 }
 
 /// A signed-in browser session, as far as these tests need one.
@@ -319,11 +336,18 @@ async fn the_notifications_page_shows_each_user_only_their_own() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(page.contains(&link) && page.contains("New request NOTIFY/2026/0009"), "{page}");
+    assert!(
+        page.contains(&link) && page.contains("New request NOTIFY/2026/0009"),
+        "{page}"
+    );
     assert!(page.contains("<strong>Unread</strong>"));
     let badge = "hx-swap=\"outerHTML\">1<span class=\"visually-hidden\"> unread</span>";
-    assert!(officer.get("/ui/").await.1.contains(badge), "the badge counts it");
-    assert_eq!(officer.get("/ui/notifications/badge").await.1.trim().contains(">1<"), true);
+    assert!(
+        officer.get("/ui/").await.1.contains(badge),
+        "the badge counts it"
+    );
+    let badge = officer.get("/ui/notifications/badge").await.1;
+    assert!(badge.contains(">1<"), "{badge}");
 
     // Neither the auditor nor the admin receives inbound requests by default,
     // and another user cannot mark the officer's notification read.
@@ -332,21 +356,41 @@ async fn the_notifications_page_shows_each_user_only_their_own() {
     for other in [&auditor, &admin] {
         let (s, body) = other.get("/ui/notifications").await;
         assert_eq!(s, StatusCode::OK);
-        assert!(!body.contains(&link) && body.contains("Nothing yet"), "{body}");
+        assert!(
+            !body.contains(&link) && body.contains("Nothing yet"),
+            "{body}"
+        );
     }
     let n = first_id(&page);
     let token = auditor.csrf().await;
-    auditor.post("/ui/notifications/read", &[("csrf", &token), ("id", &n)]).await;
-    assert!(officer.get("/ui/notifications").await.1.contains("<strong>Unread</strong>"));
+    auditor
+        .post("/ui/notifications/read", &[("csrf", &token), ("id", &n)])
+        .await;
+    assert!(officer
+        .get("/ui/notifications")
+        .await
+        .1
+        .contains("<strong>Unread</strong>"));
 
     let token = officer.csrf().await;
-    let (s, _) = officer.post("/ui/notifications/read", &[("csrf", &token), ("id", &n)]).await;
+    let (s, _) = officer
+        .post("/ui/notifications/read", &[("csrf", &token), ("id", &n)])
+        .await;
     assert_eq!(s, StatusCode::SEE_OTHER);
     let page = officer.get("/ui/notifications").await.1;
-    assert!(!page.contains("<strong>Unread</strong>") && page.contains("<td>Read</td>"), "{page}");
-    assert!(officer.get("/ui/notifications/badge").await.1.contains(" hidden>"));
+    assert!(
+        !page.contains("<strong>Unread</strong>") && page.contains("<td>Read</td>"),
+        "{page}"
+    );
+    assert!(officer
+        .get("/ui/notifications/badge")
+        .await
+        .1
+        .contains(" hidden>"));
     // Without the form token nothing changes (and nothing on GET).
-    let (s, _) = officer.post("/ui/notifications/read", &[("csrf", "x")]).await;
+    let (s, _) = officer
+        .post("/ui/notifications/read", &[("csrf", "x")])
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
 
@@ -356,40 +400,217 @@ async fn settings_are_each_users_own_and_an_admin_edits_anyones() {
     let officer = Browser::signed_in(&b.base, "officer").await;
     let (s, body) = officer.get("/ui/notifications/settings").await;
     assert_eq!(s, StatusCode::OK);
-    assert!(body.contains("id=\"k-request.inbound\" name=\"kind\" value=\"request.inbound\" checked"), "officer default");
-    assert!(body.contains("id=\"k-transfer.held\" name=\"kind\" value=\"transfer.held\">"), "not by default");
+    assert!(
+        body.contains("id=\"k-request.inbound\" name=\"kind\" value=\"request.inbound\" checked"),
+        "officer default"
+    );
+    assert!(
+        body.contains("id=\"k-transfer.held\" name=\"kind\" value=\"transfer.held\">"),
+        "not by default"
+    );
     let (s, _) = officer.get("/ui/notifications/settings?user=admin").await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 
     let token = officer.csrf().await;
-    let bad = [("csrf", token.as_str()), ("user", "officer"), ("kind", "request.inbound"), ("webhook", "ftp://hooks.example/x")];
+    let bad = [
+        ("csrf", token.as_str()),
+        ("user", "officer"),
+        ("kind", "request.inbound"),
+        ("webhook", "ftp://hooks.example/x"),
+    ];
     let (s, body) = officer.post("/ui/notifications/settings", &bad).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body.contains("id=\"f-webhook-error\">&#34;ftp://hooks.example/x&#34; must be an http:// or https:// URL"), "{body}");
     let (s, body) = officer
-        .post("/ui/notifications/settings", &[("csrf", &token), ("user", "officer"), ("email", "o@cert-b.example")])
+        .post(
+            "/ui/notifications/settings",
+            &[
+                ("csrf", &token),
+                ("user", "officer"),
+                ("email", "o@cert-b.example"),
+            ],
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "no [smtp]");
-    assert!(body.contains("id=\"f-email-error\">this node sends no e-mail"), "{body}");
-    let ok = [("csrf", token.as_str()), ("user", "admin"), ("kind", "transfer.held")];
+    assert!(
+        body.contains("id=\"f-email-error\">this node sends no e-mail"),
+        "{body}"
+    );
+    let ok = [
+        ("csrf", token.as_str()),
+        ("user", "admin"),
+        ("kind", "transfer.held"),
+    ];
     let (s, _) = officer.post("/ui/notifications/settings", &ok).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "not another user's");
 
     let admin = Browser::signed_in(&b.base, "admin").await;
     let token = admin.csrf().await;
-    let hook = [("csrf", token.as_str()), ("user", "officer"), ("kind", "transfer.held"),
-        ("webhook", "https://hooks.example/x"), ("webhook_secret", SECRET)];
+    let hook = [
+        ("csrf", token.as_str()),
+        ("user", "officer"),
+        ("kind", "transfer.held"),
+        ("webhook", "https://hooks.example/x"),
+        ("webhook_secret", SECRET),
+    ];
     let (s, _) = admin.post("/ui/notifications/settings", &hook).await;
     assert_eq!(s, StatusCode::SEE_OTHER);
-    let saved = b.node.notifier().unwrap().settings("officer", "officer").unwrap();
+    let saved = b
+        .node
+        .notifier()
+        .unwrap()
+        .settings("officer", "officer")
+        .unwrap();
     assert_eq!(saved.kinds, [detente_node::notify::Kind::TransferHeld]);
     assert_eq!(saved.webhook_secret.as_deref(), Some(SECRET));
     let (_, body) = admin.get("/ui/notifications/settings?user=officer").await;
-    assert!(body.contains("one is set") && !body.contains(SECRET), "the secret is never shown");
+    assert!(
+        body.contains("one is set") && !body.contains(SECRET),
+        "the secret is never shown"
+    );
 }
 
 #[test]
 fn smtp_settings_default_to_starttls() {
     let s: SmtpConfig = toml::from_str("host = \"mail.example\"\nfrom = \"d@x.example\"").unwrap();
     assert_eq!((s.tls, s.port()), (SmtpTls::Starttls, 587));
+}
+
+/// The notifications of `kind` that `user` has, once there are some.
+async fn wait_items(node: &Running, user: &str, kind: &str) -> Vec<detente_node::notify::Item> {
+    let db = node.node.notifier().unwrap().db();
+    for _ in 0..250 {
+        let items: Vec<_> = db
+            .list(user, 50)
+            .unwrap()
+            .into_iter()
+            .filter(|i| i.kind.as_str() == kind)
+            .collect();
+        if !items.is_empty() {
+            return items;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{user} got no {kind}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_delivery_reaches_the_admin() {
+    let a = start("cert-a.example", "RU").await;
+    // A stand-in for cert-b.example that refuses every envelope for good.
+    let refuse = axum::routing::post(|body: axum::body::Bytes| async move {
+        let n = serde_json::from_slice::<Value>(&body).unwrap()["envelopes"]
+            .as_array()
+            .unwrap()
+            .len();
+        let problem = json!({ "problem": { "type": "about:blank", "title": "Conflict", "status": 409,
+                                           "detail": "cannot act on a request that was answered" } });
+        axum::Json(json!({ "results": vec![problem; n] }))
+    });
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(l, axum::Router::new().route("/federation/v1/batch", refuse)).await
+    });
+    let fake = detente_domain::NodeKey::generate("cert-b.example").unwrap();
+    let p = detente_node::peers::Peer::parse(
+        "cert-b.example",
+        &url,
+        &fake.verifier().to_string(),
+        "US",
+    )
+    .unwrap();
+    assert!(a.node.add_peer(&p).await.unwrap());
+    let id = send_request_only(&a, "NOTIFY/2026/0010").await;
+    let items = wait_items(&a, "admin", "delivery.refused").await;
+    assert_eq!(items.len(), 1);
+    assert!(
+        items[0]
+            .title
+            .contains("cert-b.example refused an envelope of request NOTIFY/2026/0010: 409"),
+        "{:?}",
+        items[0]
+    );
+    assert_eq!(items[0].link, format!("/ui/requests/{id}"));
+    assert!(
+        a.node
+            .notifier()
+            .unwrap()
+            .db()
+            .list("officer", 50)
+            .unwrap()
+            .is_empty(),
+        "officers do not get it"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_transfer_reaches_a_reviewer() {
+    let a = start("cert-us.example", "US").await;
+    // A reviewer added after the node started receives it.
+    let users = detente_auth::Users::open(&a.node.dir().join("detente.db")).unwrap();
+    users
+        .add_user("rita", detente_auth::Role::Reviewer, "rita-password")
+        .unwrap();
+    let mut rows = String::from("device_id,lat,lon\n");
+    for i in 0..1001 {
+        rows.push_str(&format!(
+            "dev-{i},{}.{:04},{}.{:04}\n",
+            40 + i % 10,
+            i % 10_000,
+            70 + i % 50,
+            (i * 7) % 10_000
+        ));
+    }
+    let parts: &[(&str, &[u8])] = &[("d.csv", rows.as_bytes())];
+    let gate = detente_node::outbound::Outbound::new(a.node.clone()).unwrap();
+    let out = detente_node::outbound::Outgoing {
+        recipient: "peer-ru.example",
+        country: detente_domain::Country::parse("RU").unwrap(),
+        subject: "stix:indicator--1@2026",
+        parts,
+        legal_basis: None,
+        release: None,
+        requested_by: Some("officer"),
+    };
+    let verdict = gate.check(&out).unwrap();
+    assert!(
+        matches!(
+            verdict,
+            detente_node::outbound::Verdict::Withhold { hold: Some(_), .. }
+        ),
+        "held"
+    );
+    let held = wait_items(&a, "rita", "transfer.held").await;
+    assert!(
+        held[0]
+            .title
+            .contains("to peer-ru.example: stix:indicator--1@2026"),
+        "{:?}",
+        held[0]
+    );
+    assert_eq!(held[0].link, "/ui/holds");
+}
+
+/// A's officer sends a request to cert-b.example without waiting for it to arrive.
+async fn send_request_only(a: &Running, reference: &str) -> String {
+    let body = json!({
+        "type": "subscriber_information", "reference": reference,
+        "issuing_authority": "Prosecutor's Office", "legal_basis": "Budapest Convention Art. 31",
+        "offence": "Extortion", "facts": "A ransom portal was hosted on the account.",
+        "data_requested": "Subscriber records", "link_to_offence": "The account hosted the portal",
+        "urgency": "normal", "tlp": "amber", "recipient": "cert-b.example",
+    });
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/requests", a.base))
+        .basic_auth("officer", Some("officer-password"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
