@@ -16,6 +16,8 @@ CREATE TABLE notifications (
     UNIQUE (user_name, key)
 );
 CREATE INDEX notifications_by_user ON notifications (user_name, id);
+-- The navigation counts the unread on every page.
+CREATE INDEX notifications_unread ON notifications (user_name) WHERE read_at IS NULL;
 
 -- E-mails and webhook calls to make; kept after the last attempt as its record.
 CREATE TABLE notify_outbox (

@@ -132,7 +132,7 @@ impl Senders {
         let msg = Message::builder()
             .from(from.clone())
             .to(to)
-            .subject(format!("[detente] {}", job.item.title))
+            .subject(one_line(&format!("[detente] {}", job.item.title)))
             .header(ContentType::TEXT_PLAIN)
             .body(body)
             .map_err(|e| e.to_string())?;
@@ -168,6 +168,11 @@ impl Senders {
             s => Err(format!("the webhook answered {s}")),
         }
     }
+}
+
+/// A title carries a peer's reference: no control character reaches a header.
+fn one_line(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
 /// reqwest's errors name the URL, whose query may carry a token.
