@@ -172,7 +172,9 @@ impl Senders {
 
 /// A title carries a peer's reference: no control character reaches a header.
 fn one_line(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// reqwest's errors name the URL, whose query may carry a token.

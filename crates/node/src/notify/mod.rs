@@ -45,6 +45,8 @@ pub struct Notice {
     pub key: String,
     pub request_id: Option<String>,
     pub detail: String,
+    /// The local user whose action it is (a held transfer's officer).
+    pub by: Option<String>,
 }
 
 impl Notice {
@@ -54,6 +56,7 @@ impl Notice {
             key: request_id.to_string(),
             request_id: Some(request_id.to_string()),
             detail: String::new(),
+            by: None,
         }
     }
 
@@ -63,6 +66,7 @@ impl Notice {
             key: h.id.clone(),
             request_id: None,
             detail: format!("to {}: {}", h.recipient, h.subject),
+            by: h.requested_by.clone(),
         }
     }
 
@@ -72,6 +76,7 @@ impl Notice {
             key: hex::encode(row.digest),
             request_id: Some(row.request_id.clone()),
             detail: why.chars().take(300).collect(),
+            by: None,
         }
     }
 }
@@ -87,6 +92,14 @@ pub struct Notifier {
     senders: deliver::Senders,
     clock: Clock,
     wake: Notify,
+}
+
+/// Holds are shown to reviewers and admins, and to the officer whose action
+/// was held (as the review queue shows them); a setting cannot widen that.
+fn may_see(n: &Notice, user: &str, role: &str) -> bool {
+    n.kind != Kind::TransferHeld
+        || matches!(role, "reviewer" | "admin")
+        || n.by.as_deref() == Some(user)
 }
 
 impl Node {
@@ -153,11 +166,6 @@ impl Notifier {
 
     pub fn db(&self) -> &NotifyDb {
         &self.db
-    }
-
-    /// The config's rules, for the settings screen.
-    pub fn rules(&self) -> &[Rule] {
-        &self.rules
     }
 
     pub fn has_smtp(&self) -> bool {
@@ -231,7 +239,7 @@ impl Notifier {
         let mut count = 0;
         for (user, role) in (self.directory)() {
             let s = self.settings(&user, &role)?;
-            if !s.wants(n.kind) {
+            if !s.wants(n.kind) || !may_see(n, &user, &role) {
                 continue;
             }
             let mut channels = Vec::new();
@@ -361,6 +369,7 @@ impl Notifier {
                 key: format!("{}:{}:{}", d.request_id, d.which, d.at),
                 request_id: Some(d.request_id.clone()),
                 detail: format!("{what} {at}"),
+                by: None,
             })?;
         }
         Ok(count)

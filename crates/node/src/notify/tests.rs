@@ -94,11 +94,12 @@ fn each_deadline_within_a_day_is_notified_once_to_officers() {
 fn notices_go_to_the_roles_whose_work_they_are_and_saved_settings_win() {
     let t = tempfile::tempdir().unwrap();
     let n = node(t.path(), |c| {
-        c.notify = vec![Rule {
-            user: "aud".into(),
+        let held = |user: &str| Rule {
+            user: user.into(),
             kinds: Some(vec![Kind::TransferHeld]),
             ..Rule::default()
-        }];
+        };
+        c.notify = vec![held("aud"), held("olga")];
     });
     let (x, _rx) = Notifier::open(&n, people(), at("2026-01-01T00:00:00Z")).unwrap();
     let hold = HoldRow {
@@ -118,25 +119,33 @@ fn notices_go_to_the_roles_whose_work_they_are_and_saved_settings_win() {
     assert_eq!(
         x.record(&Notice::held(&hold)).unwrap(),
         2,
-        "reviewer and the configured auditor"
+        "the reviewer, and the officer whose transfer it is"
     );
     assert_eq!(x.db().list("rita", 10).unwrap()[0].link, "/ui/holds");
-    assert_eq!(x.db().unread("aud").unwrap(), 1);
-    assert!(x.db().list("olga", 10).unwrap().is_empty());
+    assert_eq!(x.db().unread("olga").unwrap(), 1);
+    assert!(
+        x.db().list("aud", 10).unwrap().is_empty(),
+        "an auditor does not see holds, whatever the config says"
+    );
+    assert!(
+        x.db().list("adam", 10).unwrap().is_empty(),
+        "not by default"
+    );
     x.db()
         .save_settings("rita", &Settings::default(), "now")
         .unwrap();
     let again = HoldRow {
         id: "h2".into(),
+        requested_by: None,
         ..hold
     };
     assert_eq!(
         x.record(&Notice::held(&again)).unwrap(),
-        1,
-        "rita unsubscribed"
+        0,
+        "rita unsubscribed; olga sees her own only"
     );
-    assert_eq!(x.db().mark_read("aud", None, "now").unwrap(), 2);
-    assert_eq!(x.db().unread("aud").unwrap(), 0);
+    assert_eq!(x.db().mark_read("olga", None, "now").unwrap(), 1);
+    assert_eq!(x.db().unread("olga").unwrap(), 0);
 }
 
 #[test]
