@@ -36,6 +36,12 @@ pub struct Config {
     /// Serve HTTPS with this certificate and key instead of plain HTTP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsConfig>,
+    /// The mail relay notifications are sent through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<crate::notify::SmtpConfig>,
+    /// Who receives which notifications, and where (see [`crate::notify`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<crate::notify::Rule>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -206,6 +212,8 @@ impl Config {
             gate: GateConfig::default(),
             federation: FederationConfig::default(),
             tls: None,
+            smtp: None,
+            notify: Vec::new(),
         }
     }
 
@@ -221,6 +229,7 @@ impl Config {
         self.origin()?;
         self.country()?;
         self.public_authorities()?;
+        crate::notify::settings::validate(&self.notify, self.smtp.as_ref())?;
         if self.limits.requests_per_second == 0 || self.limits.burst == 0 {
             return Err(NodeError::Config(
                 "limits.requests_per_second and limits.burst must be positive".into(),

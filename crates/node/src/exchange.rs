@@ -907,6 +907,10 @@ impl Exchange {
             response: response.clone(),
         });
         self.persist(writes).await?;
+        if matches!(parsed.event.kind, EventKind::Submitted { .. }) {
+            self.node
+                .notify(crate::notify::Notice::inbound(&request_id));
+        }
         Ok(response)
     }
 

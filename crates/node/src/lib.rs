@@ -11,6 +11,7 @@ mod error;
 pub mod evidence;
 pub mod exchange;
 mod node;
+pub mod notify;
 pub mod outbound;
 pub mod peers;
 pub mod report;

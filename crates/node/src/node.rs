@@ -81,6 +81,8 @@ pub struct Node {
     /// changes its peers (it holds the directory lock), so the copy is exact.
     pub(crate) peer_cache:
         RwLock<Option<Arc<std::collections::HashMap<String, crate::peers::Peer>>>>,
+    /// Set once when `detente serve` starts notifying (see [`crate::notify`]).
+    pub(crate) notifier: std::sync::OnceLock<Arc<crate::notify::Notifier>>,
     /// Held while the node may append; released on drop.
     _lock: Option<std::fs::File>,
 }
@@ -179,6 +181,7 @@ impl Node {
             shared,
             tx: RwLock::new(Some(tx)),
             peer_cache: RwLock::new(None),
+            notifier: Default::default(),
             worker: Mutex::new(Some(handle)),
             _lock: Some(lock),
         });
@@ -224,6 +227,7 @@ impl Node {
             }),
             tx: RwLock::new(None),
             peer_cache: RwLock::new(None),
+            notifier: Default::default(),
             worker: Mutex::new(None),
             _lock: None,
         }))

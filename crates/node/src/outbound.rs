@@ -169,6 +169,7 @@ impl Outbound {
             Action::Redact => (Verdict::Send(Some(self.redact(out.parts)?)), Some("redact")),
             Action::Hold => {
                 let hold = self.hold(out, decision)?;
+                self.node.notify(crate::notify::Notice::held(&hold));
                 let verdict = Verdict::Withhold {
                     reason: "held for review".into(),
                     hold: Some(hold.id),

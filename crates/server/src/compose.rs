@@ -51,7 +51,7 @@ pub fn node_app_parts(
         users: users.clone(),
     });
     // One gate for requests and TAXII: one ledger, decided one at a time.
-    let exchange = Exchange::new(node.clone(), clock)?;
+    let exchange = Exchange::new(node.clone(), clock.clone())?;
     let outbound = exchange.outbound().clone();
     let peers = node.clone();
     let peer_country: PeerCountry =
@@ -70,6 +70,7 @@ pub fn node_app_parts(
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(exchange.clone().run_delivery(stopped.clone()));
     tokio::spawn(detente_node::witnessing::run(node.clone(), stopped.clone()));
+    detente_node::notify::Notifier::start(&node, directory(users.clone()), clock, stopped.clone())?;
     tokio::spawn(follow_peers(node.clone(), witness.clone(), stopped));
     let web = detente_web::Web::open(
         node.clone(),
@@ -91,6 +92,19 @@ pub fn node_app_parts(
         .merge(detente_witness::router(witness))
         .merge(detente_web::router(web));
     Ok((crate::app(state, Some(extra)), exchange))
+}
+
+/// The users notifications go to, with their roles.
+fn directory(users: Arc<Users>) -> detente_node::notify::Directory {
+    Arc::new(move || {
+        let list = users.list_users().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "notifications: could not list the users");
+            Vec::new()
+        });
+        list.into_iter()
+            .map(|u| (u.name, u.role.as_str().to_string()))
+            .collect()
+    })
 }
 
 /// STIX attached to a request goes to the TAXII collection shared with the peer.

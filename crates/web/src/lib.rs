@@ -14,6 +14,7 @@ mod bulk;
 mod compose;
 mod holds;
 mod intel;
+mod notifications;
 mod pages;
 mod request;
 mod requests;
@@ -133,6 +134,13 @@ pub fn router(web: Arc<Web>) -> Router {
             post(admin::end_user_sessions),
         )
         .route("/ui/admin/node", get(admin::node))
+        .route("/ui/notifications", get(notifications::list))
+        .route("/ui/notifications/read", post(notifications::mark_read))
+        .route("/ui/notifications/badge", get(notifications::badge))
+        .route(
+            "/ui/notifications/settings",
+            get(notifications::settings_form).post(notifications::save_settings),
+        )
         .route("/ui/static/{file}", get(static_file))
         // Not a fallback: the node's router has its own (problem+json).
         .route(

@@ -90,6 +90,7 @@ pub struct Nav {
 pub struct Badges {
     pub waiting: String,
     pub review: String,
+    pub notices: String,
 }
 
 fn count(n: usize) -> String {
@@ -118,6 +119,7 @@ pub(crate) struct Waiting {
     overdue: Vec<RequestLine>,
     holds: Vec<HoldView>,
     troubled: Vec<Delivery>,
+    unread: u64,
 }
 
 impl Waiting {
@@ -127,6 +129,7 @@ impl Waiting {
                 self.inbound.len() + self.overdue.len() + self.holds.len() + self.troubled.len(),
             ),
             review: count(self.holds.len()),
+            notices: crate::notifications::badge_text(self.unread),
         }
     }
 }
@@ -165,6 +168,7 @@ pub(crate) fn waiting(web: &Web, v: &Viewer) -> Result<Waiting, Fail> {
         overdue,
         holds: holds.iter().map(HoldView::new).collect(),
         troubled: troubled.iter().map(Delivery::new).collect(),
+        unread: crate::notifications::unread(web, &v.name),
     })
 }
 

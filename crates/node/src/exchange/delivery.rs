@@ -198,6 +198,7 @@ impl Exchange {
         match failed {
             Failed::Refused(why) => {
                 tracing::warn!(peer = %row.peer, error = %why, "the peer refused an envelope; not retrying");
+                self.node.notify(crate::notify::Notice::refused(row, &why));
                 ExchangeWrite::OutboxRefused {
                     digest: row.digest,
                     at: time::format(&time::now()),

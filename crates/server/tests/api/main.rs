@@ -9,6 +9,7 @@ mod federation;
 mod holds_api;
 mod hostile;
 mod log_api;
+mod notify;
 mod openapi;
 mod peers;
 mod transport;
