@@ -310,7 +310,7 @@ impl Posted {
 }
 
 /// The settings the form asks for, or the errors beside its fields.
-fn check(p: &Posted, old: &Settings, has_smtp: bool) -> Result<Settings, Errors> {
+fn check(p: &Posted, old: &Settings, has_smtp: bool, admin: bool) -> Result<Settings, Errors> {
     let mut e = Errors::default();
     let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
     if let Some(m) = some(&p.email) {
@@ -331,7 +331,13 @@ fn check(p: &Posted, old: &Settings, has_smtp: bool) -> Result<Settings, Errors>
         (None, true) => None,
         (None, false) => old.webhook_secret.clone(),
     };
-    if let Some(w) = some(&p.webhook) {
+    // A webhook makes this node call an address of the user's choosing, which
+    // may be inside the node's own network: only an admin decides where.
+    if !admin && some(&p.webhook) != old.webhook {
+        e.webhook =
+            "only an admin may set or change a webhook: it makes this node call that address"
+                .into();
+    } else if let Some(w) = some(&p.webhook) {
         if let Err(why) = rules::check_webhook(&w) {
             e.webhook = why;
         } else if secret.is_none() && e.secret.is_empty() {
@@ -373,7 +379,7 @@ pub async fn save_settings(
         Ok(s) => s,
         Err(e) => return internal(e),
     };
-    match check(&p, &old, n.has_smtp()) {
+    match check(&p, &old, n.has_smtp(), v.role == detente_auth::Role::Admin) {
         Ok(s) => match n.db().save_settings(&user, &s, &now(&web)) {
             Ok(()) => {
                 tracing::info!(by = %v.name, user = %user, "notification settings saved");

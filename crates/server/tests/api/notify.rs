@@ -416,11 +416,15 @@ async fn settings_are_each_users_own_and_an_admin_edits_anyones() {
         ("csrf", token.as_str()),
         ("user", "officer"),
         ("kind", "request.inbound"),
-        ("webhook", "ftp://hooks.example/x"),
+        ("webhook", "https://10.0.0.1/x"),
+        ("webhook_secret", SECRET),
     ];
     let (s, body) = officer.post("/ui/notifications/settings", &bad).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body.contains("id=\"f-webhook-error\">&#34;ftp://hooks.example/x&#34; must be an http:// or https:// URL"), "{body}");
+    assert!(
+        body.contains("id=\"f-webhook-error\">only an admin may set or change a webhook"),
+        "{body}"
+    );
     let (s, body) = officer
         .post(
             "/ui/notifications/settings",
@@ -446,6 +450,15 @@ async fn settings_are_each_users_own_and_an_admin_edits_anyones() {
 
     let admin = Browser::signed_in(&b.base, "admin").await;
     let token = admin.csrf().await;
+    let ftp = [
+        ("csrf", token.as_str()),
+        ("user", "officer"),
+        ("webhook", "ftp://hooks.example/x"),
+        ("webhook_secret", SECRET),
+    ];
+    let (s, body) = admin.post("/ui/notifications/settings", &ftp).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("id=\"f-webhook-error\">&#34;ftp://hooks.example/x&#34; must be an http:// or https:// URL"), "{body}");
     let hook = [
         ("csrf", token.as_str()),
         ("user", "officer"),
