@@ -7,6 +7,7 @@ use crate::tree::{Reconciled, TreeFiles};
 use crate::{Config, NodeError};
 use detente_domain::{leaf_for, sha256, Envelope, NodeKey, Origin, SignedEnvelope, VerifierKey};
 use detente_log::merkle::{self, hash_leaf, CompactRange};
+use detente_log::proof_file::ProofFile;
 use detente_log::tiles::{TileKind, TilePath, TILE_HEIGHT, TILE_WIDTH};
 use detente_log::{Checkpoint, Hash, HashReader};
 use detente_storage::{CheckpointRow, EntryRow, LogStore, Store};
@@ -425,6 +426,25 @@ impl Node {
                 Ok(Some(out))
             }
         }
+    }
+
+    /// A C2SP tlog-proof of entry `index` against the latest published
+    /// checkpoint, carrying the witnesses' cosignatures so they travel with
+    /// the proof to whoever checks it; `None` past the end of the log.
+    pub fn proof_file(&self, index: u64) -> Result<Option<ProofFile>, NodeError> {
+        let published = self.published();
+        let Some(entry) = self.entry(index)? else {
+            return Ok(None);
+        };
+        let checkpoint = self
+            .checkpoint_with_cosignatures(published.size)?
+            .unwrap_or_else(|| published.note.clone());
+        Ok(Some(ProofFile {
+            extra: Some(leaf_for(&entry.digest).to_vec()),
+            index,
+            proof: self.inclusion_proof(index, published.size)?,
+            checkpoint,
+        }))
     }
 
     pub fn entry(&self, index: u64) -> Result<Option<EntryRow>, NodeError> {

@@ -103,6 +103,12 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/ui/badges", get(pages::badges))
         .route("/ui/requests", get(requests::requests))
         .route("/ui/requests/bulk", post(bulk::bulk))
+        .route("/ui/requests/{id}/proof/{seq}", get(request::proof))
+        .route("/ui/requests/{id}/receipt/{seq}", get(request::receipt))
+        .route(
+            "/ui/requests/{id}/attachments/{sha256}",
+            get(request::attachment),
+        )
         .route(
             "/ui/requests/{id}",
             get(request::request).post(request::act_on_request),
@@ -213,6 +219,10 @@ async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> 
     let (body, kind): (&'static [u8], &str) = match file.as_str() {
         "htmx.min.js" => (
             include_bytes!("../static/htmx.min.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "local.js" => (
+            include_bytes!("../static/local.js"),
             "text/javascript; charset=utf-8",
         ),
         "app.css" => (

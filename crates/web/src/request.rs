@@ -7,7 +7,7 @@ use crate::views::{self, Delivery, Field, RequestLine, TimelineEntry};
 use crate::{Viewer, Web};
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
 use detente_requests::{DeclineGround, EventKind};
@@ -200,5 +200,109 @@ pub async fn act_on_request(
     match request_page(&web, &v, &id, f, error) {
         Ok(p) => render(&p, status),
         Err(r) => r.into_response(),
+    }
+}
+
+/// The events of request `id`, or the page to answer with.
+fn events_of(web: &Web, id: &str) -> Result<Vec<detente_storage::EventRow>, Fail> {
+    let store = web.node.store();
+    store
+        .request(id)
+        .map_err(fail)?
+        .ok_or(Fail::NotFound("no such request"))?;
+    store.events(id).map_err(fail)
+}
+
+/// A download: never rendered by the browser in this origin, whatever its
+/// content (an attachment from a peer may be HTML).
+fn download(name: &str, kind: &'static str, body: Vec<u8>) -> Response {
+    let safe: String = name
+        .chars()
+        .map(|c| match c.is_ascii_alphanumeric() || "-_.".contains(c) {
+            true => c,
+            false => '_',
+        })
+        .collect();
+    (
+        [
+            (header::CONTENT_TYPE, kind.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{safe}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The C2SP tlog-proof of one envelope of the request in this node's log,
+/// with the witnesses' cosignatures: checkable offline with the node's key.
+pub async fn proof(State(web): W, _v: Viewer, Path((id, seq)): Path<(String, u64)>) -> Response {
+    let events = match events_of(&web, &id) {
+        Ok(e) => e,
+        Err(r) => return r.into_response(),
+    };
+    let Some(e) = events.iter().find(|e| e.seq == seq) else {
+        return not_found("no such event of this request");
+    };
+    match web.node.proof_file(e.log_index) {
+        Ok(Some(p)) => download(
+            &format!("{id}-{seq}.tlog-proof"),
+            "text/plain; charset=utf-8",
+            p.format().into_bytes(),
+        ),
+        Ok(None) => not_found("the envelope is not yet in a published checkpoint"),
+        Err(e) => internal(e),
+    }
+}
+
+/// The peer's receipt for one envelope: its tlog-proof in the peer's log.
+pub async fn receipt(State(web): W, _v: Viewer, Path((id, seq)): Path<(String, u64)>) -> Response {
+    let events = match events_of(&web, &id) {
+        Ok(e) => e,
+        Err(r) => return r.into_response(),
+    };
+    match events
+        .iter()
+        .find(|e| e.seq == seq)
+        .and_then(|e| e.receipt.clone())
+    {
+        Some(r) => download(
+            &format!("{id}-{seq}.receipt.tlog-proof"),
+            "text/plain; charset=utf-8",
+            r.into_bytes(),
+        ),
+        None => not_found("the peer has not receipted this envelope"),
+    }
+}
+
+/// An attachment cited by one of the request's events, and only then: a
+/// digest seen elsewhere does not open content of another exchange.
+pub async fn attachment(
+    State(web): W,
+    _v: Viewer,
+    Path((id, sha256)): Path<(String, String)>,
+) -> Response {
+    let events = match events_of(&web, &id) {
+        Ok(e) => e,
+        Err(r) => return r.into_response(),
+    };
+    let cited = events.iter().find_map(|e| {
+        let env: serde_json::Value = serde_json::from_slice(&e.envelope).ok()?;
+        let kind: EventKind =
+            serde_json::from_value(env["payload"]["event"]["kind"].clone()).ok()?;
+        kind.attachments()
+            .iter()
+            .find(|a| a.sha256 == sha256)
+            .cloned()
+    });
+    let Some(a) = cited else {
+        return not_found("this request cites no such attachment");
+    };
+    match web.exchange.attachment(&sha256).await {
+        Ok(Some((_, content))) => download(&a.name, "application/octet-stream", content),
+        Ok(None) => not_found("the attachment's content is not available"),
+        Err(e) => error_page(exchange_status(&e), &e.to_string()),
     }
 }

@@ -87,6 +87,27 @@ pub struct TimelineEntry {
     pub log_index: u64,
     pub receipted: bool,
     pub details: Vec<Field>,
+    pub attachments: Vec<Attachment>,
+}
+
+/// An attachment an event cites, to download from the request's page.
+pub struct Attachment {
+    pub name: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// The attachments an event's kind (or a submitted request) cites.
+pub fn attachment_links(v: &Value) -> Vec<Attachment> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| Attachment {
+            name: a["name"].as_str().unwrap_or("?").into(),
+            size: a["size"].as_u64().unwrap_or(0),
+            sha256: a["sha256"].as_str().unwrap_or("").into(),
+        })
+        .collect()
 }
 
 /// The event object an envelope carries (`payload.event.kind`).
@@ -108,8 +129,11 @@ impl TimelineEntry {
         ]
         .iter()
         .filter_map(|k| text_of(&kind[*k]).map(|v| field(k, v)))
-        .chain(attachments(&kind["attachments"]))
         .collect();
+        let cited = match kind["attachments"].is_array() {
+            true => &kind["attachments"],
+            false => &kind["request"]["attachments"],
+        };
         TimelineEntry {
             seq: e.seq,
             kind: e.kind.clone(),
@@ -118,6 +142,7 @@ impl TimelineEntry {
             log_index: e.log_index,
             receipted: e.receipt.is_some(),
             details,
+            attachments: attachment_links(cited),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use detente_domain::{leaf_for, SignedEnvelope, VerifierKey};
+use detente_domain::{SignedEnvelope, VerifierKey};
 use detente_log::proof_file::ProofFile;
 use detente_node::{audit, Node};
 use std::path::PathBuf;
@@ -76,20 +76,9 @@ fn proof(a: ProofArgs) -> anyhow::Result<ExitCode> {
             published.size
         );
     }
-    let entry = node
-        .entry(a.index)?
+    let file = node
+        .proof_file(a.index)?
         .with_context(|| format!("entry {} is missing from the store", a.index))?;
-    // C2SP tlog-proof: the checkpoint with all its signatures, so the witnesses'
-    // cosignatures travel with the proof to whoever checks it.
-    let checkpoint = node
-        .checkpoint_with_cosignatures(published.size)?
-        .unwrap_or_else(|| published.note.clone());
-    let file = ProofFile {
-        extra: Some(leaf_for(&entry.digest).to_vec()),
-        index: a.index,
-        proof: node.inclusion_proof(a.index, published.size)?,
-        checkpoint,
-    };
     print!("{}", file.format());
     Ok(ExitCode::SUCCESS)
 }

@@ -838,3 +838,128 @@ async fn bulk_actions_sign_one_envelope_per_request_and_bad_forms_change_nothing
     assert_eq!(got, [ids[0], ids[2]]);
     assert!(doc["requests"][0]["timeline"].as_array().unwrap().len() >= 4);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_detail_offers_each_envelopes_proof_and_only_the_requests_own_attachments() {
+    use detente_log::proof_file::ProofFile;
+    let a = start("cert-a.example", "DE").await;
+    let b = start("cert-b.example", "FR").await;
+    let c = reqwest::Client::new();
+    assert_eq!(peer_with(&c, &a, &b, "FR").await.status(), 201);
+    assert_eq!(peer_with(&c, &b, &a, "DE").await.status(), 201);
+    let upload = |body: &'static [u8]| {
+        c.post(format!("{}/api/v1/attachments", a.base))
+            .basic_auth("officer", Some("officer-password"))
+            .header("content-type", "text/html")
+            .body(body)
+            .send()
+    };
+    let page: &[u8] = b"<html><script>alert(document.cookie)</script></html>";
+    let sha = upload(page)
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = upload(b"not cited")
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let body = json!({
+        "type": "subscriber_information", "reference": "P-7", "issuing_authority": "Prosecutor",
+        "legal_basis": "Budapest Convention Art. 31", "offence": "Fraud", "facts": "Phishing kit",
+        "data_requested": "Subscriber records", "link_to_offence": "It hosted the kit",
+        "urgency": "normal", "tlp": "amber",
+        "recipient": b.node.config().origin,
+        "attachments": [{"name": "kit page\".html", "media_type": "text/html",
+                         "size": page.len(), "sha256": sha}],
+    });
+    let r = c
+        .post(format!("{}/api/v1/requests", a.base))
+        .basic_auth("officer", Some("officer-password"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let id = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut receipted = false;
+    for _ in 0..300 {
+        let events = a.node.store().events(&id).unwrap();
+        if events.first().is_some_and(|e| e.receipt.is_some()) {
+            receipted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(receipted, "B never receipted the submission");
+
+    // At B: the detail links the attachment and each envelope's proof.
+    let officer = Browser::signed_in(&b.base, "officer", "officer-password").await;
+    let detail = officer.get(&format!("/ui/requests/{id}")).await;
+    let link = format!("/ui/requests/{id}/attachments/{sha}");
+    assert!(detail.body.contains(&link), "{}", detail.body);
+    assert!(detail.body.contains(&format!("/ui/requests/{id}/proof/0")));
+    let got = officer.get(&link).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.headers["content-type"], "application/octet-stream");
+    assert_eq!(
+        got.headers["content-disposition"],
+        "attachment; filename=\"kit_page_.html\""
+    );
+    assert_eq!(got.body.as_bytes(), page);
+    let uncited = officer
+        .get(&format!("/ui/requests/{id}/attachments/{other}"))
+        .await;
+    assert_eq!(uncited.status, StatusCode::NOT_FOUND);
+    assert!(!uncited.body.contains("not cited"));
+
+    // B's proof of the submission verifies under B's key and is that envelope.
+    let events = b.node.store().events(&id).unwrap();
+    let text = officer
+        .get(&format!("/ui/requests/{id}/proof/0"))
+        .await
+        .body;
+    let pf = ProofFile::parse(&text).unwrap();
+    let leaf = detente_domain::leaf_for(&detente_domain::sha256(&events[0].envelope));
+    assert_eq!(pf.extra.as_deref(), Some(&leaf[..]));
+    pf.verify(&leaf, &b.node.verifier()).unwrap();
+    assert_eq!(
+        officer
+            .get(&format!("/ui/requests/{id}/proof/99"))
+            .await
+            .status,
+        404
+    );
+
+    // At A: B's receipt of the submission, a proof in B's log.
+    let a_officer = Browser::signed_in(&a.base, "officer", "officer-password").await;
+    let text = a_officer
+        .get(&format!("/ui/requests/{id}/receipt/0"))
+        .await
+        .body;
+    ProofFile::parse(&text)
+        .unwrap()
+        .verify(&leaf, &b.node.verifier())
+        .unwrap();
+    let stranger = start("cert-c.example", "NL").await;
+    let c_officer = Browser::signed_in(&stranger.base, "officer", "officer-password").await;
+    assert_eq!(
+        c_officer
+            .get(&format!("/ui/requests/{id}/proof/0"))
+            .await
+            .status,
+        404
+    );
+}

@@ -1,0 +1,21 @@
+// Adds the viewer's local time beside each deadline the server wrote in UTC.
+// The page is complete without it; the UTC time stays the reference.
+(function () {
+  'use strict';
+  function localize(root) {
+    var fmt = new Intl.DateTimeFormat(undefined, {
+      dateStyle: 'medium', timeStyle: 'short', timeZoneName: 'short'
+    });
+    root.querySelectorAll('time.local[datetime]').forEach(function (t) {
+      if (t.dataset.localized) return;
+      var d = new Date(t.getAttribute('datetime'));
+      if (isNaN(d.getTime())) return;
+      var span = document.createElement('span');
+      span.className = 'note';
+      span.textContent = ' (your time: ' + fmt.format(d) + ')';
+      t.after(span);
+      t.dataset.localized = '1';
+    });
+  }
+  document.addEventListener('DOMContentLoaded', function () { localize(document); });
+})();
