@@ -63,3 +63,72 @@ fn demo_reports_the_dispute_and_its_evidence_verifies() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no trusted key for cert-b.example"));
 }
+
+/// `demo --keep`: both nodes stay up with the dispute in them, and the printed
+/// sign-in opens the web interface of each.
+#[test]
+fn demo_keep_leaves_both_nodes_serving_with_a_sign_in_per_role() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_detente"))
+        .args(["demo", "--keep"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // (node URL, officer's password) of each node, in the order printed.
+    let mut nodes: Vec<(String, String)> = Vec::new();
+    let mut kept = None;
+    while nodes.len() < 2 || nodes[1].1.is_empty() {
+        let line = lines
+            .next()
+            .expect("the demo printed the sign-ins")
+            .unwrap();
+        if let Some(dir) = line.split("data kept in ").nth(1) {
+            kept = Some(dir.trim_end_matches(')').to_string());
+        } else if line.starts_with("cert-") && line.ends_with("/ui/") {
+            nodes.push((
+                line.split_whitespace().nth(1).unwrap().to_string(),
+                String::new(),
+            ));
+        } else if let Some(p) = line.strip_prefix("  sign in as officer with password ") {
+            nodes.last_mut().unwrap().1 = p.to_string();
+        }
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for (i, (ui, password)) in nodes.iter().enumerate() {
+        let base = ui.trim_end_matches("/ui/");
+        rt.block_on(async {
+            let r = c
+                .post(format!("{base}/ui/login"))
+                .header("sec-fetch-site", "same-origin")
+                .form(&[("name", "officer"), ("password", password.as_str())])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 303, "signed in at {base}");
+            let cookie = r.headers()["set-cookie"].to_str().unwrap();
+            let cookie = cookie.split(';').next().unwrap().to_string();
+            let page = c
+                .get(format!("{base}/ui/requests?direction=inbound"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            // A received B's 12 requests; B received A's 80 (a page of 50).
+            let rows = page.matches("name=\"id\"").count();
+            assert_eq!(rows, if i == 0 { 12 } else { 50 }, "{page}");
+        });
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    if let Some(dir) = kept {
+        std::fs::remove_dir_all(dir).ok();
+    }
+}

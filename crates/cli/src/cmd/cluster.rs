@@ -22,6 +22,11 @@ pub async fn start(
     clock: Clock,
 ) -> anyhow::Result<ClusterNode> {
     datadir::init(dir, &Origin::parse(origin)?, Some(Country::parse(country)?))?;
+    serve(dir, clock).await
+}
+
+/// Serves the node already initialised in `dir` on 127.0.0.1:0.
+pub async fn serve(dir: &Path, clock: Clock) -> anyhow::Result<ClusterNode> {
     let node = Node::open(dir)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);

@@ -10,14 +10,18 @@
 //! clock that dates request events, which is simulated so two years pass in
 //! seconds. The simulated clock is a demo and test facility only.
 
-use super::cluster::{peer, start, ClusterNode};
+use super::cluster::{peer, serve, ClusterNode};
 use anyhow::{bail, Context};
 use clap::Args;
+use detente_auth::{Role, Users};
 use detente_domain::{sha256, time};
+use detente_domain::{Country, Origin};
+use detente_node::datadir;
 use detente_node::evidence;
 use detente_node::exchange::Clock;
 use detente_requests::{EventKind, NewRequest};
 use serde_json::{json, Value};
+use std::path::Path;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -33,6 +37,34 @@ pub struct DemoArgs {
     /// Keep the evidence bundle here.
     #[arg(long)]
     pub evidence: Option<PathBuf>,
+    /// Leave both nodes running with their dispute in them (until Ctrl-C), and
+    /// print each node's web interface and a sign-in per role. The data
+    /// directories are kept.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// The demo's users: one per role on each node, with fresh passwords.
+const ROLES: [(&str, Role); 4] = [
+    ("officer", Role::Officer),
+    ("reviewer", Role::Reviewer),
+    ("auditor", Role::Auditor),
+    ("admin", Role::Admin),
+];
+
+/// Initialises a demo node with a user per role; returns the sign-ins.
+fn init_node(dir: &Path, origin: &str, country: &str) -> anyhow::Result<Vec<(String, String)>> {
+    datadir::init(dir, &Origin::parse(origin)?, Some(Country::parse(country)?))?;
+    let users = Users::open(&datadir::database_file(dir)?)?;
+    let mut out = Vec::new();
+    for (name, role) in ROLES {
+        let mut secret = [0u8; 12];
+        getrandom::getrandom(&mut secret).map_err(|e| anyhow::anyhow!("random: {e}"))?;
+        let password = hex_digest(&secret)[..24].to_string();
+        users.add_user(name, role, &password)?;
+        out.push((name.to_string(), password));
+    }
+    Ok(out)
 }
 
 /// A simulated clock both nodes date their events with.
@@ -164,20 +196,11 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
 async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let tmp = tempfile::tempdir()?;
     let sim = SimClock::at("2020-01-06T09:00:00Z");
-    let a = start(
-        &tmp.path().join("cert-a"),
-        "cert-a.example",
-        "RU",
-        sim.clock(),
-    )
-    .await?;
-    let b = start(
-        &tmp.path().join("cert-b"),
-        "cert-b.example",
-        "US",
-        sim.clock(),
-    )
-    .await?;
+    let (dir_a, dir_b) = (tmp.path().join("cert-a"), tmp.path().join("cert-b"));
+    let users_a = init_node(&dir_a, "cert-a.example", "RU")?;
+    let users_b = init_node(&dir_b, "cert-b.example", "US")?;
+    let a = serve(&dir_a, sim.clock()).await?;
+    let b = serve(&dir_b, sim.clock()).await?;
     peer(&a, &b, "US").await?;
     peer(&b, &a, "RU").await?;
     say(
@@ -287,6 +310,21 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 "backdated_envelopes": verified.as_ref().map(|v| v.backdated).unwrap_or(0),
             })
         );
+    }
+    if args.keep {
+        let kept = tmp.keep();
+        println!(
+            "\nboth nodes keep running; Ctrl-C stops them (data kept in {})",
+            kept.display()
+        );
+        for (n, url, users) in [(&a, &a.url, &users_a), (&b, &b.url, &users_b)] {
+            println!("{}  {url}/ui/", n.node.config().origin);
+            for (name, password) in users {
+                println!("  sign in as {name} with password {password}");
+            }
+        }
+        tokio::signal::ctrl_c().await?;
+        return Ok(ExitCode::SUCCESS);
     }
     if args.evidence.is_none() {
         drop(tmp);
