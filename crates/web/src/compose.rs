@@ -7,12 +7,14 @@ use crate::pages::{
 };
 use crate::{Viewer, Web};
 use askama::Template;
+use axum::extract::Multipart;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Form;
 use detente_node::exchange::ExchangeError;
-use detente_requests::{IncidentClass, Limits, NewRequest, RequestType, Tlp, Urgency};
+use detente_requests::{
+    AttachmentRef, IncidentClass, Limits, NewRequest, RequestType, Tlp, Urgency,
+};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -100,6 +102,27 @@ struct ComposePage {
     errors: FieldErrors,
     error: String,
     preview: Option<Preview>,
+    attachments: Vec<Attached>,
+}
+
+/// A file attached to the draft: stored when it was uploaded, and carried
+/// from step to step by its citation (`token`), not uploaded again.
+pub struct Attached {
+    name: String,
+    size: u64,
+    media_type: String,
+    token: String,
+}
+
+impl Attached {
+    fn of(a: &AttachmentRef) -> Attached {
+        Attached {
+            name: a.name.clone(),
+            size: a.size,
+            media_type: a.media_type.clone(),
+            token: serde_json::to_string(a).unwrap_or_default(),
+        }
+    }
 }
 
 fn page(web: &Web, v: &Viewer, f: ComposeForm) -> Result<ComposePage, Fail> {
@@ -126,6 +149,7 @@ fn page(web: &Web, v: &Viewer, f: ComposeForm) -> Result<ComposePage, Fail> {
         errors: FieldErrors::default(),
         error: String::new(),
         preview: None,
+        attachments: Vec::new(),
     })
 }
 
@@ -162,7 +186,7 @@ pub async fn compose_form(
 }
 
 /// The request a form describes, or the errors beside its fields.
-fn request_of(f: &ComposeForm) -> Result<NewRequest, FieldErrors> {
+fn request_of(f: &ComposeForm, attachments: &[AttachmentRef]) -> Result<NewRequest, FieldErrors> {
     let mut m = Map::new();
     let mut put = |k: &str, v: &str| {
         if !v.trim().is_empty() {
@@ -186,6 +210,9 @@ fn request_of(f: &ComposeForm) -> Result<NewRequest, FieldErrors> {
     put("necessity", &f.necessity);
     if !f.follow_up_mla.is_empty() {
         m.insert("follow_up_mla".into(), json!(true));
+    }
+    if !attachments.is_empty() {
+        m.insert("attachments".into(), json!(attachments));
     }
     let mut errors = FieldErrors::default();
     for (field, missing) in [
@@ -296,23 +323,136 @@ fn preview_of(a: &detente_gate::Assessment, r: &NewRequest) -> Preview {
     }
 }
 
-pub async fn compose(
-    State(web): State<Arc<Web>>,
-    v: Viewer,
-    Form(f): Form<ComposeForm>,
-) -> Response {
+/// The form's fields and files: files are stored as they arrive (bounded by
+/// the attachment limits) and come back as citations.
+async fn read_form(
+    web: &Web,
+    mut mp: Multipart,
+) -> Result<(ComposeForm, Vec<AttachmentRef>), (String, String)> {
+    let limits = Limits::default();
+    let bad = |field: &str, e: String| (field.to_string(), e);
+    let mut fields = Map::new();
+    let mut refs: Vec<AttachmentRef> = Vec::new();
+    while let Some(mut part) = mp
+        .next_field()
+        .await
+        .map_err(|e| bad("form", format!("The form could not be read: {e}")))?
+    {
+        let name = part.name().unwrap_or("").to_string();
+        match name.as_str() {
+            "file" => {
+                let file = part.file_name().unwrap_or("").to_string();
+                let media_type = part
+                    .content_type()
+                    .unwrap_or("application/octet-stream")
+                    .to_string();
+                let mut body = Vec::new();
+                while let Some(chunk) = part
+                    .chunk()
+                    .await
+                    .map_err(|e| bad("attachments", format!("The upload failed: {e}")))?
+                {
+                    body.extend_from_slice(&chunk);
+                    if body.len() as u64 > limits.max_attachment_size {
+                        let max = limits.max_attachment_size;
+                        return Err(bad(
+                            "attachments",
+                            format!("{file} is larger than {max} bytes."),
+                        ));
+                    }
+                }
+                if file.is_empty() && body.is_empty() {
+                    continue; // the file input, left empty
+                }
+                if body.is_empty() {
+                    return Err(bad("attachments", format!("{file} is empty.")));
+                }
+                refs.push(store(web, file, media_type, &body)?);
+            }
+            "attachment" => {
+                let text = part.text().await.unwrap_or_default();
+                let a: AttachmentRef = serde_json::from_str(&text).map_err(|_| {
+                    bad(
+                        "attachments",
+                        "An attached file is damaged; attach it again.".into(),
+                    )
+                })?;
+                match web.node.store().attachment(&a.sha256) {
+                    Ok(Some(_)) => refs.push(a),
+                    _ => {
+                        return Err(bad(
+                            "attachments",
+                            format!("{} is no longer stored; attach it again.", a.name),
+                        ))
+                    }
+                }
+            }
+            _ => {
+                let text = part.text().await.unwrap_or_default();
+                fields.insert(name, json!(text));
+            }
+        }
+    }
+    refs.dedup_by(|x, y| x.sha256 == y.sha256);
+    let f: ComposeForm = serde_json::from_value(Value::Object(fields))
+        .map_err(|e| bad("form", format!("This form is not a request: {e}")))?;
+    Ok((f, refs))
+}
+
+/// Stores an uploaded file by its digest, as the API's upload does.
+fn store(
+    web: &Web,
+    name: String,
+    media_type: String,
+    body: &[u8],
+) -> Result<AttachmentRef, (String, String)> {
+    let sha256 = hex::encode(detente_domain::sha256(body));
+    let now = detente_domain::time::format(&detente_domain::time::now());
+    web.node
+        .store()
+        .put_attachment(&sha256, &media_type, body, &now)
+        .map_err(|e| {
+            tracing::error!(error = %e, "storing an attachment");
+            (
+                "attachments".to_string(),
+                "The file could not be stored; retry.".to_string(),
+            )
+        })?;
+    Ok(AttachmentRef {
+        name,
+        media_type,
+        size: body.len() as u64,
+        sha256,
+    })
+}
+
+pub async fn compose(State(web): State<Arc<Web>>, v: Viewer, mp: Multipart) -> Response {
+    let (f, refs) = match read_form(&web, mp).await {
+        Ok(x) => x,
+        Err((field, message)) => {
+            // Nothing of the draft could be trusted: an empty form with the error.
+            let mut p = match page(&web, &v, ComposeForm::default()) {
+                Ok(p) => p,
+                Err(r) => return r.into_response(),
+            };
+            p.errors.0.insert(field, message.clone());
+            p.error = message;
+            return render(&p, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
     if !v.csrf_ok(&f.csrf) {
         return bad_token();
     }
     if !v.can_act() {
         return forbidden("only officers and admins send requests");
     }
-    let parsed = request_of(&f);
+    let parsed = request_of(&f, &refs);
     let send = f.step == "send";
     let mut p = match page(&web, &v, f) {
         Ok(p) => p,
         Err(r) => return r.into_response(),
     };
+    p.attachments = refs.iter().map(Attached::of).collect();
     let request = match parsed {
         Ok(r) => r,
         Err(errors) => {

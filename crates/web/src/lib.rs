@@ -48,6 +48,10 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 /// Forms are small; anything larger is refused before it is parsed.
 const MAX_FORM_BYTES: usize = 64 * 1024;
 
+/// Compose carries files: as many as a request may cite, each within the
+/// attachment limit (the reader refuses a file above it before reading on).
+const MAX_UPLOAD_BYTES: usize = 4 * 10 * 1024 * 1024;
+
 /// What the pages need of the node.
 pub struct Web {
     pub node: Arc<Node>,
@@ -115,7 +119,9 @@ pub fn router(web: Arc<Web>) -> Router {
         )
         .route(
             "/ui/compose",
-            get(compose::compose_form).post(compose::compose),
+            get(compose::compose_form)
+                .post(compose::compose)
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
         )
         .route("/ui/holds", get(holds::holds))
         .route("/ui/holds/{id}", post(holds::review))

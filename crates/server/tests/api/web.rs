@@ -680,20 +680,42 @@ async fn compose_previews_the_gate_before_anything_is_sent() {
             ("tlp", "amber".into()),
         ]
     };
-    let post = |f: Vec<(&'static str, String)>| {
+    // A browser posts the compose form as multipart (it carries files).
+    let post = |f: Vec<(&'static str, String)>, file: Option<(&'static str, &'static [u8])>| {
+        let mut form = reqwest::multipart::Form::new();
+        for (k, v) in f {
+            form = form.text(k, v);
+        }
+        if let Some((name, body)) = file {
+            let part = reqwest::multipart::Part::bytes(body)
+                .file_name(name)
+                .mime_str("text/csv")
+                .unwrap();
+            form = form.part("file", part);
+        }
         let r = officer
             .c
             .post(format!("{}/ui/compose", a.base))
             .header("sec-fetch-site", "same-origin")
-            .form(&f);
+            .multipart(form);
         officer.send(r)
     };
-    let r = post(fields("preview", "")).await;
+    let r = post(fields("preview", ""), None).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("id=\"f-reference-error\""), "{}", r.body);
 
-    let r = post(fields("preview", "2026/CC/7")).await;
+    let csv: &[u8] = b"subscriber,address\nalice,alice@example.org\n";
+    let r = post(
+        fields("preview", "2026/CC/7"),
+        Some(("subscribers.csv", csv)),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
+    // The file is stored and carried to the next step by its citation.
+    let marker = "name=\"attachment\" value=\"";
+    let at = r.body.find(marker).expect("the file is kept") + marker.len();
+    let token = r.body[at..at + r.body[at..].find('"').unwrap()].replace("&#34;", "\"");
+    assert!(token.contains("subscribers.csv"), "{token}");
     assert!(r.body.contains("Gate preview:"), "{}", r.body);
     assert!(
         r.body.contains("<mark title="),
@@ -708,10 +730,17 @@ async fn compose_previews_the_gate_before_anything_is_sent() {
         "a preview sends nothing"
     );
 
-    let r = post(fields("send", "2026/CC/7")).await;
+    let mut send = fields("send", "2026/CC/7");
+    send.push(("attachment", token));
+    let r = post(send, None).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let sent = a.node.store().requests(&none).unwrap();
     assert_eq!(sent.len(), 1);
+    let first = a.node.store().events(&sent[0].id).unwrap().remove(0);
+    let env: serde_json::Value = serde_json::from_slice(&first.envelope).unwrap();
+    let cited = &env["payload"]["event"]["kind"]["request"]["attachments"][0];
+    assert_eq!(cited["name"], "subscribers.csv");
+    assert_eq!(cited["sha256"], hex::encode(detente_domain::sha256(csv)));
     assert_eq!(
         r.headers["location"],
         format!("/ui/requests/{}", sent[0].id).as_str()
