@@ -554,12 +554,16 @@ impl Exchange {
         let (me, to) = (&self.node.config().origin, peer.origin.as_str());
         let bytes = payload(&event, me, to).to_string();
         let subject = subject_of(&event);
-        let parts: &[(&str, &[u8])] = &[("event.json", bytes.as_bytes())];
+        // The attachments leave with the request, so the preview reads them as
+        // the real submission will.
+        let files = self.check_attachments(event.kind.attachments())?;
+        let mut parts: Vec<(&str, &[u8])> = vec![("event.json", bytes.as_bytes())];
+        parts.extend(files.iter().map(|(a, c)| (a.name.as_str(), c.as_slice())));
         let out = Outgoing {
             recipient: to,
             country: peer.country,
             subject: &subject,
-            parts,
+            parts: &parts,
             legal_basis: None,
             release: None,
             requested_by: None,

@@ -4,7 +4,8 @@
   'use strict';
   function localize(root) {
     var fmt = new Intl.DateTimeFormat(undefined, {
-      dateStyle: 'medium', timeStyle: 'short', timeZoneName: 'short'
+      year: 'numeric', month: 'short', day: 'numeric',
+      hour: '2-digit', minute: '2-digit', timeZoneName: 'short'
     });
     root.querySelectorAll('time.local[datetime]').forEach(function (t) {
       if (t.dataset.localized) return;
