@@ -11,6 +11,7 @@ mod delivery;
 
 use crate::evidence::CLOCK_TOLERANCE_SECS;
 use crate::outbound::{Outbound, Outgoing, Verdict};
+use crate::views::{RequestSummary, RequestView};
 use crate::{Node, NodeError, Published};
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use detente_domain::{time, Envelope, SignedEnvelope, VerifierKey};
@@ -251,29 +252,6 @@ pub struct Exchange {
     /// Request ids whose `submitted` envelope just got its receipt (benchmarks,
     /// live views).
     delivered: tokio::sync::broadcast::Sender<String>,
-}
-
-/// A request as shown to users: its state and its timeline.
-pub fn request_json(row: &RequestRow, events: &[EventRow], outbox: &[OutboxRow]) -> Value {
-    let timeline: Vec<Value> = events
-        .iter()
-        .map(|e| {
-            let env: Value = serde_json::from_slice(&e.envelope).unwrap_or(Value::Null);
-            json!({ "seq": e.seq, "event_id": e.event_id, "type": e.kind, "actor": e.actor, "at": e.at,
-                    "log_index": e.log_index, "receipt": e.receipt, "event": env["payload"]["event"] })
-        })
-        .collect();
-    let deliveries: Vec<Value> = outbox
-        .iter()
-        .map(|o| json!({ "envelope": hex::encode(o.digest), "attempts": o.attempts, "last_error": o.last_error,
-                         "delivered_at": o.delivered_at, "refused_at": o.refused_at, "next_attempt": o.next_attempt }))
-        .collect();
-    json!({
-        "id": row.id, "direction": row.direction, "peer": row.peer, "type": row.kind, "urgency": row.urgency,
-        "tlp": row.tlp, "reference": row.reference, "status": row.status, "submitted_at": row.submitted_at,
-        "acknowledge_by": row.acknowledge_by, "answer_by": row.answer_by, "acknowledged_at": row.acknowledged_at,
-        "closed_at": row.closed_at, "timeline": timeline, "deliveries": deliveries,
-    })
 }
 
 /// The node's deadline policy: `DIR/deadlines.toml` when present (same shape as
@@ -858,26 +836,23 @@ impl Exchange {
 
     /// A request with its timeline and delivery attempts.
     pub fn show(&self, request_id: &str) -> Result<Value, ExchangeError> {
+        Ok(serde_json::to_value(self.view(request_id)?).unwrap_or(Value::Null))
+    }
+
+    /// A request as users are shown it, in the API and the web interface.
+    pub fn view(&self, request_id: &str) -> Result<RequestView, ExchangeError> {
         let (state, row, events) = self.state(request_id)?;
         let outbox = self.node.store().outbox(request_id)?;
-        let mut v = request_json(&row, &events, &outbox);
-        v["overdue"] = json!(state.is_overdue(self.now()));
+        let now = self.now();
+        let mut v = RequestView::new(&row, &events, &outbox, &now);
+        v.summary.overdue = state.is_overdue(now);
         Ok(v)
     }
 
-    pub fn list(&self, filter: &RequestFilter) -> Result<Vec<Value>, ExchangeError> {
-        let now = time::format(&self.now());
+    pub fn list(&self, filter: &RequestFilter) -> Result<Vec<RequestSummary>, ExchangeError> {
+        let now = self.now();
         let rows = self.node.store().requests(filter)?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                let closed = r.closed_at.is_some();
-                let overdue = !closed && r.answer_by < now;
-                json!({ "id": r.id, "direction": r.direction, "peer": r.peer, "type": r.kind, "urgency": r.urgency,
-                        "tlp": r.tlp, "reference": r.reference, "status": r.status, "submitted_at": r.submitted_at,
-                        "answer_by": r.answer_by, "overdue": overdue })
-            })
-            .collect())
+        Ok(rows.iter().map(|r| RequestSummary::new(r, &now)).collect())
     }
 
     /// Handles an envelope a peer delivered; returns the response (receipt) JSON.

@@ -17,6 +17,7 @@ pub mod peers;
 pub mod report;
 pub mod sequencer;
 pub mod tree;
+pub mod views;
 pub mod witnessing;
 
 pub use config::Config;

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use detente_auth::{Principal, PrincipalKind, Role};
-use detente_storage::HoldRow;
+use detente_node::views::HoldView;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -28,16 +28,6 @@ fn require(caller: &Caller, roles: &[Role]) -> Result<Principal, Problem> {
         ));
     }
     Ok(p)
-}
-
-fn to_json(h: HoldRow) -> Value {
-    let decision: Value = serde_json::from_str(&h.decision).unwrap_or(Value::Null);
-    json!({
-        "id": h.id, "recipient": h.recipient, "country": h.country, "subject": h.subject,
-        "status": h.status, "created": h.created, "resolved_by": h.resolved_by,
-        "reason": h.reason, "decision": decision, "requested_by": h.requested_by,
-        "released_at": h.released_at,
-    })
 }
 
 async fn list(
@@ -65,7 +55,7 @@ async fn list(
         rows.retain(|h| h.requested_by.as_deref() == Some(who.name.as_str()));
     }
     Ok(Json(
-        json!({ "holds": rows.into_iter().map(to_json).collect::<Vec<_>>() }),
+        json!({ "holds": rows.iter().map(HoldView::new).collect::<Vec<_>>() }),
     ))
 }
 
@@ -110,7 +100,7 @@ async fn review(
             .resolve_hold(&id, approve, &reviewer.name, reason)
             .await?
             .ok_or_else(unknown)?;
-        let mut v = to_json(held);
+        let mut v = json!(HoldView::new(&held));
         v["release_error"] = json!(release_error);
         return Ok(Json(v));
     }
@@ -124,5 +114,5 @@ async fn review(
         .resolve(&id, approve, &reviewer.name, reason)
         .await?
         .ok_or_else(unknown)?;
-    Ok(Json(to_json(held)))
+    Ok(Json(json!(HoldView::new(&held))))
 }

@@ -71,7 +71,7 @@ fn holds_page(
                 reviewable: v.can_review()
                     && h.status == "held"
                     && h.requested_by.as_deref() != Some(v.name.as_str()),
-                h: HoldView::new(h),
+                h: HoldView::new(&detente_node::views::HoldView::new(h)),
                 error,
                 reason,
             }

@@ -166,8 +166,14 @@ pub(crate) fn waiting(web: &Web, v: &Viewer) -> Result<Waiting, Fail> {
     Ok(Waiting {
         inbound,
         overdue,
-        holds: holds.iter().map(HoldView::new).collect(),
-        troubled: troubled.iter().map(Delivery::new).collect(),
+        holds: holds
+            .iter()
+            .map(|h| HoldView::new(&detente_node::views::HoldView::new(h)))
+            .collect(),
+        troubled: troubled
+            .iter()
+            .map(|o| Delivery::new(&detente_node::views::DeliveryView::new(o)))
+            .collect(),
         unread: crate::notifications::unread(web, &v.name),
     })
 }

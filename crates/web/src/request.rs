@@ -10,8 +10,9 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
+use detente_node::exchange::ExchangeError;
+use detente_node::views::RequestView;
 use detente_requests::{DeclineGround, EventKind};
-use detente_storage::RequestRow;
 use serde::Deserialize;
 
 /// What the viewer may do with a request now.
@@ -23,14 +24,14 @@ pub struct Actions {
 }
 
 impl Actions {
-    fn of(row: &RequestRow, v: &Viewer) -> Actions {
+    fn of(r: &RequestView, v: &Viewer) -> Actions {
         let can = v.can_act();
-        let inbound = row.direction == "inbound";
-        let st = row.status.as_str();
+        let inbound = r.summary.direction == "inbound";
+        let st = r.summary.status.as_str();
         Actions {
             acknowledge: can && inbound && st == "delivered",
             answer: can && inbound && matches!(st, "acknowledged" | "partially_answered"),
-            withdraw: can && !inbound && row.closed_at.is_none(),
+            withdraw: can && !inbound && r.closed_at.is_none(),
             message: can,
         }
     }
@@ -83,27 +84,25 @@ fn request_page(
     draft: ActForm,
     error: FormError,
 ) -> Result<RequestPage, Fail> {
-    let store = web.node.store();
-    let row = store
-        .request(id)
-        .map_err(fail)?
-        .ok_or(Fail::NotFound("no such request"))?;
-    let events = store.events(id).map_err(fail)?;
-    let outbox = store.outbox(id).map_err(fail)?;
+    let view = match web.exchange.view(id) {
+        Ok(v) => v,
+        Err(ExchangeError::NotFound(_)) => return Err(Fail::NotFound("no such request")),
+        Err(e) => return Err(fail(e)),
+    };
     let w = waiting(web, v)?;
     let now = web.exchange.now();
-    let actions = Actions::of(&row, v);
+    let actions = Actions::of(&view, v);
     Ok(RequestPage {
         nav: Nav::new(v, "requests", &w),
-        r: RequestLine::new(&row, &now),
-        urgency: row.urgency.clone(),
-        tlp: row.tlp.clone(),
-        acknowledge_by: views::short(Some(&row.acknowledge_by)),
-        acknowledged_at: views::short(row.acknowledged_at.as_deref()),
-        decline_ground: row.decline_ground.clone().unwrap_or_default(),
-        fields: views::request_fields(events.first()),
-        timeline: events.iter().map(TimelineEntry::new).collect(),
-        deliveries: outbox.iter().map(Delivery::new).collect(),
+        r: RequestLine::of(&view.summary, view.closed_at.as_deref(), &now),
+        urgency: view.summary.urgency.clone(),
+        tlp: view.summary.tlp.clone(),
+        acknowledge_by: views::short(Some(&view.acknowledge_by)),
+        acknowledged_at: views::short(view.acknowledged_at.as_deref()),
+        decline_ground: view.decline_ground.clone().unwrap_or_default(),
+        fields: views::request_fields(view.timeline.first()),
+        timeline: view.timeline.iter().map(TimelineEntry::new).collect(),
+        deliveries: view.deliveries.iter().map(Delivery::new).collect(),
         any_action: actions.any(),
         actions,
         grounds: choices(DeclineGround::ALL.iter().map(|g| g.as_str()), &draft.ground),

@@ -2,7 +2,8 @@
 //! envelope contents already turned into text, so templates only lay out.
 
 use detente_domain::time::{self, Timestamp};
-use detente_storage::{EventRow, HoldRow, OutboxRow, RequestRow};
+use detente_node::views::{DeliveryView, HoldView as Hold, RequestSummary, TimelineEvent};
+use detente_storage::RequestRow;
 use serde_json::Value;
 
 /// One line of a request listing.
@@ -23,10 +24,14 @@ pub struct RequestLine {
 
 impl RequestLine {
     pub fn new(r: &RequestRow, now: &Timestamp) -> RequestLine {
-        let open = r.closed_at.is_none();
-        let (countdown, overdue) = match open {
-            true => countdown(&r.answer_by, now),
-            false => (format!("closed {}", short(r.closed_at.as_deref())), false),
+        RequestLine::of(&RequestSummary::new(r, now), r.closed_at.as_deref(), now)
+    }
+
+    /// The shared view, with its times in words; `closed_at` when closed.
+    pub fn of(r: &RequestSummary, closed_at: Option<&str>, now: &Timestamp) -> RequestLine {
+        let (countdown, overdue) = match closed_at {
+            None => countdown(&r.answer_by, now),
+            Some(at) => (format!("closed {}", short(Some(at))), false),
         };
         RequestLine {
             id: r.id.clone(),
@@ -39,7 +44,7 @@ impl RequestLine {
             answer_by: short(Some(&r.answer_by)),
             answer_by_rfc3339: r.answer_by.clone(),
             countdown,
-            overdue,
+            overdue: overdue || (closed_at.is_none() && r.overdue),
         }
     }
 }
@@ -110,15 +115,9 @@ pub fn attachment_links(v: &Value) -> Vec<Attachment> {
         .collect()
 }
 
-/// The event object an envelope carries (`payload.event.kind`).
-fn event_kind(envelope: &[u8]) -> Value {
-    let env: Value = serde_json::from_slice(envelope).unwrap_or(Value::Null);
-    env["payload"]["event"]["kind"].clone()
-}
-
 impl TimelineEntry {
-    pub fn new(e: &EventRow) -> TimelineEntry {
-        let kind = event_kind(&e.envelope);
+    pub fn new(e: &TimelineEvent) -> TimelineEntry {
+        let kind = &e.event["kind"];
         let details = [
             "note",
             "text",
@@ -185,7 +184,7 @@ fn attachments(v: &Value) -> Vec<Field> {
 }
 
 /// The fields of a submitted request, in the order an officer reads them.
-pub fn request_fields(first: Option<&EventRow>) -> Vec<Field> {
+pub fn request_fields(first: Option<&TimelineEvent>) -> Vec<Field> {
     const ORDER: &[&str] = &[
         "type",
         "incident_class",
@@ -206,8 +205,7 @@ pub fn request_fields(first: Option<&EventRow>) -> Vec<Field> {
         "recipient",
     ];
     let Some(e) = first else { return Vec::new() };
-    let kind = event_kind(&e.envelope);
-    let req = &kind["request"];
+    let req = &e.event["kind"]["request"];
     let mut out: Vec<Field> = ORDER
         .iter()
         .filter_map(|k| text_of(&req[*k]).map(|v| field(k, v)))
@@ -228,14 +226,14 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    pub fn new(o: &OutboxRow) -> Delivery {
+    pub fn new(o: &DeliveryView) -> Delivery {
         let state = match (&o.delivered_at, &o.refused_at) {
             (Some(at), _) => format!("delivered {}", short(Some(at))),
             (None, Some(at)) => format!("refused {}", short(Some(at))),
             (None, None) => format!("pending, next attempt {}", short(Some(&o.next_attempt))),
         };
         Delivery {
-            envelope: hex::encode(&o.digest[..8]),
+            envelope: o.envelope.chars().take(16).collect(),
             attempts: o.attempts,
             state,
             last_error: o.last_error.clone().unwrap_or_default(),
@@ -269,8 +267,8 @@ pub struct HoldView {
 }
 
 impl HoldView {
-    pub fn new(h: &HoldRow) -> HoldView {
-        let d: Value = serde_json::from_str(&h.decision).unwrap_or(Value::Null);
+    pub fn new(h: &Hold) -> HoldView {
+        let d = &h.decision;
         let reasons = d["reasons"]
             .as_array()
             .into_iter()
@@ -289,12 +287,7 @@ impl HoldView {
                 value: volume_text(v),
             })
             .collect();
-        let held: Value = h
-            .payload
-            .as_deref()
-            .and_then(|p| serde_json::from_str(p).ok())
-            .unwrap_or(Value::Null);
-        let ev = &held["event"];
+        let ev = &h.payload["event"];
         let resolved = match (&h.resolved_by, &h.reason) {
             (Some(by), reason) => {
                 format!("{} by {by}: {}", h.status, reason.as_deref().unwrap_or(""))
@@ -342,6 +335,7 @@ fn volume_text(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use detente_storage::HoldRow;
 
     #[test]
     fn countdown_reads_both_ways() {
@@ -375,7 +369,7 @@ mod tests {
             payload: Some(r#"{"event":{"id":"e","request_id":"r1","kind":{"type":"answered","note":"x"}}}"#.into()),
             released_at: None,
         };
-        let v = HoldView::new(&h);
+        let v = HoldView::new(&Hold::new(&h));
         assert_eq!(v.reasons[0].label, "28 CFR 202.401");
         assert_eq!(
             v.volumes[0].value,
