@@ -97,17 +97,15 @@ pub(crate) fn office<R: Read + Seek>(
             Err(e) => out.unreadable_here(&format!("{name}: corrupt document part: {e}")),
         }
     }
-    if matches!(format, Format::Xlsx | Format::Ods) {
-        let r = zip.into_inner();
-        let sheets = match format {
-            Format::Xlsx => calamine::Xlsx::new(r)
+    match format {
+        Format::Xlsx => crate::sheet::xlsx(out, &mut zip),
+        Format::Ods => {
+            let sheets = calamine::Ods::new(zip.into_inner())
                 .map_err(|e| e.to_string())
-                .map(|mut w| w.worksheets()),
-            _ => calamine::Ods::new(r)
-                .map_err(|e| e.to_string())
-                .map(|mut w| w.worksheets()),
-        };
-        sheets_to_csv(out, sheets);
+                .map(|mut w| w.worksheets());
+            sheets_to_csv(out, sheets);
+        }
+        _ => {}
     }
     format
 }
