@@ -201,6 +201,32 @@ fn may_change(b: u8) -> bool {
     )
 }
 
+/// The first byte at or after `i` that may start a rewrite; ASCII is
+/// skipped eight bytes at a time outside JSON strings (where `\\` counts).
+fn next_special(input: &[u8], mut i: usize, json: bool) -> usize {
+    let n = input.len();
+    while i < n {
+        if !json {
+            while let Some(w) = input.get(i..i + 8) {
+                let w = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
+                if w & 0x8080_8080_8080_8080 != 0 {
+                    break;
+                }
+                i += 8;
+            }
+            if i >= n {
+                break;
+            }
+        }
+        let b = input[i];
+        if may_change(b) || (json && b == b'\\') {
+            return i;
+        }
+        i += 1;
+    }
+    n
+}
+
 /// Whether `input` could change under [`normalise`]: a byte leading such a
 /// character, or (for JSON strings) a `\u` escape.
 pub fn needed(input: &[u8], json: bool) -> bool {
@@ -234,10 +260,7 @@ pub fn normalise_into(input: &[u8], json: bool, n: &mut Normalised) -> bool {
     while i < input.len() {
         // Everything up to the next byte that may start a rewrite is copied
         // as is: ASCII, and the letters of most scripts.
-        let j = i + input[i..]
-            .iter()
-            .position(|&b| may_change(b) || (json && b == b'\\'))
-            .unwrap_or(input.len() - i);
+        let j = next_special(input, i, json);
         if j > i {
             n.copy(i, &input[i..j]);
             i = j;
