@@ -205,8 +205,8 @@ impl Default for KeyMix {
         use std::hash::BuildHasher as _;
         let s = std::collections::hash_map::RandomState::new();
         KeyMix {
-            xor: s.hash_one(0x6b65_79u64),
-            mul: s.hash_one(0x6d69_78u64) | 1,
+            xor: s.hash_one(1u64),
+            mul: s.hash_one(2u64) | 1,
         }
     }
 }
