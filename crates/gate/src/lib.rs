@@ -23,6 +23,7 @@ pub mod read;
 pub mod records;
 pub mod redact;
 pub mod scan;
+mod sheet;
 pub mod text;
 pub mod validate;
 

@@ -11,18 +11,55 @@
 
 use unicode_normalization::UnicodeNormalization;
 
-/// A rewritten copy and, per output byte, the input offset it came from.
+/// A rewritten copy and, per stretch of output, the input offsets it came
+/// from. The map is sparse (one entry per copied stretch or rewritten
+/// character, not per byte): a chunk of prose with a few fullwidth commas
+/// would otherwise cost four bytes of map per byte of text.
 #[derive(Default)]
 pub struct Normalised {
     pub bytes: Vec<u8>,
-    map: Vec<u32>,
+    map: Vec<Seg>,
     input_len: usize,
 }
 
+/// Output from `out` on came from input `inp` on: byte for byte when
+/// `copy`, else every byte from the one character at `inp`.
+#[derive(Clone, Copy)]
+struct Seg {
+    out: u32,
+    inp: u32,
+    copy: bool,
+}
+
 impl Normalised {
+    fn seg_end(&self, k: usize) -> usize {
+        self.map
+            .get(k + 1)
+            .map_or(self.bytes.len(), |s| s.out as usize)
+    }
+
+    /// Origin of the last output byte of segment `k`.
+    fn seg_last(&self, k: usize) -> usize {
+        let s = self.map[k];
+        if s.copy {
+            s.inp as usize + (self.seg_end(k) - s.out as usize) - 1
+        } else {
+            s.inp as usize
+        }
+    }
+
     /// Input offset of output offset `i` (`i` may be the end).
     pub fn origin(&self, i: usize) -> usize {
-        self.map.get(i).map_or(self.input_len, |&o| o as usize)
+        if i >= self.bytes.len() {
+            return self.input_len;
+        }
+        let k = self.map.partition_point(|s| s.out as usize <= i) - 1;
+        let s = self.map[k];
+        if s.copy {
+            s.inp as usize + (i - s.out as usize)
+        } else {
+            s.inp as usize
+        }
     }
 
     /// Input span of output span `s..e`: from the first source byte to the
@@ -38,7 +75,51 @@ impl Normalised {
 
     /// First output offset whose origin is at or after input offset `o`.
     pub fn position(&self, o: usize) -> usize {
-        self.map.partition_point(|&m| (m as usize) < o)
+        let mut lo = 0;
+        let mut hi = self.map.len();
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if self.seg_last(mid) < o {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        match self.map.get(lo) {
+            None => self.bytes.len(),
+            Some(s) if s.copy => s.out as usize + o.saturating_sub(s.inp as usize),
+            Some(s) => s.out as usize,
+        }
+    }
+
+    /// Appends input bytes `at..at + bytes.len()` unchanged.
+    fn copy(&mut self, at: usize, bytes: &[u8]) {
+        let out = self.bytes.len();
+        let joins = self
+            .map
+            .last()
+            .is_some_and(|s| s.copy && s.inp as usize + (out - s.out as usize) == at);
+        if !joins {
+            self.map.push(Seg {
+                out: out as u32,
+                inp: at as u32,
+                copy: true,
+            });
+        }
+        self.bytes.extend_from_slice(bytes);
+    }
+
+    /// Appends the rewrite of the character at `at`.
+    fn emit(&mut self, at: usize, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.map.push(Seg {
+            out: self.bytes.len() as u32,
+            inp: at as u32,
+            copy: false,
+        });
+        self.bytes.extend_from_slice(bytes);
     }
 }
 
@@ -120,6 +201,32 @@ fn may_change(b: u8) -> bool {
     )
 }
 
+/// The first byte at or after `i` that may start a rewrite; ASCII is
+/// skipped eight bytes at a time outside JSON strings (where `\\` counts).
+fn next_special(input: &[u8], mut i: usize, json: bool) -> usize {
+    let n = input.len();
+    while i < n {
+        if !json {
+            while let Some(w) = input.get(i..i + 8) {
+                let w = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
+                if w & 0x8080_8080_8080_8080 != 0 {
+                    break;
+                }
+                i += 8;
+            }
+            if i >= n {
+                break;
+            }
+        }
+        let b = input[i];
+        if may_change(b) || (json && b == b'\\') {
+            return i;
+        }
+        i += 1;
+    }
+    n
+}
+
 /// Whether `input` could change under [`normalise`]: a byte leading such a
 /// character, or (for JSON strings) a `\u` escape.
 pub fn needed(input: &[u8], json: bool) -> bool {
@@ -147,20 +254,15 @@ pub fn normalise_into(input: &[u8], json: bool, n: &mut Normalised) -> bool {
     n.bytes.clear();
     n.map.clear();
     n.bytes.reserve(input.len());
-    n.map.reserve(input.len());
     n.input_len = input.len();
     let mut changed = false;
     let mut i = 0;
     while i < input.len() {
         // Everything up to the next byte that may start a rewrite is copied
         // as is: ASCII, and the letters of most scripts.
-        let j = i + input[i..]
-            .iter()
-            .position(|&b| may_change(b) || (json && b == b'\\'))
-            .unwrap_or(input.len() - i);
+        let j = next_special(input, i, json);
         if j > i {
-            n.bytes.extend_from_slice(&input[i..j]);
-            n.map.extend(i as u32..j as u32);
+            n.copy(i, &input[i..j]);
             i = j;
             continue;
         }
@@ -174,8 +276,7 @@ pub fn normalise_into(input: &[u8], json: bool, n: &mut Normalised) -> bool {
             }
         }
         if b < 0x80 {
-            n.bytes.push(b);
-            n.map.push(i as u32);
+            n.copy(i, &[b]);
             i += 1;
             continue;
         }
@@ -186,8 +287,7 @@ pub fn normalise_into(input: &[u8], json: bool, n: &mut Normalised) -> bool {
                 changed |= push_char(n, c, i, Some(&input[i..i + len]));
             }
             Err(_) => {
-                n.bytes.push(b);
-                n.map.push(i as u32);
+                n.copy(i, &[b]);
                 i += 1;
                 continue;
             }
@@ -220,9 +320,9 @@ fn has_ascii_compat(c: char) -> bool {
 /// Appends the ASCII reading of `c` (nothing for an invisible character),
 /// else `raw` (its own bytes); returns whether the output differs.
 fn push_char(n: &mut Normalised, c: char, at: usize, raw: Option<&[u8]>) -> bool {
-    let mut emit = |bytes: &[u8]| {
-        n.bytes.extend_from_slice(bytes);
-        n.map.extend(std::iter::repeat_n(at as u32, bytes.len()));
+    let mut emit = |bytes: &[u8]| match raw {
+        Some(r) if r == bytes => n.copy(at, bytes),
+        _ => n.emit(at, bytes),
     };
     if is_invisible(c) {
         return true;
@@ -284,5 +384,19 @@ mod tests {
         assert_eq!(n.span(input, 2, 5), (2, input.len()));
         assert_eq!(n.span(input, 0, 2), (0, 2));
         assert_eq!(n.position(5), 3);
+    }
+
+    /// The sparse map answers as a map of every output byte would.
+    #[test]
+    fn sparse_map_agrees_with_a_byte_map() {
+        let input = "a，b ４1\u{200b}2 Москва ﬁ x\u{2013}y ٣".as_bytes();
+        let n = normalise(input, false).unwrap();
+        let byte_map: Vec<usize> = (0..n.bytes.len()).map(|i| n.origin(i)).collect();
+        assert!(byte_map.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(n.origin(n.bytes.len()), input.len());
+        for o in 0..=input.len() {
+            let want = byte_map.partition_point(|&m| m < o);
+            assert_eq!(n.position(o), want, "position({o})");
+        }
     }
 }

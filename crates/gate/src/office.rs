@@ -88,26 +88,25 @@ pub(crate) fn office<R: Read + Seek>(
         if matches!(format, Format::Xlsx | Format::Ods) || !text_part(format, &name) {
             continue;
         }
-        let text = zip
-            .by_index(i)
-            .map_err(|e| e.to_string())
-            .and_then(|e| xml_text(BufReader::new(e), out.scanner.limits.max_document));
-        match text {
-            Ok(t) => out.extracted(&name, &t, Format::Text),
+        match zip.by_index(i) {
+            Ok(entry) => {
+                let compressed = std::rc::Rc::new(std::cell::Cell::new(entry.compressed_size()));
+                let bounded = out.bounded(entry, compressed);
+                let mut text = XmlText::new(BufReader::new(bounded));
+                out.member(&name, &mut text, Some(Format::Text));
+            }
             Err(e) => out.unreadable_here(&format!("{name}: corrupt document part: {e}")),
         }
     }
-    if matches!(format, Format::Xlsx | Format::Ods) {
-        let r = zip.into_inner();
-        let sheets = match format {
-            Format::Xlsx => calamine::Xlsx::new(r)
+    match format {
+        Format::Xlsx => crate::sheet::xlsx(out, &mut zip),
+        Format::Ods => {
+            let sheets = calamine::Ods::new(zip.into_inner())
                 .map_err(|e| e.to_string())
-                .map(|mut w| w.worksheets()),
-            _ => calamine::Ods::new(r)
-                .map_err(|e| e.to_string())
-                .map(|mut w| w.worksheets()),
-        };
-        sheets_to_csv(out, sheets);
+                .map(|mut w| w.worksheets());
+            sheets_to_csv(out, sheets);
+        }
+        _ => {}
     }
     format
 }
@@ -142,52 +141,83 @@ fn sheets_to_csv(
     }
 }
 
-/// The character data of an XML part, with a line break after each
-/// paragraph or row and a tab after each cell, so that runs split by the
-/// editor (`<w:t>4111</w:t><w:t>1111</w:t>`) join again.
-pub(crate) fn xml_text(r: impl std::io::BufRead, max: u64) -> Result<Vec<u8>, String> {
-    use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_reader(r);
-    let mut buf = Vec::new();
-    let mut text = Vec::new();
-    loop {
-        match reader
-            .read_event_into(&mut buf)
-            .map_err(|e| e.to_string())?
-        {
-            Event::Text(t) => text.extend_from_slice(&t),
-            Event::CData(t) => text.extend_from_slice(&t),
-            Event::GeneralRef(r) => match r.resolve_char_ref() {
-                Ok(Some(c)) => text.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
-                _ => text.push(match &*r {
-                    b"amp" => b'&',
-                    b"lt" => b'<',
-                    b"gt" => b'>',
-                    b"quot" => b'"',
-                    b"apos" => b'\'',
-                    _ => b' ',
-                }),
-            },
-            Event::End(e) => match e.local_name().as_ref() {
-                b"p" | b"h" | b"tr" | b"table-row" | b"li" => text.push(b'\n'),
-                b"tc" | b"table-cell" => text.push(b'\t'),
-                _ => {}
-            },
-            Event::Empty(e) => match e.local_name().as_ref() {
-                b"tab" => text.push(b'\t'),
-                b"br" | b"cr" | b"line-break" => text.push(b'\n'),
-                b"s" => text.push(b' '),
-                _ => {}
-            },
-            Event::Eof => break,
-            _ => {}
+/// The character data of an XML part as a stream, with a line break after
+/// each paragraph or row and a tab after each cell, so that runs split by
+/// the editor (`<w:t>4111</w:t><w:t>1111</w:t>`) join again. Streamed so
+/// that a document's size costs no memory.
+pub(crate) struct XmlText<R: std::io::BufRead> {
+    xml: quick_xml::Reader<R>,
+    buf: Vec<u8>,
+    text: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+impl<R: std::io::BufRead> XmlText<R> {
+    pub(crate) fn new(r: R) -> Self {
+        XmlText {
+            xml: quick_xml::Reader::from_reader(r),
+            buf: Vec::new(),
+            text: Vec::with_capacity(128 << 10),
+            pos: 0,
+            done: false,
         }
-        if text.len() as u64 > max {
-            return Err(format!("text over {max} bytes (limit max_document)"));
-        }
-        buf.clear();
     }
-    Ok(text)
+
+    fn pump(&mut self) -> Result<(), String> {
+        use quick_xml::events::Event;
+        let text = &mut self.text;
+        while text.len() < (64 << 10) && !self.done {
+            self.buf.clear();
+            let ev = self
+                .xml
+                .read_event_into(&mut self.buf)
+                .map_err(|e| format!("corrupt document part: {e}"))?;
+            match ev {
+                Event::Text(t) => text.extend_from_slice(&t),
+                Event::CData(t) => text.extend_from_slice(&t),
+                Event::GeneralRef(r) => match r.resolve_char_ref() {
+                    Ok(Some(c)) => text.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+                    _ => text.push(match &*r {
+                        b"amp" => b'&',
+                        b"lt" => b'<',
+                        b"gt" => b'>',
+                        b"quot" => b'"',
+                        b"apos" => b'\'',
+                        _ => b' ',
+                    }),
+                },
+                Event::End(e) => match e.local_name().as_ref() {
+                    b"p" | b"h" | b"tr" | b"table-row" | b"li" => text.push(b'\n'),
+                    b"tc" | b"table-cell" => text.push(b'\t'),
+                    _ => {}
+                },
+                Event::Empty(e) => match e.local_name().as_ref() {
+                    b"tab" => text.push(b'\t'),
+                    b"br" | b"cr" | b"line-break" => text.push(b'\n'),
+                    b"s" => text.push(b' '),
+                    _ => {}
+                },
+                Event::Eof => self.done = true,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: std::io::BufRead> Read for XmlText<R> {
+    fn read(&mut self, dst: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos == self.text.len() {
+            self.text.clear();
+            self.pos = 0;
+            self.pump().map_err(std::io::Error::other)?;
+        }
+        let n = dst.len().min(self.text.len() - self.pos);
+        dst[..n].copy_from_slice(&self.text[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 /// OLE compound files: legacy Excel is read; Word/PowerPoint binaries and
@@ -265,5 +295,31 @@ pub(crate) fn mail(out: &mut Out<'_>, _hint: &str, bytes: &[u8]) {
         };
         let c = Cursor::new(contents);
         out.attachment(&name, c.into_inner());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::XmlText;
+    use std::io::Read as _;
+
+    #[test]
+    fn xml_text_streams_joined_runs_and_fails_on_broken_xml() {
+        let para = "<w:p><w:r><w:t>4111</w:t></w:r><w:r><w:t>1111&amp;</w:t></w:r></w:p>";
+        let doc = format!(
+            "<w:document><w:body>{}</w:body></w:document>",
+            para.repeat(20_000)
+        );
+        let mut text = String::new();
+        XmlText::new(doc.as_bytes())
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, "41111111&\n".repeat(20_000));
+        let mut sink = Vec::new();
+        let err = XmlText::new(&b"<w:p><w:t>x</w:p>"[..]).read_to_end(&mut sink);
+        assert!(err
+            .unwrap_err()
+            .to_string()
+            .contains("corrupt document part"));
     }
 }

@@ -4,8 +4,8 @@
 //! [`Limits`], and hands what they hold to the text, CSV and JSON scanners
 //! with one set of distinct counts for the whole input.
 //!
-//! Read: gzip, zip, tar (nested to [`Limits::max_depth`]); XLSX, XLS and
-//! ODS (calamine, sheet by sheet as CSV); DOCX, PPTX, ODT, ODP (the text of
+//! Read: gzip, zip, tar (nested to [`Limits::max_depth`]); XLSX (streamed
+//! sheet by sheet as CSV, [`crate::sheet`]), XLS and ODS (calamine); DOCX, PPTX, ODT, ODP (the text of
 //! their XML parts); PDF text (lopdf); e-mail (mail-parser: headers,
 //! bodies, attachments); base64, base64url and hex runs of at least
 //! [`Limits::decode_min`] characters in text and in field values (STIX
@@ -191,7 +191,7 @@ impl<R: Read> Read for Counting<R> {
 }
 
 /// Enforces the expansion limits on a decompressing reader.
-struct Bounded<R> {
+pub(crate) struct Bounded<R> {
     inner: R,
     produced: u64,
     /// Compressed bytes behind what was produced so far.
@@ -288,8 +288,25 @@ impl RunScan {
         min: usize,
         found: &mut Vec<(usize, usize)>,
     ) {
+        // Every run reported holds `window` encoded bytes in a row (a
+        // wrapped block's first line has at least 60), so outside a run
+        // the scan may look `window` bytes ahead: if that byte is not
+        // base64, no run starts before it.
+        let window = min.clamp(1, 60);
         let mut i = from;
         while i < to {
+            if self.start.is_none() && i + window <= to {
+                let probe = i + window - 1;
+                if !B64[usize::from(buf[probe])] {
+                    i = probe + 1;
+                    continue;
+                }
+                let mut s = probe;
+                while s > i && B64[usize::from(buf[s - 1])] {
+                    s -= 1;
+                }
+                i = s;
+            }
             let b = buf[i];
             if B64[usize::from(b)] {
                 if self.start.is_none() {
@@ -524,7 +541,7 @@ impl Out<'_> {
         }
     }
 
-    fn bounded<R: Read>(&self, inner: R, source: Rc<Cell<u64>>) -> Bounded<R> {
+    pub(crate) fn bounded<R: Read>(&self, inner: R, source: Rc<Cell<u64>>) -> Bounded<R> {
         Bounded {
             inner,
             produced: 0,
@@ -602,7 +619,7 @@ impl Out<'_> {
     /// Reads one member of a container as a document of its own, within
     /// the depth and entry limits; what fails inside it is unreadable, and
     /// the container's other members are still read.
-    fn member(&mut self, member: &str, reader: &mut dyn Read, forced: Option<Format>) {
+    pub(crate) fn member(&mut self, member: &str, reader: &mut dyn Read, forced: Option<Format>) {
         self.member_src(member, Src::Stream(reader), forced);
     }
 
@@ -820,5 +837,37 @@ impl Out<'_> {
     /// sheets as CSV) as a member named `member`.
     pub(crate) fn extracted(&mut self, member: &str, text: &[u8], format: Format) {
         self.member_src(member, Src::Bytes(text), Some(format));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RunScan;
+
+    fn runs(text: &[u8], min: usize) -> Vec<(usize, usize)> {
+        let mut found = Vec::new();
+        RunScan::default().scan(text, 0, text.len(), true, min, &mut found);
+        found
+    }
+
+    /// The look-ahead skip finds every run where a byte-by-byte scan does:
+    /// right after short words, at the very start and end, and wrapped.
+    #[test]
+    fn runs_are_found_whatever_precedes_them() {
+        let run = "QUJD".repeat(16);
+        for pad in 0..70 {
+            let words: String = "ab.cdef.g.".chars().cycle().take(pad).collect();
+            let text = format!("{words} {run} tail");
+            assert_eq!(
+                runs(text.as_bytes(), 64),
+                vec![(pad + 1, pad + 65)],
+                "pad {pad}"
+            );
+        }
+        assert_eq!(runs(run.as_bytes(), 64), vec![(0, 64)]);
+        assert!(runs(&run.as_bytes()[..63], 64).is_empty());
+        let wrapped = format!("a {}\n{}\nb", "QUJD".repeat(15), "QUJD");
+        assert_eq!(runs(wrapped.as_bytes(), 64), vec![(2, 67)]);
+        assert_eq!(runs(b"ab cd abcdefgh ij", 8), vec![(6, 14)]);
     }
 }

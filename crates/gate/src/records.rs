@@ -5,7 +5,7 @@ use crate::columns::FieldClass;
 use crate::entity::{Category, CategorySet, EntityType, IdentifierKind};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::Hasher;
 
 /// Distinct keys kept per category. Above every bulk threshold (the highest
 /// is 100,000) with margin, and small enough to keep memory flat: once
@@ -24,10 +24,16 @@ fn entity_rank(t: EntityType) -> u8 {
     }
 }
 
+/// The key a value is counted under. foldhash with a per-process random
+/// seed: a tenth of the cost of SipHash per CSV field, and values crafted
+/// to collide (and so be counted as fewer persons) cannot be prepared
+/// without the seed.
 pub fn hash_value(v: &[u8]) -> u64 {
-    let mut h = DefaultHasher::new();
-    v.hash(&mut h);
-    h.finish()
+    use std::hash::BuildHasher as _;
+    static SEED: std::sync::OnceLock<foldhash::quality::SeedableRandomState> =
+        std::sync::OnceLock::new();
+    SEED.get_or_init(foldhash::quality::SeedableRandomState::random)
+        .hash_one(v)
 }
 
 /// The value a distinct count keys on: digit-group separators do not make
@@ -117,7 +123,10 @@ impl RecordAcc {
         if let Some(k) = class.ident {
             self.ident(k);
         }
-        self.key(class.key_rank, hash_value(v));
+        let rank = class.key_rank;
+        if rank != 0 && rank != u8::MAX && self.person.is_none_or(|(r, _)| rank < r) {
+            self.key(rank, hash_value(v));
+        }
         if class.device_key && self.device.is_none() {
             self.device = Some(hash_value(v));
         }
@@ -182,31 +191,124 @@ fn trim(v: &[u8]) -> &[u8] {
     &v[s..e]
 }
 
-#[derive(Debug, Default)]
-struct Distinct {
-    keys: HashSet<u64>,
-    saturated: bool,
+/// Hashes keys that are already hashes: a folded multiply with per-process
+/// random keys, so that values chosen to collide in the table's bits cannot
+/// be prepared in advance (SipHash again would cost as much as the lookup).
+#[derive(Clone, Copy)]
+struct KeyMix {
+    xor: u64,
+    mul: u64,
 }
 
-impl Distinct {
-    fn insert(&mut self, k: u64) {
-        if self.saturated {
-            return;
-        }
-        self.keys.insert(k);
-        if self.keys.len() >= DISTINCT_CAP {
-            self.saturated = true;
+impl Default for KeyMix {
+    fn default() -> Self {
+        use std::hash::BuildHasher as _;
+        let s = std::collections::hash_map::RandomState::new();
+        KeyMix {
+            xor: s.hash_one(1u64),
+            mul: s.hash_one(2u64) | 1,
         }
     }
 }
 
+impl std::hash::BuildHasher for KeyMix {
+    type Hasher = MixHasher;
+    fn build_hasher(&self) -> MixHasher {
+        MixHasher {
+            keys: *self,
+            state: 0,
+        }
+    }
+}
+
+struct MixHasher {
+    keys: KeyMix,
+    state: u64,
+}
+
+impl Hasher for MixHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.state = self.state.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.state ^= v;
+    }
+    fn finish(&self) -> u64 {
+        let m = u128::from(self.state ^ self.keys.xor) * u128::from(self.keys.mul);
+        (m as u64) ^ ((m >> 64) as u64)
+    }
+}
+
+/// Distinct keys of one category: a count that stops at [`DISTINCT_CAP`].
+#[derive(Debug, Default, Clone, Copy)]
+struct Tally {
+    count: u64,
+    saturated: bool,
+    used: bool,
+}
+
+/// Bit of [`Counts::seen`] for persons with any sensitive category.
+const ANY: u16 = 1 << 15;
+
 /// Distinct persons (devices for geolocation) per category across records.
-#[derive(Debug, Default)]
+/// One table maps each key to the categories it was counted for, so a row
+/// costs one lookup per key rather than one per category.
+#[derive(Default)]
 pub struct Counts {
     records: u64,
     personal: u64,
-    per: BTreeMap<Category, Distinct>,
-    any: Distinct,
+    seen: std::collections::HashMap<u64, u16, KeyMix>,
+    per: [Tally; Category::ALL.len()],
+    any: Tally,
+}
+
+impl std::fmt::Debug for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Counts")
+            .field("records", &self.records)
+            .field("keys", &self.seen.len())
+            .finish()
+    }
+}
+
+impl Counts {
+    /// Counts `key` for the categories in `bits` (and [`ANY`]) it was not
+    /// yet counted for; a saturated category takes no new keys.
+    fn mark(&mut self, key: u64, bits: u16) {
+        let open = Category::ALL
+            .iter()
+            .filter(|c| bits & (1 << c.index()) != 0 && !self.per[c.index()].saturated)
+            .fold(0u16, |acc, c| acc | (1 << c.index()))
+            | if bits & ANY != 0 && !self.any.saturated {
+                ANY
+            } else {
+                0
+            };
+        if open == 0 {
+            return;
+        }
+        let slot = self.seen.entry(key).or_default();
+        let new = open & !*slot;
+        *slot |= new;
+        for c in Category::ALL {
+            if new & (1 << c.index()) != 0 {
+                Self::bump(&mut self.per[c.index()]);
+            }
+        }
+        if new & ANY != 0 {
+            Self::bump(&mut self.any);
+        }
+    }
+
+    fn bump(t: &mut Tally) {
+        t.count += 1;
+        t.used = true;
+        if t.count >= DISTINCT_CAP as u64 {
+            t.saturated = true;
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -242,15 +344,16 @@ impl Counts {
             .and_then(|(t, _)| rec.values[t as usize].first);
         let fallback = listed.unwrap_or(!self.records);
         let person = rec.person.map_or(fallback, |(_, h)| h);
-        for c in cats.iter() {
-            let key = if c == Category::PreciseGeolocation {
-                rec.device.unwrap_or(person)
-            } else {
-                person
-            };
-            self.per.entry(c).or_default().insert(key);
+        let bits = |set: CategorySet| set.iter().fold(0u16, |a, c| a | (1 << c.index()));
+        let geo = 1 << Category::PreciseGeolocation.index();
+        let all = bits(cats);
+        match rec.device {
+            Some(d) if all & geo != 0 && d != person => {
+                self.mark(d, geo);
+                self.mark(person, (all & !geo) | ANY);
+            }
+            _ => self.mark(person, all | ANY),
         }
-        self.any.insert(person);
         for (t, set) in rec.lists() {
             let mut implied = CategorySet::default();
             if matches!(
@@ -263,12 +366,9 @@ impl Counts {
             {
                 implied.insert(Category::CoveredPersonalIdentifiers);
             }
-            for c in implied.iter() {
-                let d = self.per.entry(c).or_default();
-                set.iter().for_each(|&h| d.insert(h));
-            }
             if !implied.is_empty() {
-                set.iter().for_each(|&h| self.any.insert(h));
+                let b = bits(implied) | ANY;
+                set.iter().for_each(|&h| self.mark(h, b));
             }
         }
     }
@@ -284,15 +384,17 @@ impl Counts {
     }
 
     pub fn categories(&self) -> BTreeMap<Category, CategoryCount> {
-        self.per
-            .iter()
-            .map(|(c, d)| {
+        Category::ALL
+            .into_iter()
+            .filter(|c| self.per[c.index()].used)
+            .map(|c| {
+                let t = self.per[c.index()];
                 (
-                    *c,
+                    c,
                     CategoryCount {
-                        count: d.keys.len() as u64,
+                        count: t.count,
                         unit: c.unit(),
-                        saturated: d.saturated,
+                        saturated: t.saturated,
                     },
                 )
             })
@@ -302,7 +404,7 @@ impl Counts {
     /// Distinct persons with any sensitive category, for combined data sets
     /// (202.205(g)).
     pub fn persons_any(&self) -> u64 {
-        self.any.keys.len() as u64
+        self.any.count
     }
 }
 

@@ -104,6 +104,20 @@ impl Region<'_> {
         glued && !escape
     }
 
+    /// [`Region::run`], also returning the union of the classes it saw.
+    fn run_classes(&self, mut i: usize, c: u8) -> (usize, u8) {
+        let mut seen = 0;
+        while i < self.buf.len() {
+            let k = class(self.buf[i]);
+            if k & c == 0 {
+                break;
+            }
+            seen |= k;
+            i += 1;
+        }
+        (i, seen)
+    }
+
     fn run(&self, mut i: usize, c: u8) -> usize {
         while i < self.buf.len() && class(self.buf[i]) & c != 0 {
             i += 1;
@@ -187,10 +201,20 @@ impl Region<'_> {
                 i += 1;
                 continue;
             }
-            let atom_end = self.run(i, ALNUM);
+            let (atom_end, seen) = self.run_classes(i, ALNUM);
             if self.word_before(i) || self.continues_number(i, atom_end) {
                 i = atom_end;
                 continue;
+            }
+            // A word without digits is a candidate only as the start of an
+            // e-mail address or of a hex group (`dead:beef::1`): everything
+            // else recognised holds a digit.
+            if seen & DIGIT == 0 {
+                let next = self.at(atom_end);
+                if class(next) & LOCAL == 0 && next != b'@' && next != b':' {
+                    i = atom_end;
+                    continue;
+                }
             }
             match self.atom(i, atom_end) {
                 Some((t, s, e)) => {
