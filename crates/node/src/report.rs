@@ -191,16 +191,11 @@ fn summary(r: &SummaryRow, peers: &mut BTreeMap<String, Origin>) -> Option<Summa
     })
 }
 
-/// The report of this node, from its per-request summaries (one row per
-/// request, kept with every event), so it stays fast at millions of requests.
-pub fn build(
-    node: &Node,
-    peer: Option<&str>,
-    since: Option<time::Timestamp>,
-    now: time::Timestamp,
-) -> Result<Value, NodeError> {
+/// The stored summaries of every request with `peer` (any peer: `None`), as
+/// reports read them; charts of a report are drawn from the same ones.
+pub fn summaries(node: &Node, peer: Option<&str>) -> Result<Vec<Summary>, NodeError> {
     let mut origins = BTreeMap::new();
-    let mut by_peer: BTreeMap<Origin, Vec<Summary>> = BTreeMap::new();
+    let mut out = Vec::new();
     node.store().scan_summaries(&mut |r| {
         if peer.is_some_and(|p| p != r.peer) {
             return Ok(());
@@ -211,9 +206,24 @@ pub fn build(
                 r.peer
             ))
         })?;
-        by_peer.entry(s.peer.clone()).or_default().push(s);
+        out.push(s);
         Ok(())
     })?;
+    Ok(out)
+}
+
+/// The report of this node, from its per-request summaries (one row per
+/// request, kept with every event), so it stays fast at millions of requests.
+pub fn build(
+    node: &Node,
+    peer: Option<&str>,
+    since: Option<time::Timestamp>,
+    now: time::Timestamp,
+) -> Result<Value, NodeError> {
+    let mut by_peer: BTreeMap<Origin, Vec<Summary>> = BTreeMap::new();
+    for s in summaries(node, peer)? {
+        by_peer.entry(s.peer.clone()).or_default().push(s);
+    }
     let reports = by_peer
         .iter()
         .map(|(p, summaries)| report_from_summaries(summaries, p, period(since), now))
