@@ -12,6 +12,7 @@ mod exchange;
 mod holds;
 mod middleware;
 mod openapi;
+mod peer_status;
 mod peers;
 mod problem;
 mod routes;
