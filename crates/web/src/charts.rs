@@ -40,6 +40,8 @@ pub struct Label {
 
 pub struct Line {
     pub points: String,
+    /// A marker per value, so a single month still shows.
+    pub dots: Vec<(String, String)>,
     pub colour: &'static str,
     pub name: String,
 }
@@ -200,6 +202,12 @@ pub fn lines(id: &str, title: &str, categories: Vec<String>, series: &[Series]) 
                 .map(|(i, v)| format!("{},{}", n(LEFT + slot * (i as f64 + 0.5)), n(f.y(*v))))
                 .collect::<Vec<_>>()
                 .join(" "),
+            dots: s
+                .values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (n(LEFT + slot * (i as f64 + 0.5)), n(f.y(*v))))
+                .collect(),
             colour: s.colour,
             name: s.name.clone(),
         })

@@ -18,6 +18,7 @@ use std::sync::Arc;
 /// One peer as the page lays it out: the shared view, times made readable.
 pub struct PeerItem {
     pub s: PeerStatus,
+    pub added: String,
     pub delivered: String,
     pub error_at: String,
     pub theirs: String,
@@ -36,6 +37,7 @@ fn cosigned(c: &Option<detente_node::peer_status::CosignatureSeen>) -> String {
 impl PeerItem {
     fn new(s: PeerStatus, test: Option<ConnectionTest>) -> PeerItem {
         PeerItem {
+            added: short(Some(&s.added)),
             delivered: short(s.last_delivered_at.as_deref()),
             error_at: short(s.last_error.as_ref().and_then(|e| e.at.as_deref())),
             theirs: cosigned(&s.their_cosignature),

@@ -71,12 +71,20 @@ fn midnight(d: NaiveDate) -> DateTime<Utc> {
     d.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
 }
 
-/// Months from the first request in the period (or its start) to its end.
+/// Months a chart shows at most from the period's start; a longer period
+/// starts at its first request instead.
+const MONTHS: i32 = 36;
+
+/// The months of the period up to its end (or now).
 fn months(period: &Period, first: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Vec<NaiveDate> {
     let end = period
         .until
         .map_or(now, |u| u.min(now) - TimeDelta::microseconds(1));
-    let start = month_of(first.unwrap_or(period.since).max(period.since).min(end));
+    let mut start = month_of(period.since.min(end));
+    let span = (end.year() - start.year()) * 12 + end.month() as i32 - start.month() as i32;
+    if span >= MONTHS {
+        start = month_of(first.unwrap_or(period.since).max(period.since).min(end));
+    }
     let mut out = vec![start];
     while next_month(*out.last().expect("one")) <= month_of(end) && out.len() < 600 {
         out.push(next_month(*out.last().expect("one")));
@@ -511,5 +519,19 @@ mod tests {
             v.outbound.time_to_answer.iter().sum::<u64>(),
             r.outbound.time_to_answer.samples
         );
+        // A long period starts at its first request, not decades of zeros.
+        let long = Period {
+            since: at("2000-01-01T00:00:00Z"),
+            until: None,
+        };
+        let v = ReciprocityView::build(&all, &peer, long, now);
+        assert_eq!(v.months, ["2026-01", "2026-02", "2026-03"]);
+        let short = Period {
+            since: at("2025-12-01T00:00:00Z"),
+            until: Some(at("2026-02-01T00:00:00Z")),
+        };
+        let v = ReciprocityView::build(&all, &peer, short, now);
+        assert_eq!(v.months, ["2025-12", "2026-01"]);
+        assert_eq!(v.outbound.sent, [0, 2]);
     }
 }
