@@ -15,6 +15,7 @@ mod openapi;
 mod peer_status;
 mod peers;
 mod problem;
+mod report_view;
 mod routes;
 mod serve;
 pub mod tls;

@@ -83,7 +83,7 @@ fn months(period: &Period, first: Option<DateTime<Utc>>, now: DateTime<Utc>) -> 
     let mut start = month_of(period.since.min(end));
     let span = (end.year() - start.year()) * 12 + end.month() as i32 - start.month() as i32;
     if span >= MONTHS {
-        start = month_of(first.unwrap_or(period.since).max(period.since).min(end));
+        start = month_of(first.map_or(end, |f| f.max(period.since).min(end)));
     }
     let mut out = vec![start];
     while next_month(*out.last().expect("one")) <= month_of(end) && out.len() < 600 {

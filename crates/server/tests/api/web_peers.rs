@@ -99,6 +99,25 @@ async fn send_request(c: &reqwest::Client, from: &Running, to: &str) -> String {
         .to_string()
 }
 
+/// Asserts that `v` is what the OpenAPI document says `method template`
+/// answers with 200.
+fn documented(method: &str, template: &str, v: &Value) {
+    let doc: Value = serde_json::from_str(include_str!("../../src/openapi.json")).unwrap();
+    let schema = &doc["paths"][template][method]["responses"]["200"]["content"]["application/json"]
+        ["schema"];
+    assert!(schema.is_object(), "{method} {template} is not documented");
+    let root = json!({ "allOf": [schema], "components": doc["components"] });
+    let validator = jsonschema::draft202012::options()
+        .should_validate_formats(true)
+        .build(&root)
+        .unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(v)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{method} {template}: {errors:?} in {v}");
+}
+
 async fn statuses(c: &reqwest::Client, at: &Running) -> Vec<Value> {
     let r = c
         .get(format!("{}/api/v1/peers/status", at.base))
@@ -107,10 +126,9 @@ async fn statuses(c: &reqwest::Client, at: &Running) -> Vec<Value> {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["peers"]
-        .as_array()
-        .unwrap()
-        .clone()
+    let v: Value = r.json().await.unwrap();
+    documented("get", "/api/v1/peers/status", &v);
+    v["peers"].as_array().unwrap().clone()
 }
 
 /// Polls the status API until `done` holds for the peer `origin`.
@@ -251,6 +269,7 @@ async fn peers_page_shows_deliveries_and_cosignatures_and_tests_live_and_dead_pe
         .unwrap();
     assert_eq!(api.status(), 200);
     let t: Value = api.json().await.unwrap();
+    documented("post", "/api/v1/peers/{origin}/test", &t);
     assert_eq!(t["ok"], false);
     assert!(
         t["problem"]["detail"]
@@ -259,6 +278,21 @@ async fn peers_page_shows_deliveries_and_cosignatures_and_tests_live_and_dead_pe
             .contains("127.0.0.1:1"),
         "{t}"
     );
+    let live: Value = c
+        .post(format!("{}/api/v1/peers/cert-b.example/test", a.base))
+        .basic_auth("officer", Some("officer-password"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    documented("post", "/api/v1/peers/{origin}/test", &live);
+    assert_eq!(
+        (live["ok"].as_bool(), live["problem"].is_null()),
+        (Some(true), true)
+    );
+    assert!(live["log_size"].as_u64().unwrap() >= 1);
     let api = c
         .post(format!("{}/api/v1/peers/cert-b.example/test", a.base))
         .basic_auth("auditor", Some("auditor-password"))
@@ -397,6 +431,42 @@ async fn reciprocity_charts_add_up_to_the_report_and_evidence_is_a_post() {
     let overdue = series(&page.body, "chart-overdue", "ours, overdue at the peer");
     assert_eq!(overdue.last().copied(), r["outbound"]["overdue"].as_u64());
     assert!(page.body.contains("action=\"/ui/reciprocity/evidence\""));
+
+    // The API serves the same view the page draws.
+    let from = detente_domain::time::parse(&format!(
+        "{}T00:00:00Z",
+        &page.body[page.body.find("placeholder=\"").unwrap() + 13..][..10]
+    ))
+    .unwrap();
+    let api: Value = c
+        .get(format!(
+            "{}/api/v1/report/series?peer=cert-b.example&since={}",
+            a.base,
+            from.format("%Y-%m-%d")
+        ))
+        .basic_auth("auditor", Some("auditor-password"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let months: Vec<u64> = api["outbound"]["sent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(months, series(&page.body, "chart-outbound", "sent"));
+    assert_eq!(api["report"]["outbound"]["sent"], 3);
+    documented("get", "/api/v1/report/series", &api);
+    let bad = c
+        .get(format!("{}/api/v1/report/series?peer=%3Cx%3E", a.base))
+        .basic_auth("auditor", Some("auditor-password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
 
     let bad = auditor
         .get("/ui/reciprocity?peer=cert-b.example&from=yesterday&to=2020-01-01")
