@@ -191,24 +191,35 @@ fn summary(r: &SummaryRow, peers: &mut BTreeMap<String, Origin>) -> Option<Summa
     })
 }
 
-/// The stored summaries of every request with `peer` (any peer: `None`), as
-/// reports read them; charts of a report are drawn from the same ones.
-pub fn summaries(node: &Node, peer: Option<&str>) -> Result<Vec<Summary>, NodeError> {
+/// The stored summaries of the requests with `peer` (any peer: `None`)
+/// submitted since `since`, as reports read them; charts of a report are
+/// drawn from the same ones. One peer's are read through an index.
+pub fn summaries(
+    node: &Node,
+    peer: Option<&str>,
+    since: Option<time::Timestamp>,
+) -> Result<Vec<Summary>, NodeError> {
     let mut origins = BTreeMap::new();
     let mut out = Vec::new();
-    node.store().scan_summaries(&mut |r| {
-        if peer.is_some_and(|p| p != r.peer) {
-            return Ok(());
-        }
+    let mut visit = |r: SummaryRow| {
         let s = summary(&r, &mut origins).ok_or_else(|| {
             detente_storage::StorageError::Integrity(format!(
                 "a request from {} has an unreadable summary",
                 r.peer
             ))
         })?;
-        out.push(s);
+        if since.is_none_or(|t| s.submitted_at >= t) {
+            out.push(s);
+        }
         Ok(())
-    })?;
+    };
+    match peer {
+        Some(p) => {
+            let from = time::format(&since.unwrap_or(chrono::DateTime::UNIX_EPOCH));
+            node.store().scan_peer_summaries(p, &from, &mut visit)?
+        }
+        None => node.store().scan_summaries(&mut visit)?,
+    }
     Ok(out)
 }
 
@@ -221,7 +232,7 @@ pub fn build(
     now: time::Timestamp,
 ) -> Result<Value, NodeError> {
     let mut by_peer: BTreeMap<Origin, Vec<Summary>> = BTreeMap::new();
-    for s in summaries(node, peer)? {
+    for s in summaries(node, peer, since)? {
         by_peer.entry(s.peer.clone()).or_default().push(s);
     }
     let reports = by_peer

@@ -53,6 +53,6 @@ async fn series(
     if period.until.is_some_and(|u| u <= period.since) {
         return Err(Problem::bad_request("until must come after since"));
     }
-    let all = summaries(ex.node(), Some(peer.as_str()))?;
+    let all = summaries(ex.node(), Some(peer.as_str()), Some(period.since))?;
     Ok(Json(ReciprocityView::build(&all, &peer, period, ex.now())))
 }

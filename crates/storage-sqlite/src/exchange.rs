@@ -195,6 +195,31 @@ pub(crate) fn apply(c: &Connection, w: &ExchangeWrite) -> Result<(), StorageErro
     Ok(())
 }
 
+const SUMMARY_COLUMNS: &str = "direction, peer, status, submitted_at, acknowledge_by, answer_by, \
+    acknowledged_at, closed_at, delivered_at, decline_ground";
+
+fn visit_summaries(
+    mut rows: rusqlite::Rows,
+    visit: &mut dyn FnMut(SummaryRow) -> Result<(), StorageError>,
+) -> Result<(), StorageError> {
+    while let Some(r) = rows.next().map_err(db_err)? {
+        let row = SummaryRow {
+            direction: r.get(0).map_err(db_err)?,
+            peer: r.get(1).map_err(db_err)?,
+            status: r.get(2).map_err(db_err)?,
+            submitted_at: r.get(3).map_err(db_err)?,
+            acknowledge_by: r.get(4).map_err(db_err)?,
+            answer_by: r.get(5).map_err(db_err)?,
+            acknowledged_at: r.get(6).map_err(db_err)?,
+            closed_at: r.get(7).map_err(db_err)?,
+            delivered_at: r.get(8).map_err(db_err)?,
+            decline_ground: r.get(9).map_err(db_err)?,
+        };
+        visit(row)?;
+    }
+    Ok(())
+}
+
 /// `peer -> count` of the outbox rows matching `filter` (a partial index's).
 fn outbox_count_by_peer(
     c: &Connection,
@@ -325,31 +350,27 @@ impl ExchangeStore for SqliteStore {
     ) -> Result<(), StorageError> {
         let c = self.reader()?;
         let mut st = c
-            .prepare_cached(
-                "SELECT direction, peer, status, submitted_at, acknowledge_by, answer_by, acknowledged_at, \
-                 closed_at, delivered_at, decline_ground FROM requests",
-            )
+            .prepare_cached(&format!("SELECT {SUMMARY_COLUMNS} FROM requests"))
             .map_err(db_err)?;
-        let mut rows = st.query([]).map_err(db_err)?;
-        while let Some(r) = rows.next().map_err(db_err)? {
-            let row = (|| {
-                Ok::<_, rusqlite::Error>(SummaryRow {
-                    direction: r.get(0)?,
-                    peer: r.get(1)?,
-                    status: r.get(2)?,
-                    submitted_at: r.get(3)?,
-                    acknowledge_by: r.get(4)?,
-                    answer_by: r.get(5)?,
-                    acknowledged_at: r.get(6)?,
-                    closed_at: r.get(7)?,
-                    delivered_at: r.get(8)?,
-                    decline_ground: r.get(9)?,
-                })
-            })()
+        let rows = st.query([]).map_err(db_err)?;
+        visit_summaries(rows, visit)
+    }
+
+    fn scan_peer_summaries(
+        &self,
+        peer: &str,
+        since: &str,
+        visit: &mut dyn FnMut(SummaryRow) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        let c = self.reader()?;
+        // Served by `requests_by_peer (peer, submitted_at)`.
+        let mut st = c
+            .prepare_cached(&format!(
+                "SELECT {SUMMARY_COLUMNS} FROM requests WHERE peer = ?1 AND submitted_at >= ?2"
+            ))
             .map_err(db_err)?;
-            visit(row)?;
-        }
-        Ok(())
+        let rows = st.query(params![peer, since]).map_err(db_err)?;
+        visit_summaries(rows, visit)
     }
 
     fn events(&self, request_id: &str) -> Result<Vec<EventRow>, StorageError> {

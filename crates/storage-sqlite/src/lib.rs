@@ -957,4 +957,33 @@ mod tests {
         s.add_cosignature("x.example", 12, "x", 1200).unwrap();
         assert_eq!(s.last_cosignature("w.example").unwrap(), Some((9, 900)));
     }
+    #[test]
+    fn one_peers_summaries_are_read_from_a_date_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        for i in 0..6 {
+            let (mut q, mut e) = request(i, "delivered", false);
+            if i % 2 == 1 {
+                q.peer = "other.example".into();
+                e.actor = q.peer.clone();
+            }
+            s.record_event(&q, &e).unwrap();
+        }
+        let mut seen = Vec::new();
+        s.scan_peer_summaries("peer.example", "2026-01-03T00:00:00.000000Z", &mut |r| {
+            seen.push((r.peer, r.submitted_at));
+            Ok(())
+        })
+        .unwrap();
+        seen.sort();
+        let want: Vec<_> = [3, 5]
+            .map(|d| {
+                (
+                    "peer.example".to_string(),
+                    format!("2026-01-0{d}T00:00:00.000000Z"),
+                )
+            })
+            .into();
+        assert_eq!(seen, want);
+    }
 }

@@ -383,6 +383,14 @@ pub trait ExchangeStore: Send + Sync + 'static {
         &self,
         visit: &mut dyn FnMut(SummaryRow) -> Result<(), StorageError>,
     ) -> Result<(), StorageError>;
+    /// The same of the requests with one peer submitted at or after `since`
+    /// (RFC 3339 as stored): a report on one peer reads only its rows.
+    fn scan_peer_summaries(
+        &self,
+        peer: &str,
+        since: &str,
+        visit: &mut dyn FnMut(SummaryRow) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError>;
     fn events(&self, request_id: &str) -> Result<Vec<EventRow>, StorageError>;
     /// Every event of every request, grouped by request and in order (reports).
     fn scan_events(

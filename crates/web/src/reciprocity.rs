@@ -340,7 +340,7 @@ fn report_page(
     let bad = !errors.peer.is_empty() || !errors.from.is_empty() || !errors.to.is_empty();
     let view = match (&peer, bad) {
         (Some(p), false) => {
-            let all = summaries(&web.node, Some(p.as_str())).map_err(fail)?;
+            let all = summaries(&web.node, Some(p.as_str()), Some(period.since)).map_err(fail)?;
             Some(ReciprocityView::build(&all, p, period, now))
         }
         _ => None,
