@@ -8,6 +8,8 @@
 
 mod attachments;
 mod delivery;
+mod probe;
+pub use probe::ConnectionTest;
 
 use crate::evidence::CLOCK_TOLERANCE_SECS;
 use crate::outbound::{Outbound, Outgoing, Verdict};

@@ -13,6 +13,7 @@ pub mod exchange;
 mod node;
 pub mod notify;
 pub mod outbound;
+pub mod peer_status;
 pub mod peers;
 pub mod report;
 pub mod sequencer;

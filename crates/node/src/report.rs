@@ -191,6 +191,38 @@ fn summary(r: &SummaryRow, peers: &mut BTreeMap<String, Origin>) -> Option<Summa
     })
 }
 
+/// The stored summaries of the requests with `peer` (any peer: `None`)
+/// submitted since `since`, as reports read them; charts of a report are
+/// drawn from the same ones. One peer's are read through an index.
+pub fn summaries(
+    node: &Node,
+    peer: Option<&str>,
+    since: Option<time::Timestamp>,
+) -> Result<Vec<Summary>, NodeError> {
+    let mut origins = BTreeMap::new();
+    let mut out = Vec::new();
+    let mut visit = |r: SummaryRow| {
+        let s = summary(&r, &mut origins).ok_or_else(|| {
+            detente_storage::StorageError::Integrity(format!(
+                "a request from {} has an unreadable summary",
+                r.peer
+            ))
+        })?;
+        if since.is_none_or(|t| s.submitted_at >= t) {
+            out.push(s);
+        }
+        Ok(())
+    };
+    match peer {
+        Some(p) => {
+            let from = time::format(&since.unwrap_or(chrono::DateTime::UNIX_EPOCH));
+            node.store().scan_peer_summaries(p, &from, &mut visit)?
+        }
+        None => node.store().scan_summaries(&mut visit)?,
+    }
+    Ok(out)
+}
+
 /// The report of this node, from its per-request summaries (one row per
 /// request, kept with every event), so it stays fast at millions of requests.
 pub fn build(
@@ -199,21 +231,10 @@ pub fn build(
     since: Option<time::Timestamp>,
     now: time::Timestamp,
 ) -> Result<Value, NodeError> {
-    let mut origins = BTreeMap::new();
     let mut by_peer: BTreeMap<Origin, Vec<Summary>> = BTreeMap::new();
-    node.store().scan_summaries(&mut |r| {
-        if peer.is_some_and(|p| p != r.peer) {
-            return Ok(());
-        }
-        let s = summary(&r, &mut origins).ok_or_else(|| {
-            detente_storage::StorageError::Integrity(format!(
-                "a request from {} has an unreadable summary",
-                r.peer
-            ))
-        })?;
+    for s in summaries(node, peer, since)? {
         by_peer.entry(s.peer.clone()).or_default().push(s);
-        Ok(())
-    })?;
+    }
     let reports = by_peer
         .iter()
         .map(|(p, summaries)| report_from_summaries(summaries, p, period(since), now))

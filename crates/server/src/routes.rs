@@ -35,6 +35,8 @@ pub fn router(state: AppState) -> Router {
         .merge(log)
         .merge(crate::holds::router())
         .merge(crate::peers::router())
+        .merge(crate::peer_status::router())
+        .merge(crate::report_view::router())
         .merge(crate::exchange::router())
         .merge(crate::openapi::router())
         .route("/healthz", get(healthz))

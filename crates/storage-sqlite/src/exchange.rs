@@ -3,7 +3,8 @@
 use crate::{db_err, Cached, SqliteStore};
 use detente_storage::{
     AttachmentStore, CitationRow, CosignatureStore, EventRow, ExchangeStore, ExchangeWrite, Hash,
-    OutboxRow, RequestFilter, RequestOrder, RequestRow, StorageError, SummaryRow, WriteDone,
+    OutboxRow, PeerDeliveries, RequestFilter, RequestOrder, RequestRow, StorageError, SummaryRow,
+    WriteDone,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -174,8 +175,65 @@ pub(crate) fn apply(c: &Connection, w: &ExchangeWrite) -> Result<(), StorageErro
             )
             .map_err(db_err)?;
         }
+        ExchangeWrite::PeerContact {
+            peer,
+            at,
+            delivered,
+            error,
+        } => {
+            c.run(
+                "INSERT INTO peer_deliveries (peer, delivered_at, error, error_at) \
+                 VALUES (?1, CASE WHEN ?3 THEN ?2 END, ?4, CASE WHEN ?4 IS NOT NULL THEN ?2 END) \
+                 ON CONFLICT (peer) DO UPDATE SET \
+                 delivered_at = coalesce(excluded.delivered_at, delivered_at), \
+                 error = coalesce(excluded.error, error), error_at = coalesce(excluded.error_at, error_at)",
+                params![peer, at, delivered, error],
+            )
+            .map_err(db_err)?;
+        }
     }
     Ok(())
+}
+
+const SUMMARY_COLUMNS: &str = "direction, peer, status, submitted_at, acknowledge_by, answer_by, \
+    acknowledged_at, closed_at, delivered_at, decline_ground";
+
+fn visit_summaries(
+    mut rows: rusqlite::Rows,
+    visit: &mut dyn FnMut(SummaryRow) -> Result<(), StorageError>,
+) -> Result<(), StorageError> {
+    while let Some(r) = rows.next().map_err(db_err)? {
+        let row = SummaryRow {
+            direction: r.get(0).map_err(db_err)?,
+            peer: r.get(1).map_err(db_err)?,
+            status: r.get(2).map_err(db_err)?,
+            submitted_at: r.get(3).map_err(db_err)?,
+            acknowledge_by: r.get(4).map_err(db_err)?,
+            answer_by: r.get(5).map_err(db_err)?,
+            acknowledged_at: r.get(6).map_err(db_err)?,
+            closed_at: r.get(7).map_err(db_err)?,
+            delivered_at: r.get(8).map_err(db_err)?,
+            decline_ground: r.get(9).map_err(db_err)?,
+        };
+        visit(row)?;
+    }
+    Ok(())
+}
+
+/// `peer -> count` of the outbox rows matching `filter` (a partial index's).
+fn outbox_count_by_peer(
+    c: &Connection,
+    filter: &str,
+) -> Result<std::collections::BTreeMap<String, u64>, StorageError> {
+    let mut st = c
+        .prepare_cached(&format!(
+            "SELECT peer, count(*) FROM outbox WHERE {filter} GROUP BY peer"
+        ))
+        .map_err(db_err)?;
+    let rows = st
+        .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+        .map_err(db_err)?;
+    rows.collect::<Result<_, _>>().map_err(db_err)
 }
 
 pub(crate) fn insert_summaries(c: &Connection, rows: &[RequestRow]) -> Result<(), StorageError> {
@@ -292,31 +350,27 @@ impl ExchangeStore for SqliteStore {
     ) -> Result<(), StorageError> {
         let c = self.reader()?;
         let mut st = c
-            .prepare_cached(
-                "SELECT direction, peer, status, submitted_at, acknowledge_by, answer_by, acknowledged_at, \
-                 closed_at, delivered_at, decline_ground FROM requests",
-            )
+            .prepare_cached(&format!("SELECT {SUMMARY_COLUMNS} FROM requests"))
             .map_err(db_err)?;
-        let mut rows = st.query([]).map_err(db_err)?;
-        while let Some(r) = rows.next().map_err(db_err)? {
-            let row = (|| {
-                Ok::<_, rusqlite::Error>(SummaryRow {
-                    direction: r.get(0)?,
-                    peer: r.get(1)?,
-                    status: r.get(2)?,
-                    submitted_at: r.get(3)?,
-                    acknowledge_by: r.get(4)?,
-                    answer_by: r.get(5)?,
-                    acknowledged_at: r.get(6)?,
-                    closed_at: r.get(7)?,
-                    delivered_at: r.get(8)?,
-                    decline_ground: r.get(9)?,
-                })
-            })()
+        let rows = st.query([]).map_err(db_err)?;
+        visit_summaries(rows, visit)
+    }
+
+    fn scan_peer_summaries(
+        &self,
+        peer: &str,
+        since: &str,
+        visit: &mut dyn FnMut(SummaryRow) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        let c = self.reader()?;
+        // Served by `requests_by_peer (peer, submitted_at)`.
+        let mut st = c
+            .prepare_cached(&format!(
+                "SELECT {SUMMARY_COLUMNS} FROM requests WHERE peer = ?1 AND submitted_at >= ?2"
+            ))
             .map_err(db_err)?;
-            visit(row)?;
-        }
-        Ok(())
+        let rows = st.query(params![peer, since]).map_err(db_err)?;
+        visit_summaries(rows, visit)
     }
 
     fn events(&self, request_id: &str) -> Result<Vec<EventRow>, StorageError> {
@@ -435,6 +489,44 @@ impl ExchangeStore for SqliteStore {
         rows.collect::<Result<_, _>>().map_err(db_err)
     }
 
+    fn peer_deliveries(&self) -> Result<Vec<PeerDeliveries>, StorageError> {
+        let c = self.reader()?;
+        let queued = outbox_count_by_peer(&c, "delivered_at IS NULL AND refused_at IS NULL")?;
+        let refused = outbox_count_by_peer(&c, "refused_at IS NOT NULL")?;
+        let mut by_peer: std::collections::BTreeMap<String, PeerDeliveries> = queued
+            .keys()
+            .chain(refused.keys())
+            .map(|p| (p.clone(), PeerDeliveries::default()))
+            .collect();
+        let mut st = c
+            .prepare_cached("SELECT peer, delivered_at, error, error_at FROM peer_deliveries")
+            .map_err(db_err)?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(PeerDeliveries {
+                    peer: r.get(0)?,
+                    delivered_at: r.get(1)?,
+                    error: r.get(2)?,
+                    error_at: r.get(3)?,
+                    ..PeerDeliveries::default()
+                })
+            })
+            .map_err(db_err)?;
+        for row in rows {
+            let row = row.map_err(db_err)?;
+            by_peer.insert(row.peer.clone(), row);
+        }
+        Ok(by_peer
+            .into_iter()
+            .map(|(peer, d)| PeerDeliveries {
+                queued: queued.get(&peer).copied().unwrap_or(0),
+                refused: refused.get(&peer).copied().unwrap_or(0),
+                peer,
+                ..d
+            })
+            .collect())
+    }
+
     fn inbox_get(&self, digest: &Hash) -> Result<Option<String>, StorageError> {
         let c = self.reader()?;
         c.row(
@@ -498,6 +590,17 @@ impl CosignatureStore for SqliteStore {
             )
             .map_err(db_err)?;
         Ok(v.map(|v| v as u64))
+    }
+
+    fn last_cosignature(&self, witness: &str) -> Result<Option<(u64, u64)>, StorageError> {
+        let c = self.reader()?;
+        c.row(
+            "SELECT size, timestamp FROM cosignatures WHERE witness = ?1 ORDER BY size DESC LIMIT 1",
+            [witness],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+        )
+        .optional()
+        .map_err(db_err)
     }
 
     fn latest_cosigned_size(&self) -> Result<Option<u64>, StorageError> {

@@ -526,7 +526,8 @@ impl PeerStore for SqliteStore {
 mod tests {
     use super::*;
     use detente_storage::{
-        EventRow, ExchangeStore, ExchangeWrite, OutboxRow, RequestFilter, RequestOrder, RequestRow,
+        CosignatureStore, EventRow, ExchangeStore, ExchangeWrite, OutboxRow, RequestFilter,
+        RequestOrder, RequestRow,
     };
 
     fn row(i: u64) -> EntryRow {
@@ -891,5 +892,98 @@ mod tests {
             .collect();
         assert_eq!(got, [4, 2]);
         assert_eq!(s.outbox_troubled(1).unwrap().len(), 1);
+    }
+    #[test]
+    fn peer_deliveries_keep_the_last_error_after_a_success_and_count_per_peer() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        let row = |b: u8, peer: &str| OutboxRow {
+            digest: [b; 32],
+            peer: peer.into(),
+            request_id: format!("r{b}"),
+            envelope: vec![],
+            created: format!("2026-01-01T00:00:0{b}.000000Z"),
+            attempts: 0,
+            next_attempt: "2026-01-01T00:00:00.000000Z".into(),
+            last_error: None,
+            delivered_at: None,
+            refused_at: None,
+        };
+        for (b, p) in [(1, "a.example"), (2, "a.example"), (3, "b.example")] {
+            s.outbox_add(&row(b, p)).unwrap();
+        }
+        let contact = |at: &str, delivered: bool, error: Option<&str>| ExchangeWrite::PeerContact {
+            peer: "a.example".into(),
+            at: at.into(),
+            delivered,
+            error: error.map(str::to_string),
+        };
+        let write = |w: Vec<ExchangeWrite>| s.write(w).blocking_recv().unwrap().unwrap();
+        write(vec![
+            contact("2026-01-02T00:00:00.000000Z", false, Some("503: busy")),
+            ExchangeWrite::OutboxRefused {
+                digest: [2; 32],
+                at: "2026-01-02T00:00:00.000000Z".into(),
+                error: "422: bad".into(),
+            },
+        ]);
+        write(vec![contact("2026-01-03T00:00:00.000000Z", true, None)]);
+        let got = s.peer_deliveries().unwrap();
+        assert_eq!(got.len(), 2, "{got:?}");
+        let a = &got[0];
+        assert_eq!((a.peer.as_str(), a.queued, a.refused), ("a.example", 1, 1));
+        assert_eq!(
+            a.delivered_at.as_deref(),
+            Some("2026-01-03T00:00:00.000000Z")
+        );
+        assert_eq!(
+            a.error.as_deref(),
+            Some("503: busy"),
+            "kept after the success"
+        );
+        assert_eq!(a.error_at.as_deref(), Some("2026-01-02T00:00:00.000000Z"));
+        let b = &got[1];
+        assert_eq!((b.peer.as_str(), b.queued, b.refused), ("b.example", 1, 0));
+        assert_eq!(b.delivered_at, None);
+    }
+
+    #[test]
+    fn the_last_cosignature_of_a_witness_is_its_largest_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        assert_eq!(s.last_cosignature("w.example").unwrap(), None);
+        s.add_cosignature("w.example", 5, "l5", 500).unwrap();
+        s.add_cosignature("w.example", 9, "l9", 900).unwrap();
+        s.add_cosignature("x.example", 12, "x", 1200).unwrap();
+        assert_eq!(s.last_cosignature("w.example").unwrap(), Some((9, 900)));
+    }
+    #[test]
+    fn one_peers_summaries_are_read_from_a_date_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        for i in 0..6 {
+            let (mut q, mut e) = request(i, "delivered", false);
+            if i % 2 == 1 {
+                q.peer = "other.example".into();
+                e.actor = q.peer.clone();
+            }
+            s.record_event(&q, &e).unwrap();
+        }
+        let mut seen = Vec::new();
+        s.scan_peer_summaries("peer.example", "2026-01-03T00:00:00.000000Z", &mut |r| {
+            seen.push((r.peer, r.submitted_at));
+            Ok(())
+        })
+        .unwrap();
+        seen.sort();
+        let want: Vec<_> = [3, 5]
+            .map(|d| {
+                (
+                    "peer.example".to_string(),
+                    format!("2026-01-0{d}T00:00:00.000000Z"),
+                )
+            })
+            .into();
+        assert_eq!(seen, want);
     }
 }

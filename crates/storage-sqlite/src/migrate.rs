@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/013_requests_by_time.sql"),
     include_str!("../migrations/014_request_search.sql"),
     include_str!("../migrations/015_notifications.sql"),
+    include_str!("../migrations/016_peer_deliveries.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

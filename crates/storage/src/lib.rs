@@ -342,6 +342,27 @@ pub enum ExchangeWrite {
         log_index: u64,
         response: String,
     },
+    /// The outcome of one delivery attempt to `peer` at `at`: whether any
+    /// envelope went through, and the error if any did not. Kept per peer, so
+    /// an operator sees the last failure even after deliveries resumed.
+    PeerContact {
+        peer: String,
+        at: String,
+        delivered: bool,
+        error: Option<String>,
+    },
+}
+
+/// What a peer's deliveries look like: the envelopes waiting and refused, the
+/// last one it took and the last error it gave.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PeerDeliveries {
+    pub peer: String,
+    pub queued: u64,
+    pub refused: u64,
+    pub delivered_at: Option<String>,
+    pub error: Option<String>,
+    pub error_at: Option<String>,
 }
 
 /// Resolves when a group of writes is durable.
@@ -360,6 +381,14 @@ pub trait ExchangeStore: Send + Sync + 'static {
     /// (reports over millions of requests).
     fn scan_summaries(
         &self,
+        visit: &mut dyn FnMut(SummaryRow) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError>;
+    /// The same of the requests with one peer submitted at or after `since`
+    /// (RFC 3339 as stored): a report on one peer reads only its rows.
+    fn scan_peer_summaries(
+        &self,
+        peer: &str,
+        since: &str,
         visit: &mut dyn FnMut(SummaryRow) -> Result<(), StorageError>,
     ) -> Result<(), StorageError>;
     fn events(&self, request_id: &str) -> Result<Vec<EventRow>, StorageError>;
@@ -388,6 +417,8 @@ pub trait ExchangeStore: Send + Sync + 'static {
     /// Envelopes peers refused, or not yet delivered after a failed attempt,
     /// most recent first; at most `limit` (what an operator must look at).
     fn outbox_troubled(&self, limit: u64) -> Result<Vec<OutboxRow>, StorageError>;
+    /// Per peer that has deliveries: see [`PeerDeliveries`].
+    fn peer_deliveries(&self) -> Result<Vec<PeerDeliveries>, StorageError>;
     fn inbox_get(&self, digest: &Hash) -> Result<Option<String>, StorageError>;
     fn inbox_put(
         &self,
@@ -411,6 +442,9 @@ pub trait CosignatureStore: Send + Sync + 'static {
     fn cosignatures(&self, size: u64) -> Result<Vec<String>, StorageError>;
     /// The largest size `witness` has cosigned.
     fn last_cosigned(&self, witness: &str) -> Result<Option<u64>, StorageError>;
+    /// The latest cosignature `witness` gave: the size and its timestamp
+    /// (seconds since the epoch).
+    fn last_cosignature(&self, witness: &str) -> Result<Option<(u64, u64)>, StorageError>;
     /// The largest checkpoint size with at least one cosignature.
     fn latest_cosigned_size(&self) -> Result<Option<u64>, StorageError>;
     /// Every checkpoint size with at least one cosignature, ascending.

@@ -11,11 +11,14 @@
 
 mod admin;
 mod bulk;
+mod charts;
 mod compose;
 mod holds;
 mod intel;
 mod notifications;
 mod pages;
+mod peers;
+pub mod reciprocity;
 mod request;
 mod requests;
 pub mod session;
@@ -64,6 +67,8 @@ pub struct Web {
     /// The node's TAXII server, for the threat-intelligence screen; set once
     /// by the server that owns it ([`Web::set_taxii`]).
     pub taxii: std::sync::OnceLock<Arc<detente_taxii::Taxii>>,
+    /// What this node's witness cosigned of each peer's log (the peers page).
+    pub witness: detente_witness::sqlite::SqliteStore,
 }
 
 impl Web {
@@ -78,7 +83,10 @@ impl Web {
     ) -> Result<Arc<Web>, session::SessionError> {
         let db = detente_node::datadir::database_file(node.dir())?;
         let sessions = Sessions::open(&db, lifetimes, clock)?;
+        let witness = detente_witness::sqlite::SqliteStore::open(&db)
+            .map_err(|e| detente_node::NodeError::Config(format!("witness store: {e}")))?;
         Ok(Arc::new(Web {
+            witness,
             node,
             exchange,
             users,
@@ -153,6 +161,10 @@ pub fn router(web: Arc<Web>) -> Router {
             "/ui/notifications/settings",
             get(notifications::settings_form).post(notifications::save_settings),
         )
+        .route("/ui/peers", get(peers::page))
+        .route("/ui/peers/test", post(peers::test))
+        .route("/ui/reciprocity", get(reciprocity::page))
+        .route("/ui/reciprocity/evidence", post(reciprocity::evidence))
         .route("/ui/static/{file}", get(static_file))
         // Not a fallback: the node's router has its own (problem+json).
         .route(

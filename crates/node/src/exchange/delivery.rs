@@ -156,7 +156,7 @@ impl Exchange {
                 .expect("lock")
                 .insert(rows[0].peer.clone());
         }
-        let mut writes = Vec::new();
+        let mut writes = vec![contact(&rows[0].peer, &verdicts)];
         let mut accepted = Vec::new();
         for (row, verdict) in rows.iter().zip(verdicts) {
             match verdict {
@@ -377,6 +377,21 @@ impl Exchange {
             )?);
         }
         Ok(writes)
+    }
+}
+
+/// The record of one batch's outcome for its peer: delivered if any envelope
+/// was, and the first error if any was not.
+fn contact(peer: &str, verdicts: &[Result<Reply, Failed>]) -> ExchangeWrite {
+    let error = verdicts.iter().find_map(|v| match v {
+        Err(Failed::Retry(why) | Failed::Refused(why)) => Some(why.clone()),
+        Ok(_) => None,
+    });
+    ExchangeWrite::PeerContact {
+        peer: peer.to_string(),
+        at: time::format(&time::now()),
+        delivered: verdicts.iter().any(Result::is_ok),
+        error,
     }
 }
 

@@ -15,3 +15,4 @@ mod peers;
 mod transport;
 mod web;
 mod web_admin;
+mod web_peers;

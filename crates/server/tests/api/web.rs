@@ -622,6 +622,8 @@ async fn page_times_with_100k_requests_and_1000_holds() {
         "/ui/requests?q=Case-9999",
         "/ui/requests/00000000-0000-4000-8000-000000004242",
         "/ui/holds",
+        "/ui/peers",
+        "/ui/reciprocity?peer=peer-4.example&from=2025-01-01",
     ];
     for path in pages {
         let mut times = Vec::new();
