@@ -13,6 +13,7 @@ mod admin;
 mod bulk;
 mod charts;
 mod compose;
+mod extension;
 mod holds;
 mod intel;
 mod notifications;

@@ -1,6 +1,7 @@
 //! One request: its fields, signed timeline, deliveries, and the actions
 //! the viewer may take.
 
+use crate::extension::{self, proposal, Proposal};
 use crate::pages::*;
 use crate::redirect;
 use crate::views::{self, Delivery, Field, RequestLine, TimelineEntry};
@@ -21,10 +22,12 @@ pub struct Actions {
     answer: bool,
     withdraw: bool,
     message: bool,
+    /// The counterpart's proposal of a later deadline, to agree to.
+    agree: Option<Proposal>,
 }
 
 impl Actions {
-    fn of(r: &RequestView, v: &Viewer) -> Actions {
+    fn of(r: &RequestView, v: &Viewer, me: &str) -> Actions {
         let can = v.can_act();
         let inbound = r.summary.direction == "inbound";
         let st = r.summary.status.as_str();
@@ -33,6 +36,7 @@ impl Actions {
             answer: can && inbound && matches!(st, "acknowledged" | "partially_answered"),
             withdraw: can && !inbound && r.closed_at.is_none(),
             message: can,
+            agree: proposal(r, me).filter(|_| can),
         }
     }
 
@@ -55,6 +59,9 @@ pub struct ActForm {
     ground: String,
     #[serde(default)]
     reason: String,
+    /// The deadline the officer saw proposed, when agreeing to it.
+    #[serde(default)]
+    proposed: String,
 }
 
 #[derive(Template)]
@@ -91,7 +98,7 @@ fn request_page(
     };
     let w = waiting(web, v)?;
     let now = web.exchange.now();
-    let actions = Actions::of(&view, v);
+    let actions = Actions::of(&view, v, &web.node.config().origin.to_string());
     Ok(RequestPage {
         nav: Nav::new(v, "requests", &w),
         r: RequestLine::of(&view.summary, view.closed_at.as_deref(), &now),
@@ -175,6 +182,9 @@ pub async fn act_on_request(
     if !v.can_act() {
         return forbidden("your role may read requests but not act on them");
     }
+    if f.action == "agree" {
+        return agree(&web, &v, &id, f).await;
+    }
     let (status, error) = match event_of(&f) {
         Ok(kind) => match web.exchange.act_as(&id, kind, Some(&v.name)).await {
             Ok(_) => return redirect(&format!("/ui/requests/{id}")),
@@ -199,6 +209,23 @@ pub async fn act_on_request(
     match request_page(&web, &v, &id, f, error) {
         Ok(p) => render(&p, status),
         Err(r) => r.into_response(),
+    }
+}
+
+async fn agree(web: &Web, v: &Viewer, id: &str, f: ActForm) -> Response {
+    match extension::agree(web, id, &f.proposed, &v.name).await {
+        Ok(()) => redirect(&format!("/ui/requests/{id}")),
+        Err(message) => {
+            let error = FormError {
+                action: "agree".into(),
+                field: "action".into(),
+                message,
+            };
+            match request_page(web, v, id, f, error) {
+                Ok(p) => render(&p, StatusCode::CONFLICT),
+                Err(r) => r.into_response(),
+            }
+        }
     }
 }
 

@@ -837,6 +837,56 @@ async fn bulk_actions_sign_one_envelope_per_request_and_bad_forms_change_nothing
         assert_eq!(kind["proposed_answer_by"], "2030-01-01T23:59:59.000000Z");
     }
 
+    // A agrees to B's proposal from the request's page: its own consent, then
+    // the extension citing both; the deadline moves on both sides.
+    let a_officer = Browser::signed_in(&a.base, "officer", "officer-password").await;
+    let path = format!("/ui/requests/{}", ids[0]);
+    let mut page = a_officer.get(&path).await;
+    for _ in 0..300 {
+        if page.body.contains("Agree to the new deadline") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        page = a_officer.get(&path).await;
+    }
+    assert!(
+        page.body.contains("value=\"2030-01-01T23:59:59.000000Z\""),
+        "{}",
+        page.body
+    );
+    let token = a_officer.csrf().await;
+    let stale = [
+        ("csrf", token.as_str()),
+        ("action", "agree"),
+        ("proposed", "2029-01-01T00:00:00.000000Z"),
+    ];
+    let refused = a_officer.post(&path, &stale).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "not a proposal seen");
+    let agree = [
+        ("csrf", token.as_str()),
+        ("action", "agree"),
+        ("proposed", "2030-01-01T23:59:59.000000Z"),
+    ];
+    let done = a_officer.post(&path, &agree).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    for node in [&a, &b] {
+        let mut moved = false;
+        for _ in 0..300 {
+            let row = node.node.store().request(ids[0]).unwrap().unwrap();
+            if row.answer_by == "2030-01-01T23:59:59.000000Z" {
+                moved = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(moved, "the deadline moved at {}", node.base);
+    }
+    assert!(!a_officer
+        .get(&path)
+        .await
+        .body
+        .contains("Agree to the new deadline"));
+
     // Export, by a reader too: each request with its timeline, and why.
     let r = c
         .post(format!("{}/ui/requests/bulk", b.base))
