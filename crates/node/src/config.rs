@@ -42,6 +42,11 @@ pub struct Config {
     /// Who receives which notifications, and where (see [`crate::notify`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notify: Vec<crate::notify::Rule>,
+    /// The IANA time zone of each peer, by origin (`"cert-a.example" =
+    /// "Europe/Moscow"`): the web interface then shows deadlines in the
+    /// counterpart's local time as well. A country does not name one zone.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub peer_time_zones: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -214,6 +219,7 @@ impl Config {
             tls: None,
             smtp: None,
             notify: Vec::new(),
+            peer_time_zones: Default::default(),
         }
     }
 
@@ -230,6 +236,11 @@ impl Config {
         self.country()?;
         self.public_authorities()?;
         crate::notify::settings::validate(&self.notify, self.smtp.as_ref())?;
+        for (peer, zone) in &self.peer_time_zones {
+            check_time_zone(zone).map_err(|why| {
+                NodeError::Config(format!("peer_time_zones: {peer} = {zone:?}: {why}"))
+            })?;
+        }
         if self.limits.requests_per_second == 0 || self.limits.burst == 0 {
             return Err(NodeError::Config(
                 "limits.requests_per_second and limits.burst must be positive".into(),
@@ -322,5 +333,32 @@ mod tests {
         );
         c.public_urls = vec!["ftp://x.example".into()];
         assert!(c.validate().is_err());
+    }
+}
+
+/// An IANA zone name's shape (`Area/Location`, or `UTC`); whether the zone
+/// exists is the browser's to know, which shows nothing for an unknown one.
+fn check_time_zone(zone: &str) -> Result<(), &'static str> {
+    let chars_ok = zone
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c));
+    match (chars_ok, zone == "UTC" || zone.contains('/'), zone.len() <= 64) {
+        (true, true, true) => Ok(()),
+        _ => Err("not an IANA time zone such as Europe/Paris"),
+    }
+}
+
+#[cfg(test)]
+mod time_zone_tests {
+    use super::check_time_zone;
+
+    #[test]
+    fn zone_names_have_the_iana_shape() {
+        for ok in ["Europe/Moscow", "America/Argentina/Buenos_Aires", "Etc/GMT+3", "UTC"] {
+            assert!(check_time_zone(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Moscow", "Europe/Mo\"scow", "<script>/x", "Europe/Paris; rm"] {
+            assert!(check_time_zone(bad).is_err(), "{bad}");
+        }
     }
 }

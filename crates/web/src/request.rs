@@ -68,6 +68,8 @@ pub struct ActForm {
 #[template(path = "request.html")]
 struct RequestPage {
     nav: Nav,
+    /// The counterpart's IANA time zone, when configured.
+    peer_zone: String,
     r: RequestLine,
     urgency: String,
     tlp: String,
@@ -99,8 +101,16 @@ fn request_page(
     let w = waiting(web, v)?;
     let now = web.exchange.now();
     let actions = Actions::of(&view, v, &web.node.config().origin.to_string());
+    let peer_zone = web
+        .node
+        .config()
+        .peer_time_zones
+        .get(&view.summary.peer)
+        .cloned()
+        .unwrap_or_default();
     Ok(RequestPage {
         nav: Nav::new(v, "requests", &w),
+        peer_zone,
         r: RequestLine::of(&view.summary, view.closed_at.as_deref(), &now),
         urgency: view.summary.urgency.clone(),
         tlp: view.summary.tlp.clone(),

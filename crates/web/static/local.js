@@ -11,9 +11,20 @@
       if (t.dataset.localized) return;
       var d = new Date(t.getAttribute('datetime'));
       if (isNaN(d.getTime())) return;
+      var text = 'your time: ' + fmt.format(d);
+      var zone = t.dataset.zone;
+      if (zone) {
+        try {
+          var theirs = new Intl.DateTimeFormat(undefined, {
+            year: 'numeric', month: 'short', day: 'numeric',
+            hour: '2-digit', minute: '2-digit', timeZoneName: 'short', timeZone: zone
+          });
+          text += '; ' + t.dataset.zoneOf + ': ' + theirs.format(d);
+        } catch (e) { /* a zone this browser does not know: shown in UTC only */ }
+      }
       var span = document.createElement('span');
       span.className = 'note';
-      span.textContent = ' (your time: ' + fmt.format(d) + ')';
+      span.textContent = ' (' + text + ')';
       t.after(span);
       t.dataset.localized = '1';
     });

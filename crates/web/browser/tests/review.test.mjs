@@ -1,6 +1,8 @@
 // Bulk data from a US node to a peer in RU: the gate holds it, a second user
 // of the sender approves it with the keyboard alone, and the peer receives it.
 import { test, before, after } from 'node:test';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { makeNode, peer, serve, stop, launch, context, signIn, axe, shotsDir } from './lib.mjs';
 
@@ -11,6 +13,8 @@ before(async () => {
   b = await makeNode('cert-b.example', 'US');
   peer(a, b);
   peer(b, a);
+  // A's admin knows where B is: deadlines show in B's local time too.
+  appendFileSync(join(a.dir, 'config.toml'), '\n[peer_time_zones]\n"cert-b.example" = "America/New_York"\n');
   await serve(a);
   await serve(b);
   ({ browser } = await launch());
@@ -98,6 +102,9 @@ test('B attaches 12,000 cards for A: held; another B user approves it by keyboar
     if (!seen) await new Promise((r) => setTimeout(r, 100));
   }
   assert.ok(seen, 'A received the released request');
+  await A.page.getByRole('link', { name: '2026/BULK/1' }).click();
+  const times = await A.page.locator('dd .note').first().innerText();
+  assert.match(times, /your time: .*; cert-b\.example: .*(EST|EDT|GMT-[45])/, times);
   // The held send comes back as 422, which Chromium reports once.
   const held = /status of 422/;
   assert.equal(B.errors.filter((e) => held.test(e)).length, 1, B.errors.join('\n'));
