@@ -859,7 +859,24 @@ impl Exchange {
 
     /// Handles an envelope a peer delivered; returns the response (receipt) JSON.
     /// Idempotent: a redelivered envelope gets the response it got the first time.
-    pub async fn receive(&self, peer_origin: &str, bytes: &[u8]) -> Result<String, ExchangeError> {
+    ///
+    /// Runs as its own task, to completion even when the caller is dropped (the
+    /// peer hung up, e.g. it was killed mid-delivery): cancelled between its
+    /// append and its commit, it would release the request's lock with the
+    /// envelope logged, or still queued to be, and its rows never written, and
+    /// the peer's redelivery would then be taken for a new envelope.
+    pub async fn receive(
+        self: &Arc<Self>,
+        peer_origin: &str,
+        bytes: &[u8],
+    ) -> Result<String, ExchangeError> {
+        let (this, peer, bytes) = (self.clone(), peer_origin.to_string(), bytes.to_vec());
+        tokio::spawn(async move { this.receive_now(&peer, &bytes).await })
+            .await
+            .map_err(|e| NodeError::Append(format!("handling a delivery failed: {e}")))?
+    }
+
+    async fn receive_now(&self, peer_origin: &str, bytes: &[u8]) -> Result<String, ExchangeError> {
         let peer = self
             .node
             .peer(peer_origin)?
@@ -947,7 +964,7 @@ impl Exchange {
     /// gets its own answer, in order. Envelopes of one request are applied in
     /// the order given.
     pub async fn receive_batch(
-        &self,
+        self: &Arc<Self>,
         peer_origin: &str,
         envelopes: &[Vec<u8>],
     ) -> Vec<Result<String, ExchangeError>> {
@@ -986,10 +1003,10 @@ impl Exchange {
         self.check_deadlines(&timed)?;
         let opened = RequestState::open(&timed.event, timed.actor, timed.at)?;
         let logged = self.node.store().exchange_entry(parsed.envelope.digest())?;
-        let (i, env, next, cp) = match logged {
+        let (i, d, env, next, cp) = match logged {
             Some(i) => {
                 let (env, next) = self.logged_delivered(&opened, parsed, i + 1)?;
-                (i, env, next, self.node.published())
+                (i, i + 1, env, next, self.node.published())
             }
             None => {
                 let (env, next) = self.new_delivered(&opened, parsed)?;
@@ -997,11 +1014,12 @@ impl Exchange {
                     .node
                     .append(vec![parsed.envelope.clone(), env.clone()])
                     .await?;
-                (appended.first_index, env, next, appended.checkpoint)
+                let (i, d) = (appended.indices[0], appended.indices[1]);
+                (i, d, env, next, appended.checkpoint)
             }
         };
         let mut writes = self.event_write(&opened, "inbound", peer, &parsed.envelope, i)?;
-        writes.extend(self.event_write(&next, "inbound", peer, &env, i + 1)?);
+        writes.extend(self.event_write(&next, "inbound", peer, &env, d)?);
         Ok((
             self.receipt(&cp, i, &parsed.envelope, std::slice::from_ref(&env))?,
             i,

@@ -59,6 +59,10 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    pub(crate) fn published(&self) -> Arc<Published> {
+        self.published.read().expect("lock").clone()
+    }
+
     pub(crate) fn publish(&self, p: Arc<Published>) {
         *self.published.write().expect("lock") = p;
     }
@@ -269,7 +273,7 @@ impl Node {
     }
 
     pub fn published(&self) -> Arc<Published> {
-        self.shared.published.read().expect("lock").clone()
+        self.shared.published()
     }
 
     /// Signs a new envelope of this node.
@@ -310,8 +314,8 @@ impl Node {
 
     /// Appends an exchange envelope unless the log already holds it (logged
     /// just before a crash, then delivered again); returns its index and a
-    /// checkpoint that covers it. Callers hold the request's lock, so the same
-    /// envelope is never appended twice at once.
+    /// checkpoint that covers it. The look-up here only saves a batch: the
+    /// sequencer itself never logs an exchange envelope twice.
     pub async fn append_once(
         &self,
         env: SignedEnvelope,

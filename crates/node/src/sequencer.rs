@@ -12,6 +12,7 @@ use detente_domain::{NodeKey, SignedEnvelope};
 use detente_log::merkle::{hash_leaf, CompactRange};
 use detente_log::Checkpoint;
 use detente_storage::{CheckpointRow, EntryRow, LogStore};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -25,6 +26,9 @@ pub const MAX_BATCH: usize = 16_384;
 pub struct Appended {
     pub first_index: u64,
     pub count: u64,
+    /// Each envelope's index, in the caller's order. An exchange envelope the
+    /// log already held keeps the index it was logged at (see [`is_exchange`]).
+    pub indices: Vec<u64>,
     /// The checkpoint signed for the batch that holds them.
     pub checkpoint: Arc<Published>,
 }
@@ -80,24 +84,11 @@ impl Worker {
         let before = self.edge.clone();
         let mut rows = Vec::with_capacity(jobs.iter().map(|j| j.envelopes.len()).sum());
         let mut pending = PendingNodes::default();
-        let mut spans = Vec::with_capacity(jobs.len());
-        for job in &jobs {
-            spans.push((self.edge.size(), job.envelopes.len() as u64));
-            for env in &job.envelopes {
-                let index = self.edge.size();
-                self.edge
-                    .append(hash_leaf(&env.leaf()), |n| pending.push(n));
-                rows.push(EntryRow {
-                    index,
-                    digest: *env.digest(),
-                    kind: env.kind().to_string(),
-                    time: env.time().to_string(),
-                    envelope: env.bytes().to_vec(),
-                });
-            }
-        }
-        let published = match self.persist(&rows, &pending) {
-            Ok(p) => p,
+        let done = self
+            .stage(&jobs, &mut rows, &mut pending)
+            .and_then(|spans| Ok((spans, self.persist(&rows, &pending)?)));
+        let (spans, published) = match done {
+            Ok(d) => d,
             Err(e) => {
                 // Nothing was acknowledged: roll the edge back and tell the callers.
                 self.edge = before;
@@ -114,14 +105,72 @@ impl Worker {
         self.shared
             .metrics
             .record_batch(rows.len() as u64, started.elapsed());
-        for (job, (first_index, count)) in jobs.into_iter().zip(spans) {
+        for (job, indices) in jobs.into_iter().zip(spans) {
             let _ = job.reply.send(Ok(Appended {
-                first_index,
-                count,
+                first_index: indices.first().copied().unwrap_or(published.size),
+                count: indices.len() as u64,
+                indices,
                 checkpoint: published.clone(),
             }));
         }
         Ok(())
+    }
+
+    /// Extends the edge with the batch's new entries and returns each job's
+    /// indices; an exchange envelope already logged is not appended again.
+    fn stage(
+        &mut self,
+        jobs: &[Job],
+        rows: &mut Vec<EntryRow>,
+        pending: &mut PendingNodes,
+    ) -> Result<Vec<Vec<u64>>, NodeError> {
+        let mut spans = Vec::with_capacity(jobs.len());
+        let mut batch_exchange = HashMap::new();
+        for job in jobs {
+            let mut indices = Vec::with_capacity(job.envelopes.len());
+            for env in &job.envelopes {
+                if let Some(index) = self.logged_before(env, &batch_exchange)? {
+                    indices.push(index);
+                    continue;
+                }
+                let index = self.edge.size();
+                indices.push(index);
+                if is_exchange(env.kind()) {
+                    batch_exchange.insert(*env.digest(), index);
+                }
+                self.edge
+                    .append(hash_leaf(&env.leaf()), |n| pending.push(n));
+                rows.push(EntryRow {
+                    index,
+                    digest: *env.digest(),
+                    kind: env.kind().to_string(),
+                    time: env.time().to_string(),
+                    envelope: env.bytes().to_vec(),
+                });
+            }
+            spans.push(indices);
+        }
+        Ok(spans)
+    }
+
+    /// Where the log already holds an exchange envelope, committed or earlier
+    /// in this batch. The sequencer is the log's one writer and commits each
+    /// batch before it reads the next, so this check cannot race an append:
+    /// an envelope submitted again (a redelivery while the first delivery's
+    /// append was still queued, a caller that gave up waiting) is never logged
+    /// twice. Other kinds may legitimately repeat bytes and are not looked up.
+    fn logged_before(
+        &self,
+        env: &SignedEnvelope,
+        batch: &HashMap<detente_log::Hash, u64>,
+    ) -> Result<Option<u64>, NodeError> {
+        if !is_exchange(env.kind()) {
+            return Ok(None);
+        }
+        if let Some(&index) = batch.get(env.digest()) {
+            return Ok(Some(index));
+        }
+        Ok(self.store.exchange_entry(env.digest())?)
     }
 
     fn persist(
@@ -129,6 +178,10 @@ impl Worker {
         rows: &[EntryRow],
         pending: &PendingNodes,
     ) -> Result<Arc<Published>, NodeError> {
+        if rows.is_empty() {
+            // Everything was logged before: the latest checkpoint covers it.
+            return Ok(self.shared.published());
+        }
         let cp = Checkpoint {
             origin: self.key.name().to_string(),
             size: self.edge.size(),
@@ -155,4 +208,10 @@ impl Worker {
         self.shared.publish(published.clone());
         Ok(published)
     }
+}
+
+/// Request events (`request.*`, as the store's exchange index has them): the
+/// entries the exchange looks up by digest.
+pub(crate) fn is_exchange(kind: &str) -> bool {
+    kind.starts_with("request.")
 }
