@@ -837,18 +837,26 @@ impl Exchange {
     }
 
     /// A request with its timeline and delivery attempts.
+    /// A request as the API shows it: overdue as its lifecycle says.
     pub fn show(&self, request_id: &str) -> Result<Value, ExchangeError> {
-        Ok(serde_json::to_value(self.view(request_id)?).unwrap_or(Value::Null))
-    }
-
-    /// A request as users are shown it, in the API and the web interface.
-    pub fn view(&self, request_id: &str) -> Result<RequestView, ExchangeError> {
         let (state, row, events) = self.state(request_id)?;
         let outbox = self.node.store().outbox(request_id)?;
         let now = self.now();
         let mut v = RequestView::new(&row, &events, &outbox, &now);
         v.summary.overdue = state.is_overdue(now);
-        Ok(v)
+        Ok(serde_json::to_value(v).unwrap_or(Value::Null))
+    }
+
+    /// A request as stored, for pages: built from its rows without replaying
+    /// the lifecycle, so a page costs a few reads.
+    pub fn view(&self, request_id: &str) -> Result<RequestView, ExchangeError> {
+        let store = self.node.store();
+        let row = store
+            .request(request_id)?
+            .ok_or_else(|| ExchangeError::NotFound(format!("no request {request_id}")))?;
+        let events = store.events(request_id)?;
+        let outbox = store.outbox(request_id)?;
+        Ok(RequestView::new(&row, &events, &outbox, &self.now()))
     }
 
     pub fn list(&self, filter: &RequestFilter) -> Result<Vec<RequestSummary>, ExchangeError> {
