@@ -2,6 +2,7 @@
 //! One test binary (modules, not one file per binary) so a clean build links
 //! the server once rather than once per file.
 
+mod browser;
 mod common;
 mod deadlines;
 mod exchange;

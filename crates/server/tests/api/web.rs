@@ -3,103 +3,19 @@
 //! end on the server, cross-site posts refused, hostile peer input escaped,
 //! and each role offered only its own actions.
 
+use crate::browser::{Browser, Page};
 use crate::common::{peer_with, start, Running};
 use detente_auth::{Role, Users};
 use detente_domain::{Country, Origin};
 use detente_node::outbound::{Outbound, Outgoing, Verdict};
 use detente_node::{datadir, Node};
-use reqwest::header::{HeaderMap, SET_COOKIE};
+use reqwest::header::SET_COOKIE;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
-/// A browser's view of one node: its own cookie, same-origin posts.
-struct Browser {
-    c: reqwest::Client,
-    base: String,
-    cookie: Option<String>,
-}
-
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Browser {
-    fn new(base: &str) -> Browser {
-        let c = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        Browser {
-            c,
-            base: base.to_string(),
-            cookie: None,
-        }
-    }
-
-    async fn signed_in(base: &str, user: &str, password: &str) -> Browser {
-        let mut b = Browser::new(base);
-        let p = b.sign_in(user, password).await;
-        assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
-        b
-    }
-
-    /// Signs in; keeps the session cookie the node sets.
-    async fn sign_in(&mut self, user: &str, password: &str) -> Page {
-        let p = self
-            .post("/ui/login", &[("name", user), ("password", password)])
-            .await;
-        if let Some(c) = p.headers.get(SET_COOKIE) {
-            let c = c.to_str().unwrap();
-            self.cookie = Some(c.split(';').next().unwrap().to_string());
-        }
-        p
-    }
-
-    async fn send(&self, r: reqwest::RequestBuilder) -> Page {
-        let r = match &self.cookie {
-            Some(c) => r.header("cookie", c),
-            None => r,
-        };
-        let res = r.send().await.unwrap();
-        Page {
-            status: res.status(),
-            headers: res.headers().clone(),
-            body: res.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&self, path: &str) -> Page {
-        self.send(self.c.get(format!("{}{path}", self.base))).await
-    }
-
-    /// A form posted from one of the node's own pages.
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
-        self.post_from(path, form, "same-origin", &self.base).await
-    }
-
-    async fn post_from(&self, path: &str, form: &[(&str, &str)], site: &str, origin: &str) -> Page {
-        let r = self
-            .c
-            .post(format!("{}{path}", self.base))
-            .header("sec-fetch-site", site)
-            .header("origin", origin)
-            .form(form);
-        self.send(r).await
-    }
-
-    /// The CSRF token of the forms on a page the session can see.
-    async fn csrf(&self) -> String {
-        let body = self.get("/ui/").await.body;
-        let at = body.find("name=\"csrf\" value=\"").expect("a form") + 19;
-        body[at..at + 64].to_string()
-    }
-}
 
 fn assert_secure_headers(p: &Page, what: &str) {
     let h = |n: &str| {

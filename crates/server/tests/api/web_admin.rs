@@ -4,88 +4,11 @@
 //! revoked that then open nothing, sessions ended, the last admin kept, and
 //! collection counts that match the TAXII store.
 
+use crate::browser::Browser;
 use crate::common::{peer_with, start, Running};
 use detente_taxii::store::{Collection, TaxiiStore};
-use reqwest::header::SET_COOKIE;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-struct Browser {
-    c: reqwest::Client,
-    base: String,
-    cookie: Option<String>,
-}
-
-struct Page {
-    status: StatusCode,
-    location: String,
-    body: String,
-}
-
-impl Browser {
-    async fn signed_in(base: &str, user: &str, password: &str) -> Browser {
-        let c = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let mut b = Browser {
-            c,
-            base: base.to_string(),
-            cookie: None,
-        };
-        let r =
-            b.c.post(format!("{base}/ui/login"))
-                .header("sec-fetch-site", "same-origin")
-                .form(&[("name", user), ("password", password)])
-                .send()
-                .await
-                .unwrap();
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{user} signs in");
-        let cookie = r.headers()[SET_COOKIE].to_str().unwrap();
-        b.cookie = Some(cookie.split(';').next().unwrap().to_string());
-        b
-    }
-
-    async fn send(&self, r: reqwest::RequestBuilder) -> Page {
-        let res = r
-            .header("cookie", self.cookie.clone().unwrap_or_default())
-            .send()
-            .await
-            .unwrap();
-        Page {
-            status: res.status(),
-            location: res
-                .headers()
-                .get("location")
-                .map(|l| l.to_str().unwrap().to_string())
-                .unwrap_or_default(),
-            body: res.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&self, path: &str) -> Page {
-        self.send(self.c.get(format!("{}{path}", self.base))).await
-    }
-
-    /// A form posted from one of the node's pages, with the session's token.
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
-        let csrf = self.csrf().await;
-        let mut form = form.to_vec();
-        form.push(("csrf", &csrf));
-        let r = self
-            .c
-            .post(format!("{}{path}", self.base))
-            .header("sec-fetch-site", "same-origin")
-            .form(&form);
-        self.send(r).await
-    }
-
-    async fn csrf(&self) -> String {
-        let body = self.get("/ui/sessions").await.body;
-        let at = body.find("name=\"csrf\" value=\"").expect("a form") + 19;
-        body[at..at + 64].to_string()
-    }
-}
 
 const ADMIN_PAGES: &[&str] = &[
     "/ui/admin",
@@ -143,7 +66,11 @@ async fn only_admins_see_the_admin_screens_and_use_their_forms() {
             ("user", "admin"),
         ];
         for path in ADMIN_FORMS {
-            assert_eq!(b.post(path, &form).await.status, 403, "{user} POST {path}");
+            assert_eq!(
+                b.post_with_token(path, &form).await.status,
+                403,
+                "{user} POST {path}"
+            );
         }
     }
     assert_eq!(user_names(&a), before, "nothing changed");
@@ -185,7 +112,7 @@ async fn an_added_user_signs_in_and_bad_input_changes_nothing() {
             "f-name-error",
         ),
     ] {
-        let p = root.post("/ui/admin/users", &form).await;
+        let p = root.post_with_token("/ui/admin/users", &form).await;
         assert_eq!(p.status, 422, "{form:?}");
         assert!(
             p.body.contains(&format!("id=\"{field}\"")),
@@ -195,7 +122,7 @@ async fn an_added_user_signs_in_and_bad_input_changes_nothing() {
     }
     assert_eq!(user_names(&a), before);
     let p = root
-        .post(
+        .post_with_token(
             "/ui/admin/users",
             &add("newbie", "reviewer", "a long enough password"),
         )
@@ -210,7 +137,7 @@ async fn an_added_user_signs_in_and_bad_input_changes_nothing() {
     assert!(listed.contains("<td>newbie</td>"), "{listed}");
     // A changed role takes effect at once; a removed user's sessions end.
     let p = root
-        .post(
+        .post_with_token(
             "/ui/admin/users/role",
             &[("name", "newbie"), ("role", "auditor")],
         )
@@ -218,7 +145,7 @@ async fn an_added_user_signs_in_and_bad_input_changes_nothing() {
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     assert!(b.get("/ui/").await.body.contains("newbie (auditor)"));
     let p = root
-        .post("/ui/admin/users/remove", &[("name", "newbie")])
+        .post_with_token("/ui/admin/users/remove", &[("name", "newbie")])
         .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     assert_eq!(b.get("/ui/").await.location, "/ui/login");
@@ -229,7 +156,7 @@ async fn the_last_admin_can_be_neither_removed_nor_demoted() {
     let a = start("cert-a.example", "DE").await;
     let root = admin(&a).await;
     let p = root
-        .post("/ui/admin/users/remove", &[("name", "admin")])
+        .post_with_token("/ui/admin/users/remove", &[("name", "admin")])
         .await;
     assert_eq!(p.status, StatusCode::CONFLICT);
     assert!(p.body.contains("last admin"), "{}", p.body);
@@ -238,7 +165,7 @@ async fn the_last_admin_can_be_neither_removed_nor_demoted() {
         "beside the button"
     );
     let p = root
-        .post(
+        .post_with_token(
             "/ui/admin/users/role",
             &[("name", "admin"), ("role", "officer")],
         )
@@ -248,14 +175,14 @@ async fn the_last_admin_can_be_neither_removed_nor_demoted() {
     assert_eq!(root.get("/ui/admin").await.status, 200, "still an admin");
     // With a second admin, the first may step down.
     let p = root
-        .post(
+        .post_with_token(
             "/ui/admin/users/role",
             &[("name", "officer"), ("role", "admin")],
         )
         .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     let p = root
-        .post(
+        .post_with_token(
             "/ui/admin/users/role",
             &[("name", "admin"), ("role", "auditor")],
         )
@@ -272,16 +199,16 @@ async fn a_token_is_shown_once_and_once_revoked_opens_nothing() {
     let a = start("cert-a.example", "DE").await;
     let root = admin(&a).await;
     let p = root
-        .post("/ui/admin/tokens", &[("owner", "nobody"), ("label", "x")])
+        .post_with_token("/ui/admin/tokens", &[("owner", "nobody"), ("label", "x")])
         .await;
     assert_eq!(p.status, 422);
     assert!(p.body.contains("id=\"f-owner-error\""));
     let p = root
-        .post("/ui/admin/tokens", &[("owner", "auditor"), ("label", "")])
+        .post_with_token("/ui/admin/tokens", &[("owner", "auditor"), ("label", "")])
         .await;
     assert!(p.body.contains("id=\"f-label-error\""));
     let p = root
-        .post(
+        .post_with_token(
             "/ui/admin/tokens",
             &[("owner", "auditor"), ("label", "nightly report")],
         )
@@ -308,12 +235,12 @@ async fn a_token_is_shown_once_and_once_revoked_opens_nothing() {
     let at = listed.find("name=\"digest\" value=\"").unwrap() + 21;
     let digest = listed[at..at + 64].to_string();
     let p = root
-        .post("/ui/admin/tokens/revoke", &[("digest", &digest)])
+        .post_with_token("/ui/admin/tokens/revoke", &[("digest", &digest)])
         .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     assert_eq!(api(secret).await, 401);
     let p = root
-        .post("/ui/admin/tokens/revoke", &[("digest", &digest)])
+        .post_with_token("/ui/admin/tokens/revoke", &[("digest", &digest)])
         .await;
     assert_eq!(p.status, 404, "already revoked");
 }
@@ -327,7 +254,7 @@ async fn an_admin_ends_other_users_sessions() {
     let list = root.get("/ui/admin/sessions").await.body;
     assert!(list.contains("<td>officer</td>") && list.contains("<td>auditor</td>"));
     let p = root
-        .post("/ui/admin/sessions/end-user", &[("user", "officer")])
+        .post_with_token("/ui/admin/sessions/end-user", &[("user", "officer")])
         .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     assert_eq!(officer.get("/ui/").await.location, "/ui/login");
@@ -338,7 +265,7 @@ async fn an_admin_ends_other_users_sessions() {
     let at = list[row..].find("name=\"handle\" value=\"").unwrap() + row + 21;
     let handle = list[at..at + 64].to_string();
     let p = root
-        .post("/ui/admin/sessions/end", &[("handle", &handle)])
+        .post_with_token("/ui/admin/sessions/end", &[("handle", &handle)])
         .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     assert_eq!(auditor.get("/ui/").await.location, "/ui/login");
@@ -349,7 +276,7 @@ async fn an_admin_ends_other_users_sessions() {
         .await
         .body
         .contains("action=\"/ui/sessions/end-all\""));
-    let p = root.post("/ui/sessions/end-all", &[]).await;
+    let p = root.post_with_token("/ui/sessions/end-all", &[]).await;
     assert_eq!(p.location, "/ui/login");
     assert_eq!(officer.get("/ui/").await.location, "/ui/login");
     assert_eq!(root.get("/ui/").await.location, "/ui/login");
@@ -399,7 +326,7 @@ async fn hostile_names_are_escaped_on_the_admin_and_intel_screens() {
     let a = start("cert-a.example", "DE").await;
     let root = admin(&a).await;
     let p = root
-        .post(
+        .post_with_token(
             "/ui/admin/users",
             &[
                 ("name", "<script>alert(1)</script>"),
@@ -410,7 +337,7 @@ async fn hostile_names_are_escaped_on_the_admin_and_intel_screens() {
         .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     let p = root
-        .post(
+        .post_with_token(
             "/ui/admin/tokens",
             &[("owner", "auditor"), ("label", "<script>alert(2)</script>")],
         )

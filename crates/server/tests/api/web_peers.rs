@@ -2,80 +2,15 @@
 //! same typed views the JSON API serves), who may run the connection test,
 //! hostile peer text escaped, and charts whose numbers are the report's.
 
+use crate::browser::Browser;
 use crate::common::{peer_with, start, Running};
 use detente_domain::NodeKey;
-use reqwest::header::{HeaderMap, SET_COOKIE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
 
 const HOSTILE: &str = "<script>alert(1)</script>";
 const ESCAPED: &str = "&#60;script&#62;alert(1)&#60;/script&#62;";
-
-struct Browser {
-    c: reqwest::Client,
-    base: String,
-    cookie: String,
-}
-
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Browser {
-    async fn signed_in(base: &str, user: &str) -> Browser {
-        let c = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let password = format!("{user}-password");
-        let r = c
-            .post(format!("{base}/ui/login"))
-            .header("sec-fetch-site", "same-origin")
-            .form(&[("name", user), ("password", &password)])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::SEE_OTHER);
-        let cookie = r.headers()[SET_COOKIE].to_str().unwrap();
-        let cookie = cookie.split(';').next().unwrap().to_string();
-        Browser {
-            c,
-            base: base.into(),
-            cookie,
-        }
-    }
-
-    async fn send(&self, r: reqwest::RequestBuilder) -> Page {
-        let res = r.header("cookie", &self.cookie).send().await.unwrap();
-        Page {
-            status: res.status(),
-            headers: res.headers().clone(),
-            body: res.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&self, path: &str) -> Page {
-        self.send(self.c.get(format!("{}{path}", self.base))).await
-    }
-
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
-        let r = self
-            .c
-            .post(format!("{}{path}", self.base))
-            .header("sec-fetch-site", "same-origin")
-            .form(form);
-        self.send(r).await
-    }
-
-    async fn csrf(&self) -> String {
-        let body = self.get("/ui/peers").await.body;
-        let at = body.find("name=\"csrf\" value=\"").expect("a form") + 19;
-        body[at..at + 64].to_string()
-    }
-}
 
 async fn send_request(c: &reqwest::Client, from: &Running, to: &str) -> String {
     let body = json!({
@@ -173,7 +108,7 @@ async fn peers_page_shows_deliveries_and_cosignatures_and_tests_live_and_dead_pe
     );
     assert!(s["their_cosignature"]["size"].as_u64().unwrap() >= 1, "{s}");
 
-    let auditor = Browser::signed_in(&a.base, "auditor").await;
+    let auditor = Browser::as_user(&a.base, "auditor").await;
     let page = auditor.get("/ui/peers").await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("<h2 id=\"peer-1\">cert-b.example</h2>"));
@@ -201,7 +136,7 @@ async fn peers_page_shows_deliveries_and_cosignatures_and_tests_live_and_dead_pe
         StatusCode::METHOD_NOT_ALLOWED
     );
 
-    let officer = Browser::signed_in(&a.base, "officer").await;
+    let officer = Browser::as_user(&a.base, "officer").await;
     let token = officer.csrf().await;
     assert!(officer
         .get("/ui/peers")
@@ -340,7 +275,7 @@ async fn a_hostile_peers_address_and_problem_details_are_escaped() {
     assert_eq!(s["last_error"]["detail"], format!("refused {HOSTILE}"));
     assert_eq!(s["queued"], 1);
 
-    let officer = Browser::signed_in(&a.base, "officer").await;
+    let officer = Browser::as_user(&a.base, "officer").await;
     let page = officer.get("/ui/peers").await;
     assert_eq!(page.status, 200);
     assert!(!page.body.contains(HOSTILE), "raw: {}", page.body);
@@ -404,7 +339,7 @@ async fn reciprocity_charts_add_up_to_the_report_and_evidence_is_a_post() {
     assert_eq!(r["outbound"]["sent"], 3);
     assert_eq!(r["inbound"]["sent"], 1);
 
-    let auditor = Browser::signed_in(&a.base, "auditor").await;
+    let auditor = Browser::as_user(&a.base, "auditor").await;
     let page = auditor.get("/ui/reciprocity?peer=cert-b.example").await;
     assert_eq!(page.status, 200, "{}", page.body);
     for chart in [
