@@ -7,6 +7,9 @@
 
 use thiserror::Error;
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
 pub type Hash = [u8; 32];
 
 #[derive(Debug, Error)]
