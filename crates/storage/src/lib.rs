@@ -22,6 +22,15 @@ pub enum StorageError {
     UnsupportedUrl(String),
     #[error("integrity: {0}")]
     Integrity(String),
+    /// A uniqueness or precondition the write relies on does not hold (the
+    /// name is taken, the row changed since it was read, a rule such as
+    /// "keep one admin" would break); nothing was written.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database cannot be reached now (connection lost, server starting);
+    /// the caller may retry, and nothing was written.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// One log entry as stored: the signed envelope and its digest (the leaf is
