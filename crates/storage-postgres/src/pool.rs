@@ -1,0 +1,166 @@
+//! A fixed-size pool of PostgreSQL connections usable from any thread,
+//! including a tokio worker that calls the store's synchronous methods.
+//!
+//! Written by hand because the ready-made pools do not fit the store's
+//! synchronous traits: the `postgres` crate (and pools over it) runs each
+//! call on its own runtime and panics when called from inside another
+//! runtime, and async pools need their caller to be async. Here each
+//! connection's I/O task runs on the store's own small runtime, and a caller
+//! polls the client's futures where it stands (`futures_executor::block_on`):
+//! tokio-postgres clients only talk to their connection task through
+//! channels, so they need no runtime of their own.
+
+use detente_storage::StorageError;
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
+use tokio_postgres::{Client, Config, NoTls};
+
+/// How long a caller waits for a free connection before the store reports
+/// itself unavailable.
+const WAIT: Duration = Duration::from_secs(30);
+
+pub(crate) struct Pool {
+    config: Config,
+    io: Io,
+    size: usize,
+    state: Mutex<State>,
+    freed: Condvar,
+}
+
+struct State {
+    idle: Vec<Client>,
+    live: usize,
+}
+
+/// The runtime that drives the connections' sockets; shut down without
+/// blocking, since the store may be dropped on an async worker.
+struct Io(Option<tokio::runtime::Runtime>);
+
+impl Drop for Io {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Pool {
+    pub fn new(config: Config, size: usize) -> Result<Pool, StorageError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("postgres-io")
+            .enable_all()
+            .build()
+            .map_err(|e| StorageError::Database(format!("starting the PostgreSQL I/O thread: {e}")))?;
+        Ok(Pool {
+            config,
+            io: Io(Some(rt)),
+            size: size.max(1),
+            state: Mutex::new(State {
+                idle: Vec::new(),
+                live: 0,
+            }),
+            freed: Condvar::new(),
+        })
+    }
+
+    /// Opens one connection outside the pool (for LISTEN or session locks).
+    pub fn connect(&self) -> Result<Client, StorageError> {
+        let config = self.config.clone();
+        let rt = self.io.0.as_ref().expect("runtime lives as long as the pool");
+        let task = rt.spawn(async move {
+            let (client, connection) = config.connect(NoTls).await?;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!("PostgreSQL connection ended: {e}");
+                }
+            });
+            Ok::<_, tokio_postgres::Error>(client)
+        });
+        match futures_executor::block_on(task) {
+            Ok(Ok(client)) => Ok(client),
+            Ok(Err(e)) => Err(StorageError::Unavailable(crate::describe(&e))),
+            Err(e) => Err(StorageError::Unavailable(e.to_string())),
+        }
+    }
+
+    /// A connection for the caller's exclusive use until it is dropped.
+    pub fn get(&self) -> Result<Conn<'_>, StorageError> {
+        let mut state = self.state.lock().map_err(|_| poisoned())?;
+        loop {
+            while let Some(client) = state.idle.pop() {
+                if !client.is_closed() {
+                    return Ok(Conn {
+                        pool: self,
+                        client: Some(client),
+                    });
+                }
+                state.live -= 1;
+            }
+            if state.live < self.size {
+                state.live += 1;
+                drop(state);
+                return match self.connect() {
+                    Ok(client) => Ok(Conn {
+                        pool: self,
+                        client: Some(client),
+                    }),
+                    Err(e) => {
+                        self.state.lock().map_err(|_| poisoned())?.live -= 1;
+                        self.freed.notify_one();
+                        Err(e)
+                    }
+                };
+            }
+            let (next, timeout) = self.freed.wait_timeout(state, WAIT).map_err(|_| poisoned())?;
+            state = next;
+            if timeout.timed_out() && state.idle.is_empty() {
+                return Err(StorageError::Unavailable(format!(
+                    "no PostgreSQL connection free after {}s",
+                    WAIT.as_secs()
+                )));
+            }
+        }
+    }
+
+    fn put(&self, client: Client) {
+        if let Ok(mut state) = self.state.lock() {
+            if client.is_closed() {
+                state.live -= 1;
+            } else {
+                state.idle.push(client);
+            }
+        }
+        self.freed.notify_one();
+    }
+}
+
+fn poisoned() -> StorageError {
+    StorageError::Database("connection pool lock poisoned".into())
+}
+
+pub(crate) struct Conn<'a> {
+    pool: &'a Pool,
+    client: Option<Client>,
+}
+
+impl std::ops::Deref for Conn<'_> {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        self.client.as_ref().expect("present until drop")
+    }
+}
+
+impl std::ops::DerefMut for Conn<'_> {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.client.as_mut().expect("present until drop")
+    }
+}
+
+impl Drop for Conn<'_> {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            self.pool.put(client);
+        }
+    }
+}
