@@ -1,20 +1,18 @@
 //! `detente log verify`: audits a node's own store end to end, streaming, without
 //! trusting anything derived: every envelope signature and digest, every leaf,
-//! every stored checkpoint's signature and root, and the tree files.
+//! every stored checkpoint's signature and root, and the stored tree.
 //!
 //! The log also holds envelopes its peers signed (the inbound copies of request
 //! events). Their keys come from the log itself: the node's own `peer.added`
 //! entries, in order, so an envelope verifies only against a key the node had
 //! recorded before it.
 
-use crate::datadir::{CHECKPOINT_FILE, TREE_DIR};
-use crate::tree::TreeFiles;
+use crate::datadir::CHECKPOINT_FILE;
 use crate::{Config, NodeError};
 use detente_domain::{leaf_for, sha256, SignedEnvelope, VerifierKey};
 use detente_log::merkle::{hash_leaf, CompactRange};
 use detente_log::{Checkpoint, HashReader};
-use detente_storage::CheckpointRow;
-use detente_storage_sqlite::SqliteStore;
+use detente_storage::{CheckpointRow, StoredTree};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -37,10 +35,9 @@ pub fn audit(dir: &Path) -> Result<AuditReport, NodeError> {
     let config = Config::load(&dir.join(crate::datadir::CONFIG_FILE))?;
     let origin = config.origin()?;
     let key = crate::datadir::load_key(dir, &origin)?.verifier();
-    let store = SqliteStore::open_url(&config.database_url(dir))?;
-    let tree = TreeFiles::open(&dir.join(TREE_DIR))?;
+    let store = crate::backend::open(&config.database_url(dir))?;
     let mut checkpoints = Vec::new();
-    detente_storage::LogStore::scan_checkpoints(&store, &mut |c| {
+    detente_storage::LogStore::scan_checkpoints(store.as_ref(), &mut |c| {
         checkpoints.push(c);
         Ok(())
     })?;
@@ -49,11 +46,11 @@ pub fn audit(dir: &Path) -> Result<AuditReport, NodeError> {
     let mut next_cp = checkpoints.iter().peekable();
     check_checkpoints_at(&mut report, &key, &edge, &mut next_cp);
     let mut signers = Signers::new(key.clone());
-    detente_storage::LogStore::scan_entries(&store, 0, &mut |e| {
+    detente_storage::LogStore::scan_entries(store.as_ref(), 0, &mut |e| {
         if e.index != edge.size() {
             report.problem(format!("entry {} is missing", edge.size()));
         }
-        check_entry(&mut report, &mut signers, &tree, &e);
+        check_entry(&mut report, &mut signers, &StoredTree(store.as_ref()), &e);
         edge.append(hash_leaf(&leaf_for(&sha256(&e.envelope))), |_| {});
         report.entries += 1;
         check_checkpoints_at(&mut report, &key, &edge, &mut next_cp);
@@ -66,7 +63,7 @@ pub fn audit(dir: &Path) -> Result<AuditReport, NodeError> {
             edge.size()
         ));
     }
-    for (digest, at) in detente_storage::LogStore::repeated_exchange_entries(&store, 100)? {
+    for (digest, at) in detente_storage::LogStore::repeated_exchange_entries(store.as_ref(), 100)? {
         report.problem(format!(
             "envelope {} is logged {} times, at {at:?}",
             hex::encode(digest),
@@ -129,7 +126,7 @@ fn signer(envelope: &[u8]) -> Option<&str> {
 fn check_entry(
     report: &mut AuditReport,
     signers: &mut Signers,
-    tree: &TreeFiles,
+    tree: &StoredTree,
     e: &detente_storage::EntryRow,
 ) {
     let digest = sha256(&e.envelope);
@@ -155,7 +152,7 @@ fn check_entry(
     // a leaf that is there must match.
     match tree.node(0, e.index) {
         Ok(h) if h != hash_leaf(&leaf_for(&digest)) => {
-            report.problem(format!("entry {}: tree file leaf differs", e.index))
+            report.problem(format!("entry {}: stored tree leaf differs", e.index))
         }
         _ => {}
     }

@@ -42,6 +42,18 @@ pub fn is_initialised(dir: &Path) -> bool {
 /// Creates a data directory: config, a fresh Ed25519 key (mode 0600) and the
 /// database with the log's first checkpoint. Refuses to overwrite an existing node.
 pub fn init(dir: &Path, origin: &Origin, country: Option<Country>) -> Result<NodeKey, NodeError> {
+    init_on(dir, origin, country, None)
+}
+
+/// As [`init`], with the node's tables in the database at `database` (a
+/// `sqlite://` or `postgres://` URL) instead of the embedded default. A URL
+/// with a password makes `config.toml` readable by its owner only.
+pub fn init_on(
+    dir: &Path,
+    origin: &Origin,
+    country: Option<Country>,
+    database: Option<&str>,
+) -> Result<NodeKey, NodeError> {
     if is_initialised(dir) {
         return Err(NodeError::Config(format!(
             "{} already holds a node; refusing to overwrite it",
@@ -57,8 +69,15 @@ pub fn init(dir: &Path, origin: &Origin, country: Option<Country>) -> Result<Nod
         format!("{}\n", key.to_private_string()).as_bytes(),
         0o600,
     )?;
-    let config = Config::new(origin, country);
-    write_new(&dir.join(CONFIG_FILE), config.to_toml().as_bytes(), 0o644)?;
+    let mut config = Config::new(origin, country);
+    let mut mode = 0o644;
+    if let Some(url) = database {
+        config.database = url.to_string();
+        if crate::backend::redact(url) != url {
+            mode = 0o600;
+        }
+    }
+    write_new(&dir.join(CONFIG_FILE), config.to_toml().as_bytes(), mode)?;
     Ok(key)
 }
 

@@ -1,9 +1,10 @@
 //! A detente node without its HTTP face: the data directory ([`datadir`]), its
-//! configuration ([`config`]), the on-disk Merkle tree ([`tree`]), the sequencer
+//! configuration ([`config`]), the sequencer
 //! that turns signed envelopes into durable, checkpointed log entries
 //! ([`sequencer`]), the offline audit ([`audit`]) and the log benchmark ([`bench`]).
 
 pub mod audit;
+pub mod backend;
 pub mod bench;
 pub mod config;
 pub mod datadir;
@@ -17,7 +18,6 @@ pub mod peer_status;
 pub mod peers;
 pub mod report;
 pub mod sequencer;
-pub mod tree;
 pub mod views;
 pub mod witnessing;
 

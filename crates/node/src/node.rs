@@ -1,17 +1,15 @@
 //! A running node: identity, store, tree and sequencer, and the read operations
 //! the HTTP layer serves.
 
-use crate::datadir::{self, CHECKPOINT_FILE, CONFIG_FILE, TREE_DIR};
+use crate::datadir::{self, CHECKPOINT_FILE, CONFIG_FILE};
 use crate::sequencer::{Job, Worker};
-use crate::tree::{Reconciled, TreeFiles};
 use crate::{Config, NodeError};
 use detente_domain::{leaf_for, sha256, Envelope, NodeKey, Origin, SignedEnvelope, VerifierKey};
 use detente_log::merkle::{self, hash_leaf, CompactRange};
 use detente_log::proof_file::ProofFile;
 use detente_log::tiles::{TileKind, TilePath, TILE_HEIGHT, TILE_WIDTH};
 use detente_log::{Checkpoint, Hash, HashReader};
-use detente_storage::{CheckpointRow, EntryRow, LogStore, Store};
-use detente_storage_sqlite::SqliteStore;
+use detente_storage::{CheckpointRow, EntryRow, Integration, LogStore, Store, StoredTree};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -78,7 +76,6 @@ pub struct Node {
     origin: Origin,
     key: Arc<NodeKey>,
     store: Arc<dyn Store>,
-    tree: Arc<TreeFiles>,
     shared: Arc<Shared>,
     tx: RwLock<Option<mpsc::Sender<Job>>>,
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -88,7 +85,8 @@ pub struct Node {
         RwLock<Option<Arc<std::collections::HashMap<String, crate::peers::Peer>>>>,
     /// Set once when `detente serve` starts notifying (see [`crate::notify`]).
     pub(crate) notifier: std::sync::OnceLock<Arc<crate::notify::Notifier>>,
-    /// Held while the node may append; released on drop.
+    /// Held while the node may append, on a database only this process
+    /// appends to; released on drop.
     _lock: Option<std::fs::File>,
 }
 
@@ -132,11 +130,9 @@ fn genesis_envelope(config: &Config, key: &NodeKey) -> Result<SignedEnvelope, No
     Ok(Envelope::new("node.genesis", config.origin()?, payload)?.sign(key)?)
 }
 
-/// Opens the store named by the config's database URL (the scheme picks the
-/// backend; SQLite is the only one built so far).
+/// Opens the store named by the config's database URL.
 fn open_store(config: &Config, dir: &Path) -> Result<Arc<dyn Store>, NodeError> {
-    let url = config.database_url(dir);
-    Ok(Arc::new(SqliteStore::open_url(&url)?))
+    Ok(crate::backend::open(&config.database_url(dir))?)
 }
 
 impl Node {
@@ -144,10 +140,15 @@ impl Node {
     /// (one writer per log), checks that the store is exactly what this node
     /// signed, repairs the tree files, and starts the sequencer.
     pub fn open(dir: &Path) -> Result<Arc<Node>, NodeError> {
-        let lock = lock_dir(dir)?;
         let (config, key, store) = load(dir)?;
-        let tree = Arc::new(TreeFiles::open(&dir.join(TREE_DIR))?);
-        let (published, edge, rebuilt) = check_integrity(dir, &key, store.as_ref(), &tree)?;
+        // On a database that replicas share, the row locks serialise appends;
+        // on an embedded one, the directory lock keeps a second process out.
+        let lock = if store.shared() {
+            None
+        } else {
+            Some(lock_dir(dir)?)
+        };
+        let (published, edge, rebuilt) = check_integrity(dir, &key, store.as_ref())?;
         let log_store: Arc<dyn LogStore> = store.clone();
         let genesis = published.size == 0;
         let metrics = Metrics::default();
@@ -162,33 +163,34 @@ impl Node {
         let (tx, rx) = mpsc::channel(1024);
         let mut worker = Worker {
             key: key.clone(),
-            store: log_store,
-            tree: tree.clone(),
+            store: log_store.clone(),
             edge,
             shared: shared.clone(),
             checkpoint_file: dir.join(CHECKPOINT_FILE),
         };
         if genesis {
             // Committed before the sequencer starts, so open() never blocks on it.
-            worker.append_now(vec![genesis_envelope(&config, &key)?])?;
+            worker.append_first(genesis_envelope(&config, &key)?)?;
         }
         let handle = std::thread::Builder::new()
             .name("log-sequencer".into())
             .spawn(move || worker.run(rx))
             .map_err(|e| NodeError::io(dir, e))?;
+        if log_store.shared() {
+            follow(log_store, key.clone(), Arc::downgrade(&shared));
+        }
         let node = Arc::new(Node {
             dir: dir.to_path_buf(),
             origin: config.origin()?,
             config,
             key,
             store,
-            tree,
             shared,
             tx: RwLock::new(Some(tx)),
             peer_cache: RwLock::new(None),
             notifier: Default::default(),
             worker: Mutex::new(Some(handle)),
-            _lock: Some(lock),
+            _lock: lock,
         });
         Ok(node)
     }
@@ -207,7 +209,6 @@ impl Node {
     /// running `detente serve` if there is one. Nothing is repaired or appended.
     pub fn open_read_only(dir: &Path) -> Result<Arc<Node>, NodeError> {
         let (config, key, store) = load(dir)?;
-        let tree = Arc::new(TreeFiles::open(&dir.join(TREE_DIR))?);
         let row = store
             .latest_checkpoint()?
             .ok_or_else(|| NodeError::Integrity("the log has no checkpoint yet".into()))?;
@@ -224,7 +225,6 @@ impl Node {
             config,
             key,
             store,
-            tree,
             shared: Arc::new(Shared {
                 published: RwLock::new(Arc::new(published)),
                 failed: RwLock::new(None),
@@ -236,6 +236,11 @@ impl Node {
             worker: Mutex::new(None),
             _lock: None,
         }))
+    }
+
+    /// The log's Merkle tree, as the store keeps it.
+    fn tree(&self) -> StoredTree<'_> {
+        StoredTree(self.store.as_ref())
     }
 
     pub fn dir(&self) -> &Path {
@@ -376,23 +381,23 @@ impl Node {
 
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, NodeError> {
         self.check_size(size)?;
-        Ok(merkle::inclusion_proof(self.tree.as_ref(), index, size)?)
+        Ok(merkle::inclusion_proof(&self.tree(), index, size)?)
     }
 
     pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>, NodeError> {
         self.check_size(to)?;
-        Ok(merkle::consistency_proof(self.tree.as_ref(), from, to)?)
+        Ok(merkle::consistency_proof(&self.tree(), from, to)?)
     }
 
     /// The root of the tree at any size up to the current one.
     pub fn root_at(&self, size: u64) -> Result<Hash, NodeError> {
         self.check_size(size)?;
-        Ok(merkle::root(self.tree.as_ref(), size)?)
+        Ok(merkle::root(&self.tree(), size)?)
     }
 
     pub fn leaf_hash(&self, index: u64) -> Result<Hash, NodeError> {
         self.check_size(index + 1)?;
-        Ok(self.tree.node(0, index)?)
+        Ok(self.tree().node(0, index)?)
     }
 
     /// A tile's bytes, or `None` if the tree is not that large yet.
@@ -411,7 +416,7 @@ impl Node {
                 if start.saturating_add(width) > available {
                     return Ok(None);
                 }
-                Ok(Some(self.tree.read_range(
+                Ok(Some(self.store.tree_nodes(
                     tree_level as u8,
                     start,
                     width,
@@ -481,13 +486,12 @@ fn check_integrity(
     dir: &Path,
     key: &NodeKey,
     store: &dyn LogStore,
-    tree: &TreeFiles,
 ) -> Result<(Published, CompactRange, u64), NodeError> {
     let bad = |why: String| Err(NodeError::Integrity(why));
     let verifier = [key.verifier()];
-    let count = store.entry_count()?;
+    let (count, latest) = store.head()?;
     let file = read_checkpoint_file(dir, &verifier)?;
-    let Some(row) = store.latest_checkpoint()? else {
+    let Some(row) = latest else {
         if count > 0 || file.is_some() {
             return bad("the database has lost its checkpoints (emptied or replaced)".into());
         }
@@ -511,25 +515,74 @@ fn check_integrity(
             ));
         }
     }
-    let Reconciled { edge, from } = tree.reconcile(store, cp.size, &cp.root)?;
+    let from = store.repair_tree(cp.size, &cp.root)?;
+    let tree = StoredTree(store);
+    let edge = CompactRange::load(&tree, cp.size)?;
     if edge.root() != cp.root {
         return bad("the stored entries do not hash to the latest signed checkpoint".into());
     }
     if let Some(f) = file {
-        if merkle::root(tree, f.size)? != f.root {
+        if merkle::root(&tree, f.size)? != f.root {
             return bad(format!(
                 "the log is not consistent with the published checkpoint of size {}",
                 f.size
             ));
         }
     }
-    spot_check(store, tree, cp.size)?;
+    spot_check(store, cp.size)?;
     let published = Published {
         size: cp.size,
         root: cp.root,
         note: row.note,
     };
     Ok((published, edge, cp.size - from))
+}
+
+/// Publishes the store's latest checkpoint if it is ahead of the one served
+/// (another replica appended), after checking it is this node's.
+pub(crate) fn refresh_published(
+    store: &dyn LogStore,
+    key: &NodeKey,
+    shared: &Shared,
+) -> Result<Arc<Published>, NodeError> {
+    let current = shared.published();
+    let Some(row) = store.latest_checkpoint()? else {
+        return Ok(current);
+    };
+    let (cp, _) = Checkpoint::open(&row.note, &[key.verifier()])
+        .map_err(|e| NodeError::Integrity(format!("latest checkpoint in the database: {e}")))?;
+    if cp.size <= current.size {
+        return Ok(current);
+    }
+    let published = Arc::new(Published {
+        size: cp.size,
+        root: cp.root,
+        note: row.note,
+    });
+    shared.publish(published.clone());
+    Ok(published)
+}
+
+/// How often a replica looks for checkpoints that other replicas committed.
+const FOLLOW_EVERY: Duration = Duration::from_millis(200);
+
+/// Keeps a replica's served checkpoint current with what the others commit,
+/// until the node is dropped.
+fn follow(store: Arc<dyn LogStore>, key: Arc<NodeKey>, shared: std::sync::Weak<Shared>) {
+    let spawned = std::thread::Builder::new()
+        .name("log-follower".into())
+        .spawn(move || loop {
+            std::thread::sleep(FOLLOW_EVERY);
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            if let Err(e) = refresh_published(store.as_ref(), &key, &shared) {
+                tracing::warn!(error = %e, "reading the latest checkpoint");
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "starting the log follower");
+    }
 }
 
 fn read_checkpoint_file(
@@ -547,7 +600,8 @@ fn read_checkpoint_file(
     Ok(Some(cp))
 }
 
-/// Stores the empty tree's checkpoint for a new node.
+/// Stores the empty tree's checkpoint for a new node (unless a replica did
+/// first).
 fn genesis(key: &NodeKey, store: &dyn LogStore) -> Result<(Published, CompactRange), NodeError> {
     let edge = CompactRange::default();
     let cp = Checkpoint {
@@ -557,13 +611,17 @@ fn genesis(key: &NodeKey, store: &dyn LogStore) -> Result<(Published, CompactRan
         extensions: vec![],
     };
     let note = cp.sign(key)?;
-    store.append(
-        &[],
-        &CheckpointRow {
-            size: 0,
-            note: note.clone(),
-        },
-    )?;
+    store.integrate(&mut |size| {
+        let fresh = size == 0 && store.latest_checkpoint()?.is_none();
+        Ok(fresh.then(|| Integration {
+            entries: vec![],
+            nodes: Default::default(),
+            checkpoint: CheckpointRow {
+                size: 0,
+                note: note.clone(),
+            },
+        }))
+    })?;
     Ok((
         Published {
             size: 0,
@@ -576,7 +634,8 @@ fn genesis(key: &NodeKey, store: &dyn LogStore) -> Result<(Published, CompactRan
 
 /// Recomputes the leaves of the newest entries and of a spread of older ones from
 /// their envelope bytes. A full audit is `detente log verify`.
-fn spot_check(store: &dyn LogStore, tree: &TreeFiles, size: u64) -> Result<(), NodeError> {
+fn spot_check(store: &dyn LogStore, size: u64) -> Result<(), NodeError> {
+    let tree = StoredTree(store);
     let tail = size.saturating_sub(256);
     let step = (size / 256).max(1);
     let samples = (0..size).step_by(step as usize).take(256).chain(tail..size);

@@ -6,12 +6,13 @@
 
 use crate::datadir::replace_file;
 use crate::node::{Published, Shared};
-use crate::tree::{PendingNodes, TreeFiles};
 use crate::NodeError;
 use detente_domain::{NodeKey, SignedEnvelope};
 use detente_log::merkle::{hash_leaf, CompactRange};
 use detente_log::Checkpoint;
-use detente_storage::{CheckpointRow, EntryRow, LogStore};
+use detente_storage::{
+    CheckpointRow, EntryRow, Integration, LogStore, StorageError, StoredTree, TreeNodes,
+};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -41,7 +42,8 @@ pub(crate) struct Job {
 pub(crate) struct Worker {
     pub key: Arc<NodeKey>,
     pub store: Arc<dyn LogStore>,
-    pub tree: Arc<TreeFiles>,
+    /// The tree's right edge as this process last committed it; reloaded when
+    /// another replica has appended since.
     pub edge: CompactRange,
     pub shared: Arc<Shared>,
     pub checkpoint_file: PathBuf,
@@ -70,11 +72,37 @@ impl Worker {
         }
     }
 
-    /// Commits envelopes synchronously, before the worker thread runs.
-    pub fn append_now(&mut self, envelopes: Vec<SignedEnvelope>) -> Result<(), NodeError> {
+    /// Commits a new log's first entry synchronously, before the worker
+    /// thread runs, unless a replica already has.
+    pub fn append_first(&mut self, envelope: SignedEnvelope) -> Result<(), NodeError> {
         let (reply, mut rx) = oneshot::channel();
-        self.commit(vec![Job { envelopes, reply }])?;
-        rx.try_recv().map_err(|_| NodeError::Closed)?.map(|_| ())
+        let job = Job {
+            envelopes: vec![envelope],
+            reply,
+        };
+        let store = self.store.clone();
+        let mut spans = Vec::new();
+        let started = Instant::now();
+        let done = store.integrate(&mut |size| match size {
+            0 => self.build(size, std::slice::from_ref(&job), &mut spans),
+            _ => Ok(None),
+        })?;
+        match done {
+            Some(batch) => {
+                self.shared
+                    .metrics
+                    .record_batch(batch.entries.len() as u64, started.elapsed());
+                drop(self.publish(batch)?)
+            }
+            None => drop(crate::node::refresh_published(
+                store.as_ref(),
+                &self.key,
+                &self.shared,
+            )?),
+        }
+        drop(job);
+        let _ = rx.try_recv();
+        Ok(())
     }
 
     /// Commits one batch and answers its callers. Returns an error only when the
@@ -82,13 +110,19 @@ impl Worker {
     fn commit(&mut self, jobs: Vec<Job>) -> Result<(), NodeError> {
         let started = Instant::now();
         let before = self.edge.clone();
-        let mut rows = Vec::with_capacity(jobs.iter().map(|j| j.envelopes.len()).sum());
-        let mut pending = PendingNodes::default();
-        let done = self
-            .stage(&jobs, &mut rows, &mut pending)
-            .and_then(|spans| Ok((spans, self.persist(&rows, &pending)?)));
-        let (spans, published) = match done {
-            Ok(d) => d,
+        let mut spans = Vec::new();
+        let store = self.store.clone();
+        let done = store.integrate(&mut |size| {
+            spans.clear();
+            self.build(size, &jobs, &mut spans)
+        });
+        let mut appended = 0;
+        let published = match done {
+            Ok(Some(batch)) => {
+                appended = batch.entries.len() as u64;
+                self.publish(batch)?
+            }
+            Ok(None) => self.covering(&spans)?,
             Err(e) => {
                 // Nothing was acknowledged: roll the edge back and tell the callers.
                 self.edge = before;
@@ -97,14 +131,14 @@ impl Worker {
                     let _ = job.reply.send(Err(NodeError::Append(msg.clone())));
                 }
                 return match e {
-                    NodeError::Storage(_) => Ok(()),
-                    other => Err(other),
+                    StorageError::Integrity(_) => Err(e.into()),
+                    _ => Ok(()),
                 };
             }
         };
         self.shared
             .metrics
-            .record_batch(rows.len() as u64, started.elapsed());
+            .record_batch(appended, started.elapsed());
         for (job, indices) in jobs.into_iter().zip(spans) {
             let _ = job.reply.send(Ok(Appended {
                 first_index: indices.first().copied().unwrap_or(published.size),
@@ -116,14 +150,51 @@ impl Worker {
         Ok(())
     }
 
+    /// Under the head lock, at the committed `size`: stages the jobs' entries
+    /// and signs the checkpoint over them; `None` when all were logged before.
+    fn build(
+        &mut self,
+        size: u64,
+        jobs: &[Job],
+        spans: &mut Vec<Vec<u64>>,
+    ) -> Result<Option<Integration>, StorageError> {
+        if size != self.edge.size() {
+            self.edge = CompactRange::load(&StoredTree(self.store.as_ref()), size)
+                .map_err(|e| StorageError::Integrity(format!("loading the tree's edge: {e}")))?;
+        }
+        let mut entries = Vec::with_capacity(jobs.iter().map(|j| j.envelopes.len()).sum());
+        let mut nodes = TreeNodes::default();
+        *spans = self.stage(jobs, &mut entries, &mut nodes)?;
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        let cp = Checkpoint {
+            origin: self.key.name().to_string(),
+            size: self.edge.size(),
+            root: self.edge.root(),
+            extensions: vec![],
+        };
+        let note = cp
+            .sign(&self.key)
+            .map_err(|e| StorageError::Integrity(format!("signing the checkpoint: {e}")))?;
+        Ok(Some(Integration {
+            entries,
+            nodes,
+            checkpoint: CheckpointRow {
+                size: cp.size,
+                note,
+            },
+        }))
+    }
+
     /// Extends the edge with the batch's new entries and returns each job's
     /// indices; an exchange envelope already logged is not appended again.
     fn stage(
         &mut self,
         jobs: &[Job],
         rows: &mut Vec<EntryRow>,
-        pending: &mut PendingNodes,
-    ) -> Result<Vec<Vec<u64>>, NodeError> {
+        nodes: &mut TreeNodes,
+    ) -> Result<Vec<Vec<u64>>, StorageError> {
         let mut spans = Vec::with_capacity(jobs.len());
         let mut batch_exchange = HashMap::new();
         for job in jobs {
@@ -138,8 +209,7 @@ impl Worker {
                 if is_exchange(env.kind()) {
                     batch_exchange.insert(*env.digest(), index);
                 }
-                self.edge
-                    .append(hash_leaf(&env.leaf()), |n| pending.push(n));
+                self.edge.append(hash_leaf(&env.leaf()), |n| nodes.push(n));
                 rows.push(EntryRow {
                     index,
                     digest: *env.digest(),
@@ -154,59 +224,48 @@ impl Worker {
     }
 
     /// Where the log already holds an exchange envelope, committed or earlier
-    /// in this batch. The sequencer is the log's one writer and commits each
-    /// batch before it reads the next, so this check cannot race an append:
-    /// an envelope submitted again (a redelivery while the first delivery's
+    /// in this batch. The lookup runs under the head lock, after every earlier
+    /// batch of every replica committed, so it cannot race an append: an
+    /// envelope submitted again (a redelivery while the first delivery's
     /// append was still queued, a caller that gave up waiting) is never logged
     /// twice. Other kinds may legitimately repeat bytes and are not looked up.
     fn logged_before(
         &self,
         env: &SignedEnvelope,
         batch: &HashMap<detente_log::Hash, u64>,
-    ) -> Result<Option<u64>, NodeError> {
+    ) -> Result<Option<u64>, StorageError> {
         if !is_exchange(env.kind()) {
             return Ok(None);
         }
         if let Some(&index) = batch.get(env.digest()) {
             return Ok(Some(index));
         }
-        Ok(self.store.exchange_entry(env.digest())?)
+        self.store.exchange_entry(env.digest())
     }
 
-    fn persist(
-        &mut self,
-        rows: &[EntryRow],
-        pending: &PendingNodes,
-    ) -> Result<Arc<Published>, NodeError> {
-        if rows.is_empty() {
-            // Everything was logged before: the latest checkpoint covers it.
-            return Ok(self.shared.published());
-        }
-        let cp = Checkpoint {
-            origin: self.key.name().to_string(),
-            size: self.edge.size(),
-            root: self.edge.root(),
-            extensions: vec![],
-        };
-        let note = cp.sign(&self.key)?;
-        self.store.append(
-            rows,
-            &CheckpointRow {
-                size: cp.size,
-                note: note.clone(),
-            },
-        )?;
-        // Durable from here on. The tree files and the checkpoint copy are derived
-        // and repaired at start if the process dies before they are written.
-        self.tree.write(pending)?;
-        replace_file(&self.checkpoint_file, note.as_bytes())?;
+    /// Serves a committed batch's checkpoint.
+    fn publish(&mut self, batch: Integration) -> Result<Arc<Published>, NodeError> {
+        // Durable from here on. The checkpoint copy is derived and only ever
+        // compared with the database at start.
+        replace_file(&self.checkpoint_file, batch.checkpoint.note.as_bytes())?;
         let published = Arc::new(Published {
-            size: cp.size,
-            root: cp.root,
-            note,
+            size: batch.checkpoint.size,
+            root: self.edge.root(),
+            note: batch.checkpoint.note,
         });
         self.shared.publish(published.clone());
         Ok(published)
+    }
+
+    /// A checkpoint that covers entries logged before (possibly by another
+    /// replica, after this process last published).
+    fn covering(&mut self, spans: &[Vec<u64>]) -> Result<Arc<Published>, NodeError> {
+        let current = self.shared.published();
+        let needed = spans.iter().flatten().map(|i| i + 1).max().unwrap_or(0);
+        if needed <= current.size {
+            return Ok(current);
+        }
+        crate::node::refresh_published(self.store.as_ref(), &self.key, &self.shared)
     }
 }
 

@@ -15,6 +15,25 @@ CREATE TABLE checkpoints (
     note TEXT NOT NULL
 );
 
+-- The log's head: the one row every replica locks (FOR UPDATE) to sequence,
+-- integrate and sign a batch, so batches are serialised by the database,
+-- not by trusting one process.
+CREATE TABLE log_head (
+    one  BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
+    size BIGINT NOT NULL
+);
+INSERT INTO log_head (size) VALUES (0);
+
+-- The Merkle tree: hashes of complete subtrees, level by level, in chunks of
+-- 256 consecutive hashes (8 KiB). A full chunk never changes, so replicas
+-- cache it; the last chunk of a level grows with each batch.
+CREATE TABLE tree_chunks (
+    level  SMALLINT NOT NULL,
+    idx    BIGINT NOT NULL,
+    hashes BYTEA NOT NULL,
+    PRIMARY KEY (level, idx)
+);
+
 CREATE TABLE gate_volumes (
     recipient TEXT NOT NULL,
     category  TEXT NOT NULL,

@@ -124,10 +124,23 @@ pub(crate) async fn apply(
             c.execute(
                 &sql,
                 &[
-                    &q.id, &q.direction, &q.peer, &q.kind, &q.urgency, &q.tlp, &q.reference,
-                    &q.status, &q.submitted_at, &q.acknowledge_by, &q.answer_by,
-                    &q.acknowledged_at, &q.closed_at, &q.updated_at, &q.delivered_at,
-                    &q.decline_ground, &facts,
+                    &q.id,
+                    &q.direction,
+                    &q.peer,
+                    &q.kind,
+                    &q.urgency,
+                    &q.tlp,
+                    &q.reference,
+                    &q.status,
+                    &q.submitted_at,
+                    &q.acknowledge_by,
+                    &q.answer_by,
+                    &q.acknowledged_at,
+                    &q.closed_at,
+                    &q.updated_at,
+                    &q.delivered_at,
+                    &q.decline_ground,
+                    &facts,
                 ],
             )
             .await?;
@@ -137,8 +150,15 @@ pub(crate) async fn apply(
             c.execute(
                 &sql,
                 &[
-                    &e.request_id, &(e.seq as i64), &e.event_id, &e.actor, &e.kind, &e.at,
-                    &(e.log_index as i64), &e.envelope, &e.receipt,
+                    &e.request_id,
+                    &(e.seq as i64),
+                    &e.event_id,
+                    &e.actor,
+                    &e.kind,
+                    &e.at,
+                    &(e.log_index as i64),
+                    &e.envelope,
+                    &e.receipt,
                 ],
             )
             .await?;
@@ -150,7 +170,14 @@ pub(crate) async fn apply(
             );
             c.execute(
                 &sql,
-                &[&&o.digest[..], &o.peer, &o.request_id, &o.envelope, &o.created, &o.next_attempt],
+                &[
+                    &&o.digest[..],
+                    &o.peer,
+                    &o.request_id,
+                    &o.envelope,
+                    &o.created,
+                    &o.next_attempt,
+                ],
             )
             .await?;
         }
@@ -282,7 +309,10 @@ impl PgStore {
 /// is matched against the reference alone, as on SQLite.
 fn text_filter(text: Option<&str>) -> (Option<String>, &'static str) {
     let pattern = |t: &str| {
-        let t = t.replace('\\', r"\\").replace('%', r"\%").replace('_', r"\_");
+        let t = t
+            .replace('\\', r"\\")
+            .replace('%', r"\%")
+            .replace('_', r"\_");
         format!("%{t}%")
     };
     match text {
@@ -335,8 +365,17 @@ impl ExchangeStore for PgStore {
         let rows = wait(c.query(
             &sql,
             &[
-                &f.peer, &f.direction, &f.status, &f.since, &f.kind, &text, &f.open,
-                &f.overdue_at, &after_key, &after_id, &limit,
+                &f.peer,
+                &f.direction,
+                &f.status,
+                &f.since,
+                &f.kind,
+                &text,
+                &f.open,
+                &f.overdue_at,
+                &after_key,
+                &after_id,
+                &limit,
             ],
         ))?;
         Ok(rows.iter().map(request_row).collect())
@@ -356,16 +395,21 @@ impl ExchangeStore for PgStore {
         since: &str,
         visit: &mut dyn FnMut(SummaryRow) -> Result<(), StorageError>,
     ) -> Result<(), StorageError> {
-        let sql =
-            format!("SELECT {SUMMARY_COLUMNS} FROM requests WHERE peer = $1 AND submitted_at >= $2");
+        let sql = format!(
+            "SELECT {SUMMARY_COLUMNS} FROM requests WHERE peer = $1 AND submitted_at >= $2"
+        );
         self.visit_summaries(&sql, &[&peer, &since], visit)
     }
 
     fn events(&self, request_id: &str) -> Result<Vec<EventRow>, StorageError> {
         let c = self.pool.get()?;
-        let sql =
-            format!("SELECT {EVENT_COLUMNS} FROM request_events WHERE request_id = $1 ORDER BY seq");
-        Ok(wait(c.query(&sql, &[&request_id]))?.iter().map(event_row).collect())
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM request_events WHERE request_id = $1 ORDER BY seq"
+        );
+        Ok(wait(c.query(&sql, &[&request_id]))?
+            .iter()
+            .map(event_row)
+            .collect())
     }
 
     fn scan_events(
@@ -600,6 +644,9 @@ impl AttachmentStore for PgStore {
     fn citations(&self, sha256: &str) -> Result<Vec<CitationRow>, StorageError> {
         let c = self.pool.get()?;
         let sql = format!("SELECT {CITATION_COLUMNS} FROM citations WHERE sha256 = $1");
-        Ok(wait(c.query(&sql, &[&sha256]))?.iter().map(citation_row).collect())
+        Ok(wait(c.query(&sql, &[&sha256]))?
+            .iter()
+            .map(citation_row)
+            .collect())
     }
 }

@@ -16,8 +16,11 @@ mod migrate;
 mod pool;
 mod scratch;
 mod transfer;
+mod tree;
 
-pub use scratch::{scratch_database, test_server, TEST_SERVER_VAR};
+pub use scratch::{
+    scratch_database, test_database, test_server, TEST_BACKEND_VAR, TEST_SERVER_VAR,
+};
 
 pub use migrate::SCHEMA_VERSION;
 
@@ -27,6 +30,7 @@ const POOL_SIZE: usize = 12;
 
 pub struct PgStore {
     pub(crate) pool: std::sync::Arc<pool::Pool>,
+    pub(crate) chunks: tree::ChunkCache,
     pub(crate) group: group::GroupWriter,
 }
 
@@ -44,6 +48,7 @@ impl PgStore {
         migrate::run(&mut *pool.get()?)?;
         Ok(PgStore {
             group: group::GroupWriter::start(pool.clone()),
+            chunks: Default::default(),
             pool,
         })
     }

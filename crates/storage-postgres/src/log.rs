@@ -1,7 +1,8 @@
 //! The transparency log's entries and checkpoints.
 
+use crate::tree::write_nodes;
 use crate::{hash, wait, PgStore};
-use detente_storage::{CheckpointRow, EntryRow, Hash, LogStore, StorageError};
+use detente_storage::{CheckpointRow, EntryRow, Hash, Integration, LogStore, StorageError};
 use tokio_postgres::Row;
 
 const ENTRY_COLUMNS: &str = "idx, digest, kind, time, envelope";
@@ -50,15 +51,58 @@ impl LogStore for PgStore {
         Ok(max.map_or(0, |m| m as u64 + 1))
     }
 
-    fn append(&self, entries: &[EntryRow], cp: &CheckpointRow) -> Result<(), StorageError> {
+    fn integrate(
+        &self,
+        build: &mut dyn FnMut(u64) -> Result<Option<Integration>, StorageError>,
+    ) -> Result<Option<Integration>, StorageError> {
         let mut c = self.pool.get()?;
         let tx = wait(c.transaction())?;
-        wait(insert_entries(&tx, entries))?;
+        // The head lock: whichever replica holds it sequences, integrates and
+        // signs, on the size every earlier commit left.
+        let size = wait(tx.query_one("SELECT size FROM log_head FOR UPDATE", &[]))?.get::<_, i64>(0)
+            as u64;
+        let Some(batch) = build(size)? else {
+            return Ok(None);
+        };
+        batch.check(size)?;
+        let end = batch.checkpoint.size;
+        wait(insert_entries(&tx, &batch.entries))?;
+        write_nodes(&tx, &batch.nodes)?;
         wait(tx.execute(
             "INSERT INTO checkpoints (size, note) VALUES ($1, $2)",
-            &[&(cp.size as i64), &cp.note],
+            &[&(end as i64), &batch.checkpoint.note],
         ))?;
-        wait(tx.commit())
+        wait(tx.execute("UPDATE log_head SET size = $1", &[&(end as i64)]))?;
+        wait(tx.commit())?;
+        Ok(Some(batch))
+    }
+
+    fn head(&self) -> Result<(u64, Option<CheckpointRow>), StorageError> {
+        let c = self.pool.get()?;
+        let r = wait(c.query_one(
+            "SELECT (SELECT max(idx) FROM entries), c.size, c.note FROM \
+             (SELECT 1) AS one LEFT JOIN LATERAL \
+             (SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1) AS c ON TRUE",
+            &[],
+        ))?;
+        let count = r.get::<_, Option<i64>>(0).map_or(0, |m| m as u64 + 1);
+        let cp = r.get::<_, Option<i64>>(1).map(|size| CheckpointRow {
+            size: size as u64,
+            note: r.get(2),
+        });
+        Ok((count, cp))
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+
+    fn tree_nodes(&self, level: u8, index: u64, count: u64) -> Result<Vec<u8>, StorageError> {
+        self.read_nodes(level, index, count)
+    }
+
+    fn repair_tree(&self, size: u64, root: &Hash) -> Result<u64, StorageError> {
+        self.repair(size, root)
     }
 
     fn digests(&self, start: u64, end: u64) -> Result<Vec<Hash>, StorageError> {

@@ -16,11 +16,9 @@ const MIGRATION_LOCK: i64 = 0x0064_6574_656e_7465;
 pub fn run(c: &mut Client) -> Result<(), StorageError> {
     let tx = wait(c.transaction())?;
     wait(tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]))?;
-    wait(tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS detente_schema (version BIGINT NOT NULL)",
-    ))?;
-    let found: i64 = wait(tx.query_opt("SELECT version FROM detente_schema", &[]))?
-        .map_or(0, |r| r.get(0));
+    wait(tx.batch_execute("CREATE TABLE IF NOT EXISTS detente_schema (version BIGINT NOT NULL)"))?;
+    let found: i64 =
+        wait(tx.query_opt("SELECT version FROM detente_schema", &[]))?.map_or(0, |r| r.get(0));
     if found > SCHEMA_VERSION {
         return Err(StorageError::SchemaTooNew {
             found,

@@ -51,7 +51,9 @@ impl Pool {
             .thread_name("postgres-io")
             .enable_all()
             .build()
-            .map_err(|e| StorageError::Database(format!("starting the PostgreSQL I/O thread: {e}")))?;
+            .map_err(|e| {
+                StorageError::Database(format!("starting the PostgreSQL I/O thread: {e}"))
+            })?;
         Ok(Pool {
             config,
             io: Io(Some(rt)),
@@ -67,7 +69,11 @@ impl Pool {
     /// Opens one connection outside the pool (for LISTEN or session locks).
     pub fn connect(&self) -> Result<Client, StorageError> {
         let config = self.config.clone();
-        let rt = self.io.0.as_ref().expect("runtime lives as long as the pool");
+        let rt = self
+            .io
+            .0
+            .as_ref()
+            .expect("runtime lives as long as the pool");
         let task = rt.spawn(async move {
             let (client, connection) = config.connect(NoTls).await?;
             tokio::spawn(async move {
@@ -112,7 +118,10 @@ impl Pool {
                     }
                 };
             }
-            let (next, timeout) = self.freed.wait_timeout(state, WAIT).map_err(|_| poisoned())?;
+            let (next, timeout) = self
+                .freed
+                .wait_timeout(state, WAIT)
+                .map_err(|_| poisoned())?;
             state = next;
             if timeout.timed_out() && state.idle.is_empty() {
                 return Err(StorageError::Unavailable(format!(

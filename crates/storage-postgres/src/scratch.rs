@@ -20,6 +20,23 @@ pub fn test_server(test: &str) -> Option<String> {
     }
 }
 
+/// The environment variable that runs the node-level test suites on
+/// PostgreSQL: `DETENTE_TEST_BACKEND=postgres`.
+pub const TEST_BACKEND_VAR: &str = "DETENTE_TEST_BACKEND";
+
+/// For test harnesses that start whole nodes: a fresh database URL when the
+/// suite runs on PostgreSQL ([`TEST_BACKEND_VAR`]), `None` on the embedded
+/// default. Panics when PostgreSQL was asked for but no server was given, so
+/// a misconfigured CI run fails instead of silently testing SQLite.
+pub fn test_database() -> Option<String> {
+    if std::env::var(TEST_BACKEND_VAR).as_deref() != Ok("postgres") {
+        return None;
+    }
+    let admin = std::env::var(TEST_SERVER_VAR)
+        .unwrap_or_else(|_| panic!("{TEST_BACKEND_VAR}=postgres needs {TEST_SERVER_VAR}"));
+    Some(scratch_database(&admin).expect("create a scratch database"))
+}
+
 /// Creates an empty database on the server `admin` points at and returns
 /// its URL.
 pub fn scratch_database(admin: &str) -> Result<String, StorageError> {
@@ -36,7 +53,10 @@ pub fn scratch_database(admin: &str) -> Result<String, StorageError> {
         .parse()
         .map_err(|e| StorageError::Database(format!("bad PostgreSQL URL: {e}")))?;
     let pool = Pool::new(config, 1)?;
-    wait(pool.get()?.batch_execute(&format!("CREATE DATABASE {name}")))?;
+    wait(
+        pool.get()?
+            .batch_execute(&format!("CREATE DATABASE {name}")),
+    )?;
     Ok(with_database(admin, &name))
 }
 
@@ -61,7 +81,10 @@ mod tests {
         for (url, want) in [
             ("postgres://u@h:5/db", "postgres://u@h:5/x"),
             ("postgres://u@h:5", "postgres://u@h:5/x"),
-            ("postgres://u@h/db?sslmode=disable", "postgres://u@h/x?sslmode=disable"),
+            (
+                "postgres://u@h/db?sslmode=disable",
+                "postgres://u@h/x?sslmode=disable",
+            ),
         ] {
             assert_eq!(super::with_database(url, "x"), want);
         }

@@ -37,7 +37,11 @@ impl TransferStore for PgStore {
         at: &str,
     ) -> Result<(), StorageError> {
         let c = self.pool.get()?;
-        wait(c.execute(INSERT_VOLUME, &[&recipient, &category, &(count as i64), &at])).map(drop)
+        wait(c.execute(
+            INSERT_VOLUME,
+            &[&recipient, &category, &(count as i64), &at],
+        ))
+        .map(drop)
     }
 
     fn prior_volume(
@@ -73,7 +77,8 @@ impl TransferStore for PgStore {
                 &h.payload,
             ],
         ))?;
-        let sql = format!("SELECT {HOLD_COLUMNS} FROM gate_holds WHERE recipient = $1 AND subject = $2");
+        let sql =
+            format!("SELECT {HOLD_COLUMNS} FROM gate_holds WHERE recipient = $1 AND subject = $2");
         wait(c.query_one(&sql, &[&h.recipient, &h.subject])).map(|r| hold_row(&r))
     }
 
@@ -82,12 +87,16 @@ impl TransferStore for PgStore {
         let sql = format!(
             "SELECT {HOLD_COLUMNS} FROM gate_holds WHERE $1::text IS NULL OR status = $1 ORDER BY created"
         );
-        Ok(wait(c.query(&sql, &[&status]))?.iter().map(hold_row).collect())
+        Ok(wait(c.query(&sql, &[&status]))?
+            .iter()
+            .map(hold_row)
+            .collect())
     }
 
     fn find_hold(&self, recipient: &str, subject: &str) -> Result<Option<HoldRow>, StorageError> {
         let c = self.pool.get()?;
-        let sql = format!("SELECT {HOLD_COLUMNS} FROM gate_holds WHERE recipient = $1 AND subject = $2");
+        let sql =
+            format!("SELECT {HOLD_COLUMNS} FROM gate_holds WHERE recipient = $1 AND subject = $2");
         Ok(wait(c.query_opt(&sql, &[&recipient, &subject]))?.map(|r| hold_row(&r)))
     }
 
@@ -143,7 +152,10 @@ impl TransferStore for PgStore {
         let mut c = self.pool.get()?;
         let tx = wait(c.transaction())?;
         for (category, count) in volumes {
-            wait(tx.execute(INSERT_VOLUME, &[&recipient, category, &(*count as i64), &at]))?;
+            wait(tx.execute(
+                INSERT_VOLUME,
+                &[&recipient, category, &(*count as i64), &at],
+            ))?;
         }
         if let Some(action) = decision {
             wait(tx.execute(

@@ -29,7 +29,9 @@ fn a_newer_schema_is_refused() {
             .await
             .unwrap();
     });
-    let err = PgStore::open_url(&url).err().expect("a newer schema is refused");
+    let err = PgStore::open_url(&url)
+        .err()
+        .expect("a newer schema is refused");
     assert!(
         matches!(err, detente_storage::StorageError::SchemaTooNew { .. }),
         "{err}"

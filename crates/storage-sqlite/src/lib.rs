@@ -4,8 +4,8 @@
 //! readers so reads never wait for the sequencer's fsync.
 
 use detente_storage::{
-    CheckpointRow, EntryRow, Hash, HoldRow, LogStore, PeerRow, PeerStore, StorageError,
-    TransferStore,
+    CheckpointRow, EntryRow, Hash, HoldRow, Integration, LogStore, PeerRow, PeerStore,
+    StorageError, TransferStore,
 };
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -15,11 +15,14 @@ use std::sync::Mutex;
 mod exchange;
 mod group;
 mod migrate;
+mod tree;
 
 pub use migrate::SCHEMA_VERSION;
 
 pub struct SqliteStore {
     pub(crate) writer: std::sync::Arc<Mutex<Connection>>,
+    /// The Merkle tree, in files beside the database (see [`tree`]).
+    tree: tree::TreeFiles,
     pub(crate) group: group::GroupWriter,
     readers: r2d2::Pool<SqliteConnectionManager>,
 }
@@ -57,8 +60,10 @@ const PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
     PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA cache_size=-16000;";
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and migrates it.
+    /// Opens (creating if needed) the database at `path` and migrates it; the
+    /// tree files live in `tree/` beside it.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
+        let tree = tree::TreeFiles::open(&path.parent().unwrap_or(Path::new(".")).join("tree"))?;
         let mut writer = Connection::open(path).map_err(db_err)?;
         writer.execute_batch(PRAGMAS).map_err(db_err)?;
         migrate::run(&mut writer)?;
@@ -73,6 +78,7 @@ impl SqliteStore {
         let writer = std::sync::Arc::new(Mutex::new(writer));
         Ok(SqliteStore {
             group: group::GroupWriter::start(writer.clone()),
+            tree,
             writer,
             readers,
         })
@@ -162,14 +168,38 @@ impl LogStore for SqliteStore {
         Ok(max.map_or(0, |m| m as u64 + 1))
     }
 
-    fn append(&self, entries: &[EntryRow], cp: &CheckpointRow) -> Result<(), StorageError> {
+    fn integrate(
+        &self,
+        build: &mut dyn FnMut(u64) -> Result<Option<Integration>, StorageError>,
+    ) -> Result<Option<Integration>, StorageError> {
+        // The writer's lock is the head lock: one process owns the file.
         let mut w = self.writer.lock().map_err(db_err)?;
-        let tx = w.transaction().map_err(db_err)?;
-        insert_entries(&tx, entries)?;
-        tx.prepare_cached("INSERT INTO checkpoints (size, note) VALUES (?1, ?2)")
-            .and_then(|mut st| st.execute(params![cp.size as i64, cp.note]))
+        let max: Option<i64> = w
+            .row("SELECT max(idx) FROM entries", [], |r| r.get(0))
             .map_err(db_err)?;
-        tx.commit().map_err(db_err)
+        let Some(batch) = build(max.map_or(0, |m| m as u64 + 1))? else {
+            return Ok(None);
+        };
+        batch.check(max.map_or(0, |m| m as u64 + 1))?;
+        let tx = w.transaction().map_err(db_err)?;
+        insert_entries(&tx, &batch.entries)?;
+        tx.prepare_cached("INSERT INTO checkpoints (size, note) VALUES (?1, ?2)")
+            .and_then(|mut st| {
+                st.execute(params![batch.checkpoint.size as i64, batch.checkpoint.note])
+            })
+            .map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
+        // Durable from here on; the files are derived and repaired at open.
+        self.tree.write(&batch.nodes)?;
+        Ok(Some(batch))
+    }
+
+    fn tree_nodes(&self, level: u8, index: u64, count: u64) -> Result<Vec<u8>, StorageError> {
+        self.tree.read_range(level, index, count)
+    }
+
+    fn repair_tree(&self, size: u64, root: &Hash) -> Result<u64, StorageError> {
+        self.tree.reconcile(self, size, root)
     }
 
     fn digests(&self, start: u64, end: u64) -> Result<Vec<Hash>, StorageError> {
@@ -526,47 +556,32 @@ impl PeerStore for SqliteStore {
 mod tests {
     use super::*;
 
-    fn row(i: u64) -> EntryRow {
-        EntryRow {
-            index: i,
-            digest: [i as u8; 32],
-            kind: "test".into(),
-            time: "2026-01-01T00:00:00.000000Z".into(),
-            envelope: vec![b'{', b'}'],
-        }
-    }
-
     #[test]
-    fn append_is_atomic_with_its_checkpoint_and_survives_reopen() {
+    fn the_log_survives_reopen_and_lost_tree_files_are_rebuilt() {
+        use detente_storage::conformance::{append, entry};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
-        {
+        let root = {
             let s = SqliteStore::open(&path).unwrap();
-            assert_eq!(s.entry_count().unwrap(), 0);
-            s.append(
-                &[row(0), row(1)],
-                &CheckpointRow {
-                    size: 2,
-                    note: "n2".into(),
-                },
-            )
+            append(&s, 300, &entry);
+            detente_log::merkle::root(&detente_storage::StoredTree(&s), 300).unwrap()
+        };
+        // The files are not fsynced: a power loss may take the newest pages.
+        let level0 = dir.path().join("tree").join("level-00");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&level0)
+            .unwrap()
+            .set_len(100 * 32)
             .unwrap();
-            // A duplicate index fails and leaves neither the rows nor the checkpoint.
-            let err = s.append(
-                &[row(2), row(1)],
-                &CheckpointRow {
-                    size: 3,
-                    note: "n3".into(),
-                },
-            );
-            assert!(err.is_err());
-        }
         let s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.entry_count().unwrap(), 2);
-        assert_eq!(s.latest_checkpoint().unwrap().unwrap().size, 2);
-        assert_eq!(s.digests(0, 5).unwrap(), vec![[0; 32], [1; 32]]);
-        assert_eq!(s.entry(1).unwrap().unwrap(), row(1));
-        assert!(s.entry(2).unwrap().is_none());
+        assert_eq!(s.head().unwrap().0, 300);
+        assert_eq!(s.repair_tree(300, &root).unwrap(), 100);
+        assert_eq!(
+            detente_log::merkle::root(&detente_storage::StoredTree(&s), 300).unwrap(),
+            root
+        );
+        assert_eq!(s.entry(1).unwrap().unwrap(), entry(1));
     }
 
     #[test]

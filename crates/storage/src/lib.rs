@@ -9,6 +9,9 @@ use thiserror::Error;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod tree;
+
+pub use tree::{Integration, StoredTree, TreeNodes};
 
 pub type Hash = [u8; 32];
 
@@ -57,9 +60,40 @@ pub trait LogStore: Send + Sync + 'static {
     /// Number of entries stored (the next index).
     fn entry_count(&self) -> Result<u64, StorageError>;
 
-    /// Appends entries and the checkpoint that covers them in one durable
-    /// transaction: either both are there after a crash, or neither.
-    fn append(&self, entries: &[EntryRow], checkpoint: &CheckpointRow) -> Result<(), StorageError>;
+    /// Sequences one batch under the log's head lock. `build` gets the size
+    /// the log has now, as committed (another replica may have appended since
+    /// this process last did), and returns what to append at that size: the
+    /// entries, their tree nodes and the checkpoint signed over them, or
+    /// `None` to append nothing. The store commits them in one durable
+    /// transaction (all or nothing after a crash) before the lock is released,
+    /// so no two checkpoints are ever signed for one size, and returns what it
+    /// committed.
+    fn integrate(
+        &self,
+        build: &mut dyn FnMut(u64) -> Result<Option<Integration>, StorageError>,
+    ) -> Result<Option<Integration>, StorageError>;
+
+    /// The entry count and the latest checkpoint, read in one snapshot (where
+    /// other processes append, two separate reads could straddle a commit).
+    fn head(&self) -> Result<(u64, Option<CheckpointRow>), StorageError> {
+        Ok((self.entry_count()?, self.latest_checkpoint()?))
+    }
+
+    /// Whether other processes may append to this log (replicas sharing one
+    /// database), so a process's view of the head can fall behind.
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// `count` consecutive hashes of tree level `level` from `index` (level 0
+    /// holds leaf hashes; only complete subtrees are stored).
+    fn tree_nodes(&self, level: u8, index: u64, count: u64) -> Result<Vec<u8>, StorageError>;
+
+    /// Makes the stored tree describe exactly the first `size` entries, whose
+    /// root is `root`, recomputing what a crash left missing or wrong from the
+    /// entries' digests. Returns the first leaf it had to recompute (`size` if
+    /// none).
+    fn repair_tree(&self, size: u64, root: &Hash) -> Result<u64, StorageError>;
 
     /// Digests of entries `start..end`, in index order.
     fn digests(&self, start: u64, end: u64) -> Result<Vec<Hash>, StorageError>;

@@ -24,6 +24,11 @@ pub struct InitArgs {
     /// ISO 3166-1 alpha-2 country code of the organisation, e.g. DE.
     #[arg(long)]
     pub country: Option<String>,
+    /// Where the node keeps its tables: `postgres://USER:PASSWORD@HOST/DB`
+    /// (an empty database) or `sqlite://PATH`; the default is the embedded
+    /// SQLite file in the data directory.
+    #[arg(long)]
+    pub database: Option<String>,
 }
 
 #[derive(Args)]
@@ -38,7 +43,7 @@ pub struct ServeArgs {
 pub fn init(a: InitArgs) -> anyhow::Result<ExitCode> {
     let origin = Origin::parse(&a.origin)?;
     let country = a.country.as_deref().map(Country::parse).transpose()?;
-    let key = datadir::init(&a.dir, &origin, country)?;
+    let key = datadir::init_on(&a.dir, &origin, country, a.database.as_deref())?;
     // Opening once creates the database and the log's genesis entry.
     Node::open(&a.dir)?.shutdown();
     println!("{}", key.verifier());

@@ -16,6 +16,17 @@ pub struct Running {
     _dir: tempfile::TempDir,
 }
 
+/// Initialises a data directory, on a fresh PostgreSQL database when the
+/// suite runs there (`DETENTE_TEST_BACKEND=postgres`).
+pub fn init_dir(
+    dir: &std::path::Path,
+    origin: &Origin,
+    country: Option<Country>,
+) -> Result<detente_domain::NodeKey, detente_node::NodeError> {
+    let database = detente_storage_postgres::test_database();
+    datadir::init_on(dir, origin, country, database.as_deref())
+}
+
 pub async fn start(origin: &str, country: &str) -> Running {
     start_with_clock(origin, country, detente_node::exchange::system_clock()).await
 }
@@ -30,7 +41,7 @@ pub async fn start_tuned(
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("n");
     let country = Some(Country::parse(country).unwrap());
-    datadir::init(&dir, &Origin::parse(origin).unwrap(), country).unwrap();
+    crate::common::init_dir(&dir, &Origin::parse(origin).unwrap(), country).unwrap();
     add_users(&dir);
     let file = dir.join(datadir::CONFIG_FILE);
     let mut config = detente_node::config::Config::load(&file).unwrap();
@@ -78,7 +89,7 @@ pub async fn start_with_clock(
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("n");
     let country = Some(Country::parse(country).unwrap());
-    datadir::init(&dir, &Origin::parse(origin).unwrap(), country).unwrap();
+    crate::common::init_dir(&dir, &Origin::parse(origin).unwrap(), country).unwrap();
     add_users(&dir);
     let node = Node::open(&dir).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

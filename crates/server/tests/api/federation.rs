@@ -5,7 +5,7 @@
 use detente_auth::{Role, Users};
 use detente_domain::{Country, NodeKey, Origin, SignedEnvelope};
 use detente_federation::Signed;
-use detente_node::{datadir, Node};
+use detente_node::Node;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -22,7 +22,7 @@ pub(crate) struct Running {
 
 pub(crate) fn init(root: &Path, origin: &str, country: &str) -> PathBuf {
     let dir = root.join(origin);
-    datadir::init(
+    crate::common::init_dir(
         &dir,
         &Origin::parse(origin).unwrap(),
         Some(Country::parse(country).unwrap()),

@@ -4,7 +4,7 @@
 use detente_auth::{Role, Users};
 use detente_domain::{Country, Origin};
 use detente_node::outbound::{Outbound, Outgoing, Verdict};
-use detente_node::{datadir, Node};
+use detente_node::Node;
 use serde_json::{json, Value};
 
 fn out<'a>(country: Country, parts: &'a [(&'a str, &'a [u8])]) -> Outgoing<'a> {
@@ -37,7 +37,7 @@ fn devices(n: usize) -> String {
 async fn reviewers_resolve_holds_over_the_api() {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("node");
-    datadir::init(
+    crate::common::init_dir(
         &dir,
         &Origin::parse("cert-us.example").unwrap(),
         Some(Country::parse("US").unwrap()),

@@ -5,7 +5,7 @@ use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use detente_domain::{leaf_for, Origin};
 use detente_log::merkle::{hash_leaf, verify_consistency, verify_inclusion, Hash};
 use detente_log::Checkpoint;
-use detente_node::{datadir, Node};
+use detente_node::Node;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -27,7 +27,7 @@ impl Drop for TestNode {
 async fn start(edit_config: impl FnOnce(&mut String)) -> TestNode {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("node");
-    datadir::init(&path, &Origin::parse("cert-a.example").unwrap(), None).unwrap();
+    crate::common::init_dir(&path, &Origin::parse("cert-a.example").unwrap(), None).unwrap();
     let cfg_path = path.join("config.toml");
     let mut cfg = std::fs::read_to_string(&cfg_path).unwrap();
     edit_config(&mut cfg);

@@ -6,7 +6,7 @@
 //! documented.
 
 use detente_domain::{Country, Origin};
-use detente_node::{datadir, Node};
+use detente_node::Node;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -327,7 +327,7 @@ struct Running {
 async fn start() -> Running {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("n");
-    datadir::init(
+    crate::common::init_dir(
         &dir,
         &Origin::parse("cert-a.example").unwrap(),
         Some(Country::parse("DE").unwrap()),
@@ -514,7 +514,7 @@ impl Api {
 async fn start_with_users(origin: &str, country: &str) -> (Running, String) {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("n");
-    datadir::init(
+    crate::common::init_dir(
         &dir,
         &Origin::parse(origin).unwrap(),
         Some(Country::parse(country).unwrap()),

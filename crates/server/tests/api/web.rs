@@ -8,7 +8,7 @@ use crate::common::{peer_with, start, Running};
 use detente_auth::{Role, Users};
 use detente_domain::{Country, Origin};
 use detente_node::outbound::{Outbound, Outgoing, Verdict};
-use detente_node::{datadir, Node};
+use detente_node::Node;
 use reqwest::header::SET_COOKIE;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -365,7 +365,7 @@ fn held_out<'a>(parts: &'a [(&'a str, &'a [u8])], by: &'a str) -> Outgoing<'a> {
 async fn a_held_transfer_needs_another_reviewer_and_their_password() {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("n");
-    datadir::init(
+    crate::common::init_dir(
         &dir,
         &Origin::parse("cert-us.example").unwrap(),
         Some(Country::parse("US").unwrap()),

@@ -8,6 +8,8 @@ mod exchange;
 mod log;
 mod transfer;
 
+pub use log::{append, entry};
+
 /// One named check; it gets a fresh, empty store.
 pub type Check = (&'static str, fn(&dyn Store));
 

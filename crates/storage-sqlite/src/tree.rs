@@ -7,11 +7,10 @@
 //! [`TreeFiles::reconcile`] repairs the files from it after a crash. That is why
 //! they are not fsynced on the append path.
 
-use crate::NodeError;
-use detente_domain::leaf_for;
-use detente_log::merkle::{hash_children, hash_leaf, CompactRange, NewNode};
+use detente_log::merkle::{hash_children, CompactRange};
 use detente_log::{Hash, HashReader, LogError};
-use detente_storage::LogStore;
+use detente_storage::tree::{extend_from_digests, leaf_hash};
+use detente_storage::{LogStore, StorageError, TreeNodes};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -28,29 +27,9 @@ pub struct TreeFiles {
     files: RwLock<Vec<Arc<File>>>,
 }
 
-/// New nodes of one batch, grouped by level, ready to be written.
-#[derive(Default)]
-pub struct PendingNodes {
-    levels: Vec<(u64, Vec<u8>)>,
-}
-
-impl PendingNodes {
-    pub fn push(&mut self, n: NewNode) {
-        let l = n.level as usize;
-        while self.levels.len() <= l {
-            self.levels.push((u64::MAX, Vec::new()));
-        }
-        let (first, buf) = &mut self.levels[l];
-        if *first == u64::MAX {
-            *first = n.index;
-        }
-        buf.extend_from_slice(&n.hash);
-    }
-}
-
 impl TreeFiles {
-    pub fn open(dir: &Path) -> Result<Self, NodeError> {
-        std::fs::create_dir_all(dir).map_err(|e| NodeError::io(dir, e))?;
+    pub fn open(dir: &Path) -> Result<Self, StorageError> {
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
         let t = TreeFiles {
             dir: dir.to_path_buf(),
             files: RwLock::new(Vec::new()),
@@ -69,7 +48,7 @@ impl TreeFiles {
     }
 
     /// The file of `level`, created if needed (levels are created in order).
-    fn file(&self, level: usize) -> Result<Arc<File>, NodeError> {
+    fn file(&self, level: usize) -> Result<Arc<File>, StorageError> {
         if let Some(f) = self.files.read().expect("tree lock").get(level) {
             return Ok(f.clone());
         }
@@ -82,69 +61,64 @@ impl TreeFiles {
                 .create(true)
                 .truncate(false)
                 .open(&path)
-                .map_err(|e| NodeError::io(&path, e))?;
+                .map_err(|e| io(&path, e))?;
             files.push(Arc::new(f));
         }
         Ok(files[level].clone())
     }
 
-    fn count(&self, level: usize) -> Result<u64, NodeError> {
+    fn count(&self, level: usize) -> Result<u64, StorageError> {
         let f = self.file(level)?;
-        let len = f
-            .metadata()
-            .map_err(|e| NodeError::io(&self.path(level), e))?
-            .len();
+        let len = f.metadata().map_err(|e| io(&self.path(level), e))?.len();
         Ok(len / 32)
     }
 
     /// Writes a batch's new nodes at their positions.
-    pub fn write(&self, pending: &PendingNodes) -> Result<(), NodeError> {
-        for (level, (first, buf)) in pending.levels.iter().enumerate() {
-            if buf.is_empty() {
-                continue;
-            }
+    pub fn write(&self, nodes: &TreeNodes) -> Result<(), StorageError> {
+        for (level, first, buf) in nodes.iter() {
+            let level = level as usize;
             self.file(level)?
                 .write_all_at(buf, first * 32)
-                .map_err(|e| NodeError::io(&self.path(level), e))?;
+                .map_err(|e| io(&self.path(level), e))?;
         }
         Ok(())
     }
 
     /// Reads `count` consecutive hashes of `level` from `index`.
-    pub fn read_range(&self, level: u8, index: u64, count: u64) -> Result<Vec<u8>, NodeError> {
+    pub fn read_range(&self, level: u8, index: u64, count: u64) -> Result<Vec<u8>, StorageError> {
         let mut buf = vec![0u8; (count * 32) as usize];
         let f = self.file(level as usize)?;
         f.read_exact_at(&mut buf, index * 32)
-            .map_err(|e| NodeError::io(&self.path(level as usize), e))?;
+            .map_err(|e| io(&self.path(level as usize), e))?;
         Ok(buf)
     }
 
     /// Makes the files describe exactly the first `size` entries of `store`, whose
     /// tree has `root`: extra hashes (written before a commit that failed) are cut,
     /// missing or wrong ones are recomputed from the digests, from the first leaf
-    /// they affect on. Returns the right edge for further appends.
+    /// they affect on. Returns the first leaf recomputed (`size` if none).
     pub fn reconcile(
         &self,
         store: &dyn LogStore,
         size: u64,
         root: &Hash,
-    ) -> Result<Reconciled, NodeError> {
+    ) -> Result<u64, StorageError> {
         let complete = self.complete_size(size)?;
         let from = self.first_mismatch(store, complete)?;
         let edge = self.rebuild(store, from, size)?;
         if edge.root() == *root || from == 0 {
-            return Ok(Reconciled { edge, from });
+            return Ok(from);
         }
         // An edge node older than the checked tail is wrong (a damaged disk, not
         // a crash): only a full rebuild can tell the files from the database.
         tracing::warn!("tree files disagree with the latest checkpoint; rebuilding them all");
-        let edge = self.rebuild(store, 0, size)?;
-        Ok(Reconciled { edge, from: 0 })
+        self.rebuild(store, 0, size)?;
+        Ok(0)
     }
 
     /// The largest tree, at most `size` leaves, whose nodes every level's file
     /// holds: level `L` needs `s >> L` hashes for a tree of `s` leaves.
-    fn complete_size(&self, size: u64) -> Result<u64, NodeError> {
+    fn complete_size(&self, size: u64) -> Result<u64, StorageError> {
         let mut complete = size;
         for level in 0..LEVELS {
             if size >> level == 0 {
@@ -160,15 +134,15 @@ impl TreeFiles {
     /// database; `size` if they agree. Only the newest [`CHECKED_TAIL`] leaves and
     /// their parents are compared: the files are not fsynced, so a power loss
     /// can lose or garble the pages written last, not older ones.
-    fn first_mismatch(&self, store: &dyn LogStore, size: u64) -> Result<u64, NodeError> {
+    fn first_mismatch(&self, store: &dyn LogStore, size: u64) -> Result<u64, StorageError> {
         let lo = size.saturating_sub(CHECKED_TAIL) & !(CHECKED_TAIL - 1);
         let digests = store.digests(lo, size)?;
         if digests.len() as u64 != size - lo {
-            return Err(NodeError::Integrity(format!(
+            return Err(StorageError::Integrity(format!(
                 "entries {lo}..{size} are not all in the database"
             )));
         }
-        let expected: Vec<Hash> = digests.iter().map(|d| hash_leaf(&leaf_for(d))).collect();
+        let expected: Vec<Hash> = digests.iter().map(leaf_hash).collect();
         let mut bad = size;
         for level in 0..LEVELS {
             let (first, end) = (lo >> level, bad >> level);
@@ -188,7 +162,7 @@ impl TreeFiles {
     }
 
     /// Hashes of nodes `first..end` of `level`, computed from their stored children.
-    fn parents(&self, level: usize, first: u64, end: u64) -> Result<Vec<Hash>, NodeError> {
+    fn parents(&self, level: usize, first: u64, end: u64) -> Result<Vec<Hash>, StorageError> {
         let children = self.read_range(level as u8 - 1, first * 2, (end - first) * 2)?;
         Ok(children
             .chunks_exact(64)
@@ -203,43 +177,21 @@ impl TreeFiles {
         store: &dyn LogStore,
         from: u64,
         size: u64,
-    ) -> Result<CompactRange, NodeError> {
+    ) -> Result<CompactRange, StorageError> {
         for level in 0..self.files.read().expect("tree lock").len() {
             let path = self.path(level);
             self.file(level)?
                 .set_len((from >> level) * 32)
-                .map_err(|e| NodeError::io(&path, e))?;
+                .map_err(|e| io(&path, e))?;
         }
-        let mut edge = CompactRange::load(self, from)?;
-        const CHUNK: u64 = 65_536;
-        let mut at = from;
-        while at < size {
-            let end = (at + CHUNK).min(size);
-            let mut pending = PendingNodes::default();
-            for d in store.digests(at, end)? {
-                edge.append(hash_leaf(&leaf_for(&d)), |n| pending.push(n));
-            }
-            if edge.size() != end {
-                return Err(NodeError::Integrity(format!(
-                    "entries {at}..{end} are not all in the database"
-                )));
-            }
-            self.write(&pending)?;
-            at = end;
-        }
+        let edge =
+            CompactRange::load(self, from).map_err(|e| StorageError::Integrity(e.to_string()))?;
+        let edge = extend_from_digests(store, edge, size, &mut |nodes| self.write(nodes))?;
         if from < size {
             tracing::info!(from, to = size, "rebuilt tree files from the database");
         }
         Ok(edge)
     }
-}
-
-/// What [`TreeFiles::reconcile`] found.
-pub struct Reconciled {
-    /// The right edge of the tree, for further appends.
-    pub edge: CompactRange,
-    /// The first leaf whose hashes had to be recomputed (the size if none).
-    pub from: u64,
 }
 
 impl HashReader for TreeFiles {
@@ -253,4 +205,8 @@ impl HashReader for TreeFiles {
             .map_err(|e| LogError::Storage(format!("tree level {level} node {index}: {e}")))?;
         Ok(h)
     }
+}
+
+fn io(path: &Path, e: std::io::Error) -> StorageError {
+    StorageError::Database(format!("{}: {e}", path.display()))
 }

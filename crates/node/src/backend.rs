@@ -1,0 +1,43 @@
+//! The one place that names the storage drivers: the database URL's scheme
+//! picks the backend (`sqlite://PATH`, the embedded default, or
+//! `postgres://...`). Everything else holds an `Arc<dyn Store>`.
+
+use detente_storage::{StorageError, Store};
+use std::sync::Arc;
+
+pub fn open(url: &str) -> Result<Arc<dyn Store>, StorageError> {
+    if url.starts_with("sqlite://") {
+        Ok(Arc::new(detente_storage_sqlite::SqliteStore::open_url(
+            url,
+        )?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(detente_storage_postgres::PgStore::open_url(url)?))
+    } else {
+        Err(StorageError::UnsupportedUrl(redact(url)))
+    }
+}
+
+/// The URL without a password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((user, host)) if user.contains(':') => {
+            let name = user.split(':').next().unwrap_or("");
+            format!("{scheme}://{name}:***@{host}")
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unknown_schemes_are_refused_and_passwords_never_shown() {
+        let err = super::open("mysql://root:hunter2@db/x").err().unwrap();
+        assert!(err.to_string().contains("mysql://root:***@db/x"), "{err}");
+        assert!(!err.to_string().contains("hunter2"));
+        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}
