@@ -2,7 +2,7 @@
 //! picks the backend (`sqlite://PATH`, the embedded default, or
 //! `postgres://...`). Everything else holds an `Arc<dyn Store>`.
 
-use detente_storage::{StorageError, Store};
+use detente_storage::{EntryRow, StorageError, Store};
 use std::sync::Arc;
 
 pub fn open(url: &str) -> Result<Arc<dyn Store>, StorageError> {
@@ -15,6 +15,29 @@ pub fn open(url: &str) -> Result<Arc<dyn Store>, StorageError> {
     } else {
         Err(StorageError::UnsupportedUrl(redact(url)))
     }
+}
+
+/// Raw batched inserts of log rows, no tree and no checkpoint: the baseline
+/// the log benchmark compares its append path with.
+pub type RawInsert = Box<dyn Fn(&[EntryRow]) -> Result<(), StorageError>>;
+
+pub fn raw_insert(url: &str) -> Result<RawInsert, StorageError> {
+    if url.starts_with("sqlite://") {
+        let s = detente_storage_sqlite::SqliteStore::open_url(url)?;
+        Ok(Box::new(move |rows| s.insert_rows_raw(rows)))
+    } else {
+        let s = detente_storage_postgres::PgStore::open_url(url)?;
+        Ok(Box::new(move |rows| s.insert_rows_raw(rows)))
+    }
+}
+
+/// For benchmarks given a PostgreSQL server: a fresh database on it. A
+/// SQLite URL is returned as it is.
+pub fn fresh_database(server: &str) -> Result<String, StorageError> {
+    if server.starts_with("sqlite://") {
+        return Ok(server.to_string());
+    }
+    detente_storage_postgres::scratch_database(server)
 }
 
 /// The URL without a password, for messages and logs.

@@ -10,7 +10,6 @@ use crate::datadir;
 use crate::{Node, NodeError};
 use detente_domain::{Origin, SignedEnvelope};
 use detente_storage::EntryRow;
-use detente_storage_sqlite::SqliteStore;
 use serde_json::json;
 use std::collections::VecDeque;
 use std::path::Path;
@@ -45,10 +44,12 @@ fn payload(i: u64) -> serde_json::Value {
     json!({"seq": i, "note": "benchmark entry", "ref": format!("BENCH-{i:012}")})
 }
 
-/// Opens the node at `dir`, creating it if needed.
-fn open_or_init(dir: &Path, origin: &str) -> Result<Arc<Node>, NodeError> {
+/// Opens the node at `dir`, creating it if needed: on the embedded default,
+/// or, given a PostgreSQL server, on a fresh database there.
+fn open_or_init(dir: &Path, origin: &str, server: Option<&str>) -> Result<Arc<Node>, NodeError> {
     if !datadir::is_initialised(dir) {
-        datadir::init(dir, &Origin::parse(origin)?, None)?;
+        let database = server.map(crate::backend::fresh_database).transpose()?;
+        datadir::init_on(dir, &Origin::parse(origin)?, None, database.as_deref())?;
     }
     Node::open(dir)
 }
@@ -56,8 +57,15 @@ fn open_or_init(dir: &Path, origin: &str) -> Result<Arc<Node>, NodeError> {
 /// Called with the acknowledged tree size after each acknowledged chunk.
 pub type OnAck = Arc<dyn Fn(u64) + Send + Sync>;
 
-pub fn run(dir: &Path, entries: u64, on_ack: Option<OnAck>) -> Result<LogBench, NodeError> {
-    let node = open_or_init(dir, "bench.detente.localhost")?;
+/// `server`: a PostgreSQL server on which the benchmark creates its own
+/// databases (`None`: SQLite in `dir`).
+pub fn run(
+    dir: &Path,
+    entries: u64,
+    on_ack: Option<OnAck>,
+    server: Option<&str>,
+) -> Result<LogBench, NodeError> {
+    let node = open_or_init(dir, "bench.detente.localhost", server)?;
     let batches_before = node
         .metrics()
         .batches
@@ -77,7 +85,7 @@ pub fn run(dir: &Path, entries: u64, on_ack: Option<OnAck>) -> Result<LogBench, 
     let (rss, peak) = memory_mb();
     node.shutdown();
     drop(node);
-    let (presigned, raw) = compare(dir, entries.min(COMPARE_MAX))?;
+    let (presigned, raw) = compare(dir, entries.min(COMPARE_MAX), server)?;
     Ok(LogBench {
         entries,
         tree_size,
@@ -152,17 +160,17 @@ fn wait(rx: Option<Pending>) -> Result<u64, NodeError> {
 }
 
 /// Runs (a) and (b) on scratch stores beside the node; returns their rates.
-fn compare(dir: &Path, n: u64) -> Result<(f64, f64), NodeError> {
+fn compare(dir: &Path, n: u64, server: Option<&str>) -> Result<(f64, f64), NodeError> {
     let scratch = dir.join("bench-scratch");
     let _ = std::fs::remove_dir_all(&scratch);
-    let result = compare_in(&scratch, n);
+    let result = compare_in(&scratch, n, server);
     let _ = std::fs::remove_dir_all(&scratch);
     result
 }
 
-fn compare_in(scratch: &Path, n: u64) -> Result<(f64, f64), NodeError> {
+fn compare_in(scratch: &Path, n: u64, server: Option<&str>) -> Result<(f64, f64), NodeError> {
     let origin = "compare.detente.localhost";
-    let node = open_or_init(&scratch.join("a"), origin)?;
+    let node = open_or_init(&scratch.join("a"), origin, server)?;
     let envs: Vec<SignedEnvelope> = (0..n)
         .map(|i| node.sign("bench.entry", payload(i)))
         .collect::<Result<_, _>>()?;
@@ -202,10 +210,14 @@ fn compare_in(scratch: &Path, n: u64) -> Result<(f64, f64), NodeError> {
 
     let raw_dir = scratch.join("b");
     std::fs::create_dir_all(&raw_dir).map_err(|e| NodeError::io(&raw_dir, e))?;
-    let store = SqliteStore::open(&raw_dir.join("detente.db"))?;
+    let url = match server {
+        Some(s) => crate::backend::fresh_database(s)?,
+        None => format!("sqlite://{}", raw_dir.join("detente.db").display()),
+    };
+    let insert = crate::backend::raw_insert(&url)?;
     let started = Instant::now();
     for chunk in rows.chunks(batch.max(1)) {
-        store.insert_rows_raw(chunk)?;
+        insert(chunk)?;
     }
     let raw_rate = n as f64 / started.elapsed().as_secs_f64();
     Ok((log_rate, raw_rate))

@@ -12,12 +12,12 @@ use tokio_postgres::GenericClient;
 
 /// Hashes per chunk row.
 pub(crate) const CHUNK: u64 = 256;
-const CHUNK_BYTES: usize = CHUNK as usize * 32;
 
-/// Full chunks kept in memory (8 KiB each): 32 MiB.
+/// Chunks kept in memory (8 KiB each at most): 32 MiB.
 const CACHED_CHUNKS: usize = 4096;
 
-/// Full chunks, which never change once written.
+/// Chunks as last read. A stored hash never changes, so a cached chunk stays
+/// right; it is only read again when a caller needs hashes beyond its end.
 #[derive(Default)]
 pub(crate) struct ChunkCache(Mutex<HashMap<ChunkKey, Arc<[u8]>>>);
 
@@ -30,9 +30,6 @@ impl ChunkCache {
     }
 
     fn put(&self, key: ChunkKey, chunk: Arc<[u8]>) {
-        if chunk.len() != CHUNK_BYTES {
-            return;
-        }
         if let Ok(mut m) = self.0.lock() {
             if m.len() >= CACHED_CHUNKS {
                 m.clear();
@@ -111,8 +108,16 @@ impl PgStore {
         }
         let (lo, hi) = ((index / CHUNK) as i64, ((index + count - 1) / CHUNK) as i64);
         let level16 = level as i16;
-        let mut chunks: Vec<Option<Arc<[u8]>>> =
-            (lo..=hi).map(|i| self.chunks.get((level16, i))).collect();
+        let end = index + count;
+        // Bytes needed from chunk `i`: up to the chunk's end or the range's.
+        let needed = |i: i64| ((end - i as u64 * CHUNK).min(CHUNK) * 32) as usize;
+        let mut chunks: Vec<Option<Arc<[u8]>>> = (lo..=hi)
+            .map(|i| {
+                self.chunks
+                    .get((level16, i))
+                    .filter(|c| c.len() >= needed(i))
+            })
+            .collect();
         if chunks.iter().any(Option::is_none) {
             let c = self.pool.get()?;
             let rows = wait(c.query(
@@ -127,7 +132,7 @@ impl PgStore {
             }
         }
         let mut out = Vec::with_capacity(count as usize * 32);
-        let (mut at, end) = (index, index + count);
+        let mut at = index;
         while at < end {
             let chunk = chunks[(at / CHUNK) as usize - lo as usize].as_ref();
             let off = (at % CHUNK) as usize * 32;

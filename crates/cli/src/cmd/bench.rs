@@ -33,6 +33,10 @@ pub struct LogBenchArgs {
     /// Print `ack <tree size>` as each chunk is acknowledged (for crash tests).
     #[arg(long)]
     pub acks: bool,
+    /// A PostgreSQL server (`postgres://USER@HOST:PORT/DB`) on which to run,
+    /// in fresh databases the benchmark creates; default: SQLite in --dir.
+    #[arg(long)]
+    pub database: Option<String>,
 }
 
 pub fn run(c: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -59,7 +63,7 @@ fn log(a: LogBenchArgs) -> anyhow::Result<ExitCode> {
             let _ = out.flush();
         }) as detente_node::bench::OnAck
     });
-    let r = detente_node::bench::run(&a.dir, a.entries, on_ack)?;
+    let r = detente_node::bench::run(&a.dir, a.entries, on_ack, a.database.as_deref())?;
     println!("appended {} entries (tree size {})", r.entries, r.tree_size);
     println!(
         "  durable appends, signing included: {:>10.0} /s",
