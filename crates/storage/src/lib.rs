@@ -7,8 +7,15 @@
 
 use thiserror::Error;
 
+pub mod auth;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod notify;
+pub mod session;
+
+pub use auth::{AuthStore, Role, TokenRecord, UnknownRole, UserRecord};
+pub use notify::NotificationStore;
+pub use session::{Live, SessionRow, SessionStore};
 
 pub type Hash = [u8; 32];
 
@@ -490,12 +497,28 @@ pub trait AttachmentStore: Send + Sync + 'static {
 
 /// Everything a node stores.
 pub trait Store:
-    LogStore + TransferStore + PeerStore + ExchangeStore + CosignatureStore + AttachmentStore
+    LogStore
+    + TransferStore
+    + PeerStore
+    + ExchangeStore
+    + CosignatureStore
+    + AttachmentStore
+    + AuthStore
+    + SessionStore
+    + NotificationStore
 {
 }
 
 impl<
-        T: LogStore + TransferStore + PeerStore + ExchangeStore + CosignatureStore + AttachmentStore,
+        T: LogStore
+            + TransferStore
+            + PeerStore
+            + ExchangeStore
+            + CosignatureStore
+            + AttachmentStore
+            + AuthStore
+            + SessionStore
+            + NotificationStore,
     > Store for T
 {
 }
