@@ -134,7 +134,7 @@ fn genesis_envelope(config: &Config, key: &NodeKey) -> Result<SignedEnvelope, No
 
 /// Opens the store named by the config's database URL (the scheme picks the
 /// backend; SQLite is the only one built so far).
-fn open_store(config: &Config, dir: &Path) -> Result<Arc<dyn Store>, NodeError> {
+pub(crate) fn open_store(config: &Config, dir: &Path) -> Result<Arc<dyn Store>, NodeError> {
     let url = config.database_url(dir);
     Ok(Arc::new(SqliteStore::open_url(&url)?))
 }
