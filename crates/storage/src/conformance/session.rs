@@ -95,7 +95,9 @@ fn live_sessions_are_listed_newest_first(s: &dyn Store) {
     s.insert_session(&session(1, "alice", t)).unwrap();
     s.insert_session(&session(2, "bob", t + 10)).unwrap();
     s.insert_session(&session(3, "alice", t + 20)).unwrap();
+    // Too old, and idle too long.
     s.insert_session(&session(4, "alice", t - 5000)).unwrap();
+    s.insert_session(&session(5, "alice", t - 1000)).unwrap();
     let digests = |rows: Vec<SessionRow>| rows.iter().map(|r| r.digest[0]).collect::<Vec<_>>();
     let now = at(t + 30);
     assert_eq!(
