@@ -1,9 +1,9 @@
 use std::io::Read;
-use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 
-use crate::{Role, Users};
+use crate::{AuthStore, Role, Users};
 
 /// `detente user ...`: managing the people who may use a node.
 #[derive(Debug, clap::Subcommand)]
@@ -34,12 +34,9 @@ pub enum UserCommand {
     Remove { name: String },
 }
 
-/// Runs a user command on the node's SQLite database `db`.
-pub fn run_user(db: &Path, cmd: UserCommand) -> anyhow::Result<()> {
-    if !db.parent().is_some_and(Path::is_dir) {
-        bail!("data directory of {} does not exist", db.display());
-    }
-    let users = Users::open(db).with_context(|| format!("cannot open {}", db.display()))?;
+/// Runs a user command on the node's store.
+pub fn run_user(store: Arc<dyn AuthStore>, cmd: UserCommand) -> anyhow::Result<()> {
+    let users = Users::new(store);
     match cmd {
         UserCommand::Add {
             name,
@@ -113,10 +110,9 @@ mod tests {
     #[test]
     fn run_user_round_trip() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("detente.db");
-        run_user(&db, UserCommand::Token { name: "x".into() }).unwrap_err();
-        run_user(&db, UserCommand::List).unwrap();
-        let missing = dir.path().join("nope").join("detente.db");
-        assert!(run_user(&missing, UserCommand::List).is_err());
+        let store = detente_storage_sqlite::SqliteStore::open(&dir.path().join("detente.db"));
+        let store: Arc<dyn AuthStore> = Arc::new(store.unwrap());
+        run_user(store.clone(), UserCommand::Token { name: "x".into() }).unwrap_err();
+        run_user(store, UserCommand::List).unwrap();
     }
 }

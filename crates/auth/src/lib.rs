@@ -17,10 +17,8 @@
 
 mod cache;
 mod cli;
-mod store;
 
 use std::net::IpAddr;
-use std::path::Path;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
@@ -31,14 +29,15 @@ use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 pub use cli::{run_user, UserCommand};
-pub use store::{AuthStore, SqliteAuthStore, TokenRecord, UserRecord};
+use detente_storage::StorageError;
+pub use detente_storage::{AuthStore, Role, TokenRecord, UnknownRole, UserRecord};
 
 use cache::{FailureThrottle, VerifiedCache};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error("database error: {0}")]
-    Db(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Storage(#[from] StorageError),
     #[error("user '{0}' already exists")]
     UserExists(String),
     #[error("no such user '{0}'")]
@@ -65,41 +64,9 @@ pub enum AuthError {
     Random(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    Officer,
-    Reviewer,
-    Auditor,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Officer => "officer",
-            Role::Reviewer => "reviewer",
-            Role::Auditor => "auditor",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = AuthError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "officer" => Ok(Role::Officer),
-            "reviewer" => Ok(Role::Reviewer),
-            "auditor" => Ok(Role::Auditor),
-            "admin" => Ok(Role::Admin),
-            other => Err(AuthError::UnknownRole(other.to_string())),
-        }
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+impl From<UnknownRole> for AuthError {
+    fn from(e: UnknownRole) -> Self {
+        AuthError::UnknownRole(e.0)
     }
 }
 
@@ -196,7 +163,7 @@ static DECOY_HASH: LazyLock<String> =
 
 /// The user database of one node plus the in-memory verification cache.
 pub struct Users {
-    store: Box<dyn AuthStore>,
+    store: Arc<dyn AuthStore>,
     cache: Mutex<VerifiedCache>,
     /// Keyed by user and client address.
     throttle: Mutex<FailureThrottle<(String, Option<IpAddr>)>>,
@@ -205,12 +172,10 @@ pub struct Users {
 }
 
 impl Users {
-    /// Opens (and migrates) the `auth_` tables in the node database at `db_path`.
-    pub fn open(db_path: &Path) -> Result<Users, AuthError> {
-        Ok(Users::with_store(Box::new(SqliteAuthStore::open(db_path)?)))
-    }
-
-    pub fn with_store(store: Box<dyn AuthStore>) -> Users {
+    /// The users in `store`, normally the node's own (`Arc<dyn Store>`
+    /// upcasts): another process sharing it, such as `detente user`, sees
+    /// the same users at once.
+    pub fn new(store: Arc<dyn AuthStore>) -> Users {
         Users {
             store,
             cache: Mutex::new(VerifiedCache::new(CACHE_CAPACITY, CACHE_TTL)),
@@ -242,31 +207,39 @@ impl Users {
 
     pub fn add_user(&self, name: &str, role: Role, password: &str) -> Result<(), AuthError> {
         check_name(name)?;
-        let hash = hash_password(password)?;
-        self.store.insert_user(name, role, &hash)
+        let user = UserRecord {
+            name: name.to_string(),
+            role,
+            password_hash: hash_password(password)?,
+            created: now(),
+        };
+        match self.store.insert_user(&user) {
+            Err(StorageError::Conflict(_)) => Err(AuthError::UserExists(name.to_string())),
+            other => Ok(other?),
+        }
     }
 
     pub fn set_password(&self, name: &str, password: &str) -> Result<(), AuthError> {
         let hash = hash_password(password)?;
-        self.store.update_password(name, &hash)?;
+        found(self.store.update_password(name, &hash)?, name)?;
         self.lock_cache().forget_user(name);
         Ok(())
     }
 
     pub fn remove_user(&self, name: &str) -> Result<(), AuthError> {
-        self.store.delete_user(name)?;
+        found(self.store.delete_user(name)?, name)?;
         self.lock_cache().forget_user(name);
         Ok(())
     }
 
     pub fn list_users(&self) -> Result<Vec<UserRecord>, AuthError> {
-        self.store.list_users()
+        Ok(self.store.list_users()?)
     }
 
     /// One user, as stored now (a session re-reads it so a removed user or a
     /// changed role takes effect at once).
     pub fn find_user(&self, name: &str) -> Result<Option<UserRecord>, AuthError> {
-        self.store.find_user(name)
+        Ok(self.store.find_user(name)?)
     }
 
     /// Issues a new bearer token. The token is returned once and only its
@@ -285,13 +258,13 @@ impl Users {
         getrandom::getrandom(&mut raw).map_err(|e| AuthError::Random(e.to_string()))?;
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
         self.store
-            .insert_token(name, label, &token_digest(&token))?;
+            .insert_token(name, label, &token_digest(&token), &now())?;
         Ok(token)
     }
 
     /// Every bearer token (digests and owners, never secrets).
     pub fn list_tokens(&self) -> Result<Vec<TokenRecord>, AuthError> {
-        self.store.list_tokens()
+        Ok(self.store.list_tokens()?)
     }
 
     /// Revokes the one token whose digest is `digest_hex`; false if none.
@@ -302,12 +275,12 @@ impl Users {
         else {
             return Ok(false);
         };
-        self.store.delete_token(&digest)
+        Ok(self.store.delete_token(&digest)?)
     }
 
     /// Changes `name`'s role; the last admin cannot be demoted.
     pub fn set_role(&self, name: &str, role: Role) -> Result<(), AuthError> {
-        self.store.update_role(name, role)?;
+        keeping_an_admin(self.store.update_role(name, role), name)?;
         self.lock_cache().forget_user(name);
         Ok(())
     }
@@ -316,14 +289,14 @@ impl Users {
     /// removal; the CLI, run by whoever holds the data directory, may still
     /// remove anyone).
     pub fn remove_user_keeping_an_admin(&self, name: &str) -> Result<(), AuthError> {
-        self.store.delete_user_keeping_an_admin(name)?;
+        keeping_an_admin(self.store.delete_user_keeping_an_admin(name), name)?;
         self.lock_cache().forget_user(name);
         Ok(())
     }
 
     /// Revokes every bearer token of `name`; returns how many were revoked.
     pub fn revoke(&self, name: &str) -> Result<usize, AuthError> {
-        self.store.delete_tokens(name)
+        Ok(self.store.delete_tokens(name)? as usize)
     }
 
     /// `Ok(None)` when the request carries no credentials (the caller decides
@@ -470,6 +443,26 @@ impl Users {
     }
 }
 
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A change the store made (`true`), or [`AuthError::NoSuchUser`].
+fn found(changed: bool, name: &str) -> Result<(), AuthError> {
+    match changed {
+        true => Ok(()),
+        false => Err(AuthError::NoSuchUser(name.to_string())),
+    }
+}
+
+/// [`found`] for a change refused when it would leave no admin.
+fn keeping_an_admin(changed: Result<bool, StorageError>, name: &str) -> Result<(), AuthError> {
+    match changed {
+        Err(StorageError::Conflict(_)) => Err(AuthError::LastAdmin(name.to_string())),
+        other => found(other?, name),
+    }
+}
+
 /// `user:password` from a Basic credential.
 fn decode_basic(encoded: &str) -> Result<(String, String), AuthError> {
     let decoded = base64::engine::general_purpose::STANDARD
@@ -522,9 +515,14 @@ mod tests {
     use super::*;
     use http::HeaderValue;
 
+    fn open(path: &std::path::Path) -> Users {
+        let store = detente_storage_sqlite::SqliteStore::open(path).unwrap();
+        Users::new(Arc::new(store))
+    }
+
     fn users() -> (tempfile::TempDir, Users) {
         let dir = tempfile::tempdir().unwrap();
-        let users = Users::open(&dir.path().join("detente.db")).unwrap();
+        let users = open(&dir.path().join("detente.db"));
         (dir, users)
     }
 
@@ -705,7 +703,7 @@ mod tests {
         assert!(u.authenticate(&basic("gail", "old")).is_ok());
         assert!(u.authenticate(&basic("hank", "pw")).is_ok());
         // As `detente user` would: its own connection to the same file.
-        let cli = Users::open(&d.path().join("detente.db")).unwrap();
+        let cli = open(&d.path().join("detente.db"));
         cli.set_password("gail", "new").unwrap();
         cli.remove_user("hank").unwrap();
         assert!(matches!(

@@ -185,8 +185,9 @@ fn run(cli: Cli) -> ExitCode {
         Command::VerifyReport(a) => cmd::report::verify_report(a),
         Command::Peer(c) => cmd::peer::run(c),
         Command::Request(c) => cmd::request::run(c),
-        Command::User(a) => database(&a.dir)
-            .and_then(|db| detente_auth::run_user(&db, a.command))
+        Command::User(a) => detente_node::datadir::open_store(&a.dir)
+            .map_err(anyhow::Error::from)
+            .and_then(|store| detente_auth::run_user(store, a.command))
             .map(|_| ExitCode::SUCCESS),
         Command::Collection(a) => database(&a.dir)
             .and_then(|db| detente_taxii::run_collection(&db, a.command))

@@ -20,19 +20,30 @@ pub const DEFAULT_ORIGIN: &str = "detente.localhost";
 /// The SQLite file of the node in `dir`, as its `config.toml` names it (users,
 /// TAXII collections and witness state live there next to the log).
 pub fn database_file(dir: &Path) -> Result<PathBuf, NodeError> {
-    if !is_initialised(dir) {
-        return Err(NodeError::Config(format!(
-            "{} is not a detente data directory (run detente init first)",
-            dir.display()
-        )));
-    }
-    let config = Config::load(&dir.join(CONFIG_FILE))?;
+    let config = config_of(dir)?;
     config.sqlite_file(dir).ok_or_else(|| {
         NodeError::Config(format!(
             "database {:?}: users, TAXII and the witness need the SQLite database",
             config.database
         ))
     })
+}
+
+/// The store of the node in `dir`, for tools that need it without opening
+/// the node (`detente user`): beside a running node, one more connection to
+/// the same database, whose changes the node sees at once.
+pub fn open_store(dir: &Path) -> Result<std::sync::Arc<dyn detente_storage::Store>, NodeError> {
+    crate::node::open_store(&config_of(dir)?, dir)
+}
+
+fn config_of(dir: &Path) -> Result<Config, NodeError> {
+    if !is_initialised(dir) {
+        return Err(NodeError::Config(format!(
+            "{} is not a detente data directory (run detente init first)",
+            dir.display()
+        )));
+    }
+    Config::load(&dir.join(CONFIG_FILE))
 }
 
 pub fn is_initialised(dir: &Path) -> bool {

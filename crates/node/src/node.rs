@@ -131,7 +131,7 @@ fn genesis_envelope(config: &Config, key: &NodeKey) -> Result<SignedEnvelope, No
 }
 
 /// Opens the store named by the config's database URL.
-fn open_store(config: &Config, dir: &Path) -> Result<Arc<dyn Store>, NodeError> {
+pub(crate) fn open_store(config: &Config, dir: &Path) -> Result<Arc<dyn Store>, NodeError> {
     Ok(crate::backend::open(&config.database_url(dir))?)
 }
 

@@ -36,7 +36,7 @@ pub fn node_app_parts(
     clock: detente_node::exchange::Clock,
 ) -> Result<(Router, Arc<Exchange>), NodeError> {
     let db = detente_node::datadir::database_file(node.dir())?;
-    let users = Users::open(&db).map_err(|e| NodeError::Config(format!("users: {e}")))?;
+    let users = Users::new(node.store().clone());
     let limits = &node.config().limits;
     let users = Arc::new(
         users

@@ -12,10 +12,15 @@ use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::Mutex;
 
+mod auth;
 mod exchange;
 mod group;
 mod migrate;
+mod notify;
+mod session;
 mod tree;
+#[cfg(test)]
+mod upgrade_tests;
 
 pub use migrate::SCHEMA_VERSION;
 

@@ -7,10 +7,16 @@
 
 use thiserror::Error;
 
+pub mod auth;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod notify;
+pub mod session;
 pub mod tree;
 
+pub use auth::{AuthStore, Role, TokenRecord, UnknownRole, UserRecord};
+pub use notify::NotificationStore;
+pub use session::{Live, SessionRow, SessionStore};
 pub use tree::{Integration, StoredTree, TreeNodes};
 
 pub type Hash = [u8; 32];
@@ -524,12 +530,28 @@ pub trait AttachmentStore: Send + Sync + 'static {
 
 /// Everything a node stores.
 pub trait Store:
-    LogStore + TransferStore + PeerStore + ExchangeStore + CosignatureStore + AttachmentStore
+    LogStore
+    + TransferStore
+    + PeerStore
+    + ExchangeStore
+    + CosignatureStore
+    + AttachmentStore
+    + AuthStore
+    + SessionStore
+    + NotificationStore
 {
 }
 
 impl<
-        T: LogStore + TransferStore + PeerStore + ExchangeStore + CosignatureStore + AttachmentStore,
+        T: LogStore
+            + TransferStore
+            + PeerStore
+            + ExchangeStore
+            + CosignatureStore
+            + AttachmentStore
+            + AuthStore
+            + SessionStore
+            + NotificationStore,
     > Store for T
 {
 }

@@ -42,7 +42,9 @@ enum Command {
 
 async fn serve(dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let users = Arc::new(detente_auth::Users::open(&dir.join("detente.db"))?);
+    let users = Arc::new(detente_auth::Users::new(Arc::new(
+        detente_storage_sqlite::SqliteStore::open(&dir.join("detente.db"))?,
+    )));
     let taxii = Arc::new(Taxii::open(
         &dir.join("detente.db"),
         users,
@@ -67,9 +69,10 @@ fn need_dir(dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 #[tokio::main]
 async fn main() {
     let result = match Cli::parse().command {
-        Command::User { dir, cmd } => {
-            need_dir(dir).and_then(|dir| detente_auth::run_user(&dir, cmd))
-        }
+        Command::User { dir, cmd } => need_dir(dir).and_then(|dir| {
+            let store = detente_storage_sqlite::SqliteStore::open(&dir.join("detente.db"))?;
+            detente_auth::run_user(Arc::new(store), cmd)
+        }),
         Command::Collection { dir, cmd } => {
             need_dir(dir).and_then(|dir| detente_taxii::run_collection(&dir, cmd))
         }

@@ -216,7 +216,7 @@ async fn authenticate(state: &Arc<Taxii>, parts: &Parts) -> Result<Principal, Ap
             "too many password checks waiting; retry shortly",
         )
         .retry_after(1)),
-        Err(AuthError::Db(e)) => Err(TaxiiError::Internal(e.to_string()).into()),
+        Err(AuthError::Storage(e)) => Err(TaxiiError::Internal(e.to_string()).into()),
         Err(e) => Err(unauthorized(&e.to_string())),
     }
 }
@@ -1021,7 +1021,9 @@ mod tests {
     #[test]
     fn outbound_filter_applies_to_peers_only() {
         let dir = tempfile::tempdir().unwrap();
-        let users = Arc::new(detente_auth::Users::open(&dir.path().join("detente.db")).unwrap());
+        let users = Arc::new(detente_auth::Users::new(Arc::new(
+            detente_storage_sqlite::SqliteStore::open(&dir.path().join("detente.db")).unwrap(),
+        )));
         let taxii = Taxii::open(
             &dir.path().join("detente.db"),
             users,

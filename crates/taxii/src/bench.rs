@@ -74,7 +74,9 @@ pub async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
 async fn start_server(
     dir: &std::path::Path,
 ) -> anyhow::Result<(String, tokio::sync::oneshot::Sender<()>)> {
-    let users = Arc::new(detente_auth::Users::open(&dir.join("detente.db"))?);
+    let users = Arc::new(detente_auth::Users::new(Arc::new(
+        detente_storage_sqlite::SqliteStore::open(&dir.join("detente.db"))?,
+    )));
     users.add_user(USER, detente_auth::Role::Admin, PASSWORD)?;
     let config = TaxiiConfig {
         max_content_length: 64 * 1024 * 1024,

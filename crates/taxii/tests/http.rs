@@ -22,7 +22,9 @@ struct Node {
 
 impl Node {
     async fn start(dir: &Path) -> Node {
-        let users = Arc::new(Users::open(&dir.join("detente.db")).unwrap());
+        let users = Arc::new(Users::new(Arc::new(
+            detente_storage_sqlite::SqliteStore::open(&dir.join("detente.db")).unwrap(),
+        )));
         Node::start_with(Taxii::open(&dir.join("detente.db"), users, config()).unwrap()).await
     }
 
@@ -121,7 +123,9 @@ fn password(user: &str) -> String {
 /// alice reads and writes `main` and is a TLP:RED recipient; bob only reads
 /// it; carol has her own collection and no access to `main`.
 fn setup(dir: &Path) -> String {
-    let users = Users::open(&dir.join("detente.db")).unwrap();
+    let users = Users::new(Arc::new(
+        detente_storage_sqlite::SqliteStore::open(&dir.join("detente.db")).unwrap(),
+    ));
     for (name, role) in [
         ("alice", Role::Officer),
         ("bob", Role::Auditor),
@@ -240,10 +244,11 @@ async fn authentication_errors() {
 async fn bearer_tokens_authenticate() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path());
-    let token = Users::open(&dir.path().join("detente.db"))
-        .unwrap()
-        .issue_token("bob")
-        .unwrap();
+    let token = Users::new(Arc::new(
+        detente_storage_sqlite::SqliteStore::open(&dir.path().join("detente.db")).unwrap(),
+    ))
+    .issue_token("bob")
+    .unwrap();
     let node = Node::start(dir.path()).await;
     let r = node
         .client
@@ -859,7 +864,9 @@ async fn peers_get_tlp_and_gate_filtered_views() {
         red_recipients: vec!["alice".into()],
     };
     detente_taxii::TaxiiStore::create_collection(&store, &shared).unwrap();
-    let users = Users::open(&dir.path().join("detente.db")).unwrap();
+    let users = Users::new(Arc::new(
+        detente_storage_sqlite::SqliteStore::open(&dir.path().join("detente.db")).unwrap(),
+    ));
     let taxii = Taxii::open(
         &dir.path().join("detente.db"),
         Arc::new(WithPeer(users)),
@@ -942,7 +949,9 @@ async fn late_older_version_does_not_become_last() {
 async fn merges_into_a_node_router_with_its_own_fallback() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path());
-    let users = Arc::new(Users::open(&dir.path().join("detente.db")).unwrap());
+    let users = Arc::new(Users::new(Arc::new(
+        detente_storage_sqlite::SqliteStore::open(&dir.path().join("detente.db")).unwrap(),
+    )));
     let taxii = Arc::new(Taxii::open(&dir.path().join("detente.db"), users, config()).unwrap());
     let app = axum::Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))

@@ -288,7 +288,7 @@ pub async fn set_role(State(web): W, Admin(v): Admin, Form(f): Form<UserForm>) -
     let at = At::Role(f.name.clone());
     let role = match f.role.parse::<Role>() {
         Ok(r) => r,
-        Err(e) => return user_refused(&web, &v, at, &e),
+        Err(e) => return user_refused(&web, &v, at, &e.into()),
     };
     if let Err(e) = web.users.set_role(&f.name, role) {
         return user_refused(&web, &v, at, &e);

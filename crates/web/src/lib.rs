@@ -73,7 +73,7 @@ pub struct Web {
 }
 
 impl Web {
-    /// Opens the session table in the node's database.
+    /// The interface of `node`, its sessions in the node's store.
     pub fn open(
         node: Arc<Node>,
         exchange: Arc<Exchange>,
@@ -83,7 +83,7 @@ impl Web {
         clock: session::Clock,
     ) -> Result<Arc<Web>, session::SessionError> {
         let db = detente_node::datadir::database_file(node.dir())?;
-        let sessions = Sessions::open(&db, lifetimes, clock)?;
+        let sessions = Sessions::new(node.store().clone(), lifetimes, clock);
         let witness = detente_witness::sqlite::SqliteStore::open(&db)
             .map_err(|e| detente_node::NodeError::Config(format!("witness store: {e}")))?;
         Ok(Arc::new(Web {

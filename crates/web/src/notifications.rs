@@ -49,7 +49,11 @@ fn notifier(web: &Web) -> Result<&Arc<Notifier>, No> {
 
 /// Unread notifications of `user`, for the navigation badge.
 pub(crate) fn unread(web: &Web, user: &str) -> u64 {
-    match web.node.notifier().map(|n| n.db().unread(user)) {
+    match web
+        .node
+        .notifier()
+        .map(|n| n.db().unread_notifications(user))
+    {
         Some(Ok(n)) => n,
         Some(Err(e)) => {
             tracing::error!(error = %e, "unread notifications");
@@ -105,7 +109,7 @@ pub async fn list(State(web): W, v: Viewer) -> Response {
         Ok(n) => n,
         Err(r) => return r.into_response(),
     };
-    let lines: Vec<Line> = match n.db().list(&v.name, LISTED) {
+    let lines: Vec<Line> = match n.db().notifications(&v.name, LISTED) {
         Ok(items) => items.into_iter().map(Line::from).collect(),
         Err(e) => return fail(e).into_response(),
     };
@@ -135,7 +139,7 @@ pub async fn mark_read(State(web): W, v: Viewer, Form(f): Form<ReadForm>) -> Res
         Ok(n) => n,
         Err(r) => return r.into_response(),
     };
-    match n.db().mark_read(&v.name, f.id, &now(&web)) {
+    match n.db().mark_notifications_read(&v.name, f.id, &now(&web)) {
         Ok(_) => redirect_to("/ui/notifications"),
         Err(e) => internal(e),
     }
@@ -380,7 +384,7 @@ pub async fn save_settings(
         Err(e) => return internal(e),
     };
     match check(&p, &old, n.has_smtp(), v.role == detente_auth::Role::Admin) {
-        Ok(s) => match n.db().save_settings(&user, &s, &now(&web)) {
+        Ok(s) => match n.db().save_notify_settings(&user, &s, &now(&web)) {
             Ok(()) => {
                 tracing::info!(by = %v.name, user = %user, "notification settings saved");
                 let q = serde_urlencoded::to_string([("user", user.as_str()), ("saved", "1")])

@@ -66,12 +66,12 @@ fn start_node(dir: &std::path::Path) -> anyhow::Result<(String, NodeHandle)> {
     let mut config = detente_node::config::Config::load(&file)?;
     config.limits.login_failures_per_address = u32::MAX;
     std::fs::write(&file, config.to_toml())?;
-    detente_auth::Users::open(&dir.join("detente.db"))?.add_user(
+    let node = Node::open(dir)?;
+    detente_auth::Users::new(node.store().clone()).add_user(
         "officer",
         detente_auth::Role::Officer,
         "officer-password",
     )?;
-    let node = Node::open(dir)?;
     let rt = tokio::runtime::Runtime::new()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let base = rt.block_on(async {

@@ -55,7 +55,7 @@ const ROLES: [(&str, Role); 4] = [
 /// Initialises a demo node with a user per role; returns the sign-ins.
 fn init_node(dir: &Path, origin: &str, country: &str) -> anyhow::Result<Vec<(String, String)>> {
     datadir::init(dir, &Origin::parse(origin)?, Some(Country::parse(country)?))?;
-    let users = Users::open(&datadir::database_file(dir)?)?;
+    let users = Users::new(datadir::open_store(dir)?);
     let mut out = Vec::new();
     for (name, role) in ROLES {
         let mut secret = [0u8; 12];

@@ -16,7 +16,7 @@
 //! not followed; any answer but 2xx is a failure, retried with backoff.
 
 use super::settings::{SmtpConfig, SmtpTls};
-use super::store::Job;
+use super::{Channel, Job};
 use hmac::{Hmac, Mac};
 use lettre::message::{header::ContentType, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
@@ -104,13 +104,12 @@ impl Senders {
 
     /// Makes one attempt; the error says why it failed (no secrets in it).
     pub async fn send(&self, job: &Job, secret: Option<&str>) -> Result<(), String> {
-        match job.channel.as_str() {
-            "email" => self.email(job).await,
-            "webhook" => {
+        match job.channel {
+            Channel::Email => self.email(job).await,
+            Channel::Webhook => {
                 let secret = secret.ok_or("the user has no webhook secret any more")?;
                 self.webhook(job, secret).await
             }
-            other => Err(format!("unknown channel {other}")),
         }
     }
 

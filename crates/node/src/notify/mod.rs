@@ -7,21 +7,22 @@
 //! it never waits for a notification, and a failing one never fails it. A
 //! background task records each notice in the node's database with its
 //! deliveries, which another task makes with retries and backoff; what is
-//! recorded survives a restart. Who receives what: [`Settings`] saved on the
-//! settings screen, else the user's `[[notify]]` entry, else the role's
-//! defaults ([`Kind::defaults_for`]).
+//! recorded survives a restart (in the node's store, [`NotificationStore`]).
+//! Who receives what: [`Settings`] saved on the settings screen, else the
+//! user's `[[notify]]` entry, else the role's defaults
+//! ([`settings::defaults_for`]).
 
 pub mod deliver;
 pub mod settings;
-pub mod store;
 
+pub use detente_storage::notify::{Attempted, Channel, Item, Job};
 pub use settings::{Kind, Rule, Settings, SmtpConfig, SmtpTls};
-pub use store::{Attempted, DbError, Item, NotifyDb};
 
 use crate::exchange::Clock;
 use crate::{Node, NodeError};
 use detente_domain::time;
-use detente_storage::{HoldRow, OutboxRow};
+use detente_storage::notify::{New, Which};
+use detente_storage::{HoldRow, NotificationStore, OutboxRow, StorageError, Store};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify};
@@ -85,7 +86,7 @@ impl Notice {
 pub type Directory = Arc<dyn Fn() -> Vec<(String, String)> + Send + Sync>;
 
 pub struct Notifier {
-    db: NotifyDb,
+    store: Arc<dyn Store>,
     queue: mpsc::Sender<Notice>,
     rules: Vec<Rule>,
     directory: Directory,
@@ -140,8 +141,6 @@ impl Notifier {
         clock: Clock,
     ) -> Result<(Arc<Notifier>, mpsc::Receiver<Notice>), NodeError> {
         let config = node.config();
-        let db = NotifyDb::open(&crate::datadir::database_file(node.dir())?)
-            .map_err(|e| NodeError::Config(e.to_string()))?;
         let senders = deliver::Senders::new(
             config.smtp.as_ref(),
             config.origin.clone(),
@@ -150,7 +149,7 @@ impl Notifier {
         .map_err(|e| NodeError::Config(format!("smtp: {e}")))?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let n = Arc::new(Notifier {
-            db,
+            store: node.store().clone(),
             queue: tx,
             rules: config.notify.clone(),
             directory,
@@ -164,8 +163,9 @@ impl Notifier {
         Ok((n, rx))
     }
 
-    pub fn db(&self) -> &NotifyDb {
-        &self.db
+    /// Where notifications are kept: the node's store.
+    pub fn db(&self) -> &dyn NotificationStore {
+        self.store.as_ref()
     }
 
     pub fn has_smtp(&self) -> bool {
@@ -173,10 +173,10 @@ impl Notifier {
     }
 
     /// What `user` receives: saved settings, else config, else role defaults.
-    pub fn settings(&self, user: &str, role: &str) -> Result<Settings, DbError> {
-        Ok(match self.db.settings(user)? {
+    pub fn settings(&self, user: &str, role: &str) -> Result<Settings, StorageError> {
+        Ok(match self.store.notify_settings(user)? {
             Some(s) => s,
-            None => Settings::from_config(&self.rules, user, role),
+            None => settings::from_config(&self.rules, user, role),
         })
     }
 
@@ -207,9 +207,9 @@ impl Notifier {
     }
 
     /// Title and link of a notice.
-    fn describe(&self, n: &Notice) -> Result<(String, String), DbError> {
+    fn describe(&self, n: &Notice) -> Result<(String, String), StorageError> {
         let req = match &n.request_id {
-            Some(id) => self.db.request(id)?,
+            Some(id) => self.store.request(id)?.map(|r| (r.reference, r.peer)),
             None => None,
         };
         let (reference, peer) = req.unwrap_or_default();
@@ -232,7 +232,7 @@ impl Notifier {
     }
 
     /// Records `n` for every user who receives its kind; how many got it new.
-    pub fn record(&self, n: &Notice) -> Result<usize, DbError> {
+    pub fn record(&self, n: &Notice) -> Result<usize, StorageError> {
         let (title, link) = self.describe(n)?;
         let key = format!("{}:{}", n.kind.as_str(), n.key);
         let now = self.now();
@@ -244,12 +244,12 @@ impl Notifier {
             }
             let mut channels = Vec::new();
             if let Some(e) = s.email.as_deref().filter(|_| self.has_smtp()) {
-                channels.push(("email", e));
+                channels.push((Channel::Email, e));
             }
             if let Some(w) = s.webhook.as_deref().filter(|_| s.webhook_secret.is_some()) {
-                channels.push(("webhook", w));
+                channels.push((Channel::Webhook, w));
             }
-            let new = store::New {
+            let new = New {
                 user: &user,
                 kind: n.kind,
                 key: &key,
@@ -257,7 +257,7 @@ impl Notifier {
                 link: &link,
                 now: &now,
             };
-            let new = self.db.record(&new, &channels)?;
+            let new = self.store.record_notification(&new, &channels)?;
             count += usize::from(new.is_some());
         }
         Ok(count)
@@ -265,7 +265,7 @@ impl Notifier {
 
     async fn deliver_loop(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         loop {
-            let jobs = self.db.due(&self.now(), 16).unwrap_or_else(|e| {
+            let jobs = self.store.notify_due(&self.now(), 16).unwrap_or_else(|e| {
                 tracing::error!(error = %e, "notification deliveries");
                 Vec::new()
             });
@@ -288,7 +288,7 @@ impl Notifier {
     /// Time until the next retry is due, at most a few seconds.
     fn until_next(&self) -> Duration {
         let cap = Duration::from_secs(5);
-        let Ok(Some(next)) = self.db.next_due() else {
+        let Ok(Some(next)) = self.store.notify_next_due() else {
             return cap;
         };
         let Some(at) = time::parse(&next) else {
@@ -298,24 +298,25 @@ impl Notifier {
     }
 
     /// One attempt at `job`; false when its outcome could not be saved.
-    async fn attempt(&self, job: &store::Job) -> bool {
-        let secret = match job.channel.as_str() {
-            "webhook" => self.secret_of(&job.user),
-            _ => None,
+    async fn attempt(&self, job: &Job) -> bool {
+        let secret = match job.channel {
+            Channel::Webhook => self.secret_of(&job.user),
+            Channel::Email => None,
         };
         let result = self.senders.send(job, secret.as_deref()).await;
         let now = self.now();
         let saved = match result {
-            Ok(()) => self.db.sent(job.id, &now),
+            Ok(()) => self.store.notify_sent(job.id, &now),
             Err(why) => {
                 let tries = job.attempts + 1;
                 let next = (tries < MAX_ATTEMPTS).then(|| {
                     let wait = 5i64 << tries.min(10);
                     time::format(&((self.clock)() + chrono::TimeDelta::seconds(wait.min(3600))))
                 });
-                tracing::warn!(channel = %job.channel, user = %job.user, attempts = tries,
+                tracing::warn!(channel = job.channel.as_str(), user = %job.user, attempts = tries,
                     error = %why, "notification not delivered");
-                self.db.failed(job.id, &why, next.as_deref(), &now)
+                self.store
+                    .notify_failed(job.id, &why, next.as_deref(), &now)
             }
         };
         if let Err(e) = &saved {
@@ -350,23 +351,23 @@ impl Notifier {
 
     /// Notifies each deadline of an open inbound request that falls within
     /// the next 24 hours, once (the key names the deadline).
-    pub fn scan_deadlines(&self) -> Result<usize, DbError> {
+    pub fn scan_deadlines(&self) -> Result<usize, StorageError> {
         let now = (self.clock)();
         let due = self
-            .db
+            .store
             .deadlines(&time::format(&now), &time::format(&(now + SOON)))?;
         let mut count = 0;
         for d in due {
             let what = match d.which {
-                "acknowledge_by" => "acknowledgement due",
-                _ => "answer due",
+                Which::AcknowledgeBy => "acknowledgement due",
+                Which::AnswerBy => "answer due",
             };
             let at = time::parse(&d.at)
                 .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
                 .unwrap_or(d.at.clone());
             count += self.record(&Notice {
                 kind: Kind::DeadlineSoon,
-                key: format!("{}:{}:{}", d.request_id, d.which, d.at),
+                key: format!("{}:{}:{}", d.request_id, d.which.as_str(), d.at),
                 request_id: Some(d.request_id.clone()),
                 detail: format!("{what} {at}"),
                 by: None,

@@ -5,60 +5,17 @@ use crate::NodeError;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// What happened. The names are what `config.toml` and the webhook use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Kind {
-    #[serde(rename = "request.inbound")]
-    RequestInbound,
-    #[serde(rename = "deadline.soon")]
-    DeadlineSoon,
-    #[serde(rename = "transfer.held")]
-    TransferHeld,
-    #[serde(rename = "delivery.refused")]
-    DeliveryRefused,
-}
+pub use detente_storage::notify::{Kind, Settings};
 
-impl Kind {
-    pub const ALL: [Kind; 4] = [
-        Kind::RequestInbound,
-        Kind::DeadlineSoon,
-        Kind::TransferHeld,
-        Kind::DeliveryRefused,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::RequestInbound => "request.inbound",
-            Kind::DeadlineSoon => "deadline.soon",
-            Kind::TransferHeld => "transfer.held",
-            Kind::DeliveryRefused => "delivery.refused",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
-    /// How the interface names it.
-    pub fn label(self) -> &'static str {
-        match self {
-            Kind::RequestInbound => "New inbound request",
-            Kind::DeadlineSoon => "Deadline within 24 hours",
-            Kind::TransferHeld => "Transfer held for review",
-            Kind::DeliveryRefused => "Delivery refused by a peer",
-        }
-    }
-
-    /// Who gets what unless configured otherwise: the role whose work it is.
-    /// Officers answer requests, reviewers release held transfers, admins
-    /// look after federation; auditors only read, so get nothing.
-    pub fn defaults_for(role: &str) -> Vec<Kind> {
-        match role {
-            "officer" => vec![Kind::RequestInbound, Kind::DeadlineSoon],
-            "reviewer" => vec![Kind::TransferHeld],
-            "admin" => vec![Kind::DeliveryRefused],
-            _ => Vec::new(),
-        }
+/// Who gets what unless configured otherwise: the role whose work it is.
+/// Officers answer requests, reviewers release held transfers, admins look
+/// after federation; auditors only read, so get nothing.
+pub fn defaults_for(role: &str) -> Vec<Kind> {
+    match role {
+        "officer" => vec![Kind::RequestInbound, Kind::DeadlineSoon],
+        "reviewer" => vec![Kind::TransferHeld],
+        "admin" => vec![Kind::DeliveryRefused],
+        _ => Vec::new(),
     }
 }
 
@@ -152,34 +109,20 @@ impl SmtpConfig {
     }
 }
 
-/// What one user receives, and where.
-#[derive(Clone, Debug, PartialEq, Default)]
-pub struct Settings {
-    pub kinds: Vec<Kind>,
-    pub email: Option<String>,
-    pub webhook: Option<String>,
-    pub webhook_secret: Option<String>,
-}
-
-impl Settings {
-    /// The user's entry in the config, else the defaults of the role.
-    pub fn from_config(rules: &[Rule], user: &str, role: &str) -> Settings {
-        match rules.iter().find(|r| r.user == user) {
-            Some(r) => Settings {
-                kinds: r.kinds.clone().unwrap_or_else(|| Kind::defaults_for(role)),
-                email: r.email.clone(),
-                webhook: r.webhook.clone(),
-                webhook_secret: r.webhook_secret.clone(),
-            },
-            None => Settings {
-                kinds: Kind::defaults_for(role),
-                ..Settings::default()
-            },
-        }
-    }
-
-    pub fn wants(&self, kind: Kind) -> bool {
-        self.kinds.contains(&kind)
+/// What `user` receives by the config: their `[[notify]]` entry, else the
+/// defaults of the role.
+pub fn from_config(rules: &[Rule], user: &str, role: &str) -> Settings {
+    match rules.iter().find(|r| r.user == user) {
+        Some(r) => Settings {
+            kinds: r.kinds.clone().unwrap_or_else(|| defaults_for(role)),
+            email: r.email.clone(),
+            webhook: r.webhook.clone(),
+            webhook_secret: r.webhook_secret.clone(),
+        },
+        None => Settings {
+            kinds: defaults_for(role),
+            ..Settings::default()
+        },
     }
 }
 
@@ -341,15 +284,13 @@ mod tests {
             ..rule("bob")
         }];
         assert_eq!(
-            Settings::from_config(&rules, "alice", "officer").kinds,
+            from_config(&rules, "alice", "officer").kinds,
             [Kind::RequestInbound, Kind::DeadlineSoon]
         );
         assert_eq!(
-            Settings::from_config(&rules, "bob", "officer").kinds,
+            from_config(&rules, "bob", "officer").kinds,
             [Kind::TransferHeld]
         );
-        assert!(Settings::from_config(&rules, "carol", "auditor")
-            .kinds
-            .is_empty());
+        assert!(from_config(&rules, "carol", "auditor").kinds.is_empty());
     }
 }

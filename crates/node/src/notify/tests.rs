@@ -28,16 +28,38 @@ fn at(s: &str) -> Clock {
     Arc::new(move || t)
 }
 
-fn add_request(dir: &std::path::Path, id: &str, ack_by: &str, answer_by: &str, acked: bool) {
-    let c = rusqlite::Connection::open(dir.join("detente.db")).unwrap();
-    c.execute(
-        "INSERT INTO requests (id, direction, peer, type, urgency, tlp, reference, status, submitted_at,
-           acknowledge_by, answer_by, acknowledged_at, updated_at)
-         VALUES (?1, 'inbound', 'a.example', 'preservation', 'normal', 'amber', ?1, 'delivered',
-           '2026-01-01T00:00:00.000000Z', ?2, ?3, ?4, '2026-01-01T00:00:00.000000Z')",
-        rusqlite::params![id, ack_by, answer_by, acked.then_some("2026-01-01T01:00:00.000000Z")],
-    )
-    .unwrap();
+fn add_request(n: &Node, id: &str, ack_by: &str, answer_by: &str, acked: bool) {
+    let at = "2026-01-01T00:00:00.000000Z".to_string();
+    let request = detente_storage::RequestRow {
+        id: id.into(),
+        direction: "inbound".into(),
+        peer: "a.example".into(),
+        kind: "preservation".into(),
+        urgency: "normal".into(),
+        tlp: "amber".into(),
+        reference: id.into(),
+        status: "delivered".into(),
+        submitted_at: at.clone(),
+        acknowledge_by: ack_by.into(),
+        answer_by: answer_by.into(),
+        acknowledged_at: acked.then(|| "2026-01-01T01:00:00.000000Z".into()),
+        closed_at: None,
+        updated_at: at.clone(),
+        delivered_at: None,
+        decline_ground: None,
+    };
+    let event = detente_storage::EventRow {
+        request_id: id.into(),
+        seq: 0,
+        event_id: format!("{id}-submitted"),
+        actor: "a.example".into(),
+        kind: "submitted".into(),
+        at,
+        log_index: 1,
+        envelope: b"{}".to_vec(),
+        receipt: None,
+    };
+    n.store().record_event(&request, &event).unwrap();
 }
 
 #[test]
@@ -45,28 +67,28 @@ fn each_deadline_within_a_day_is_notified_once_to_officers() {
     let t = tempfile::tempdir().unwrap();
     let n = node(t.path(), |_| {});
     add_request(
-        t.path(),
+        &n,
         "REF-SOON",
         "2026-01-02T06:00:00.000000Z",
         "2026-01-09T00:00:00.000000Z",
         false,
     );
     add_request(
-        t.path(),
+        &n,
         "REF-ACKED",
         "2026-01-02T06:00:00.000000Z",
         "2026-01-09T00:00:00.000000Z",
         true,
     );
     add_request(
-        t.path(),
+        &n,
         "REF-LATER",
         "2026-01-05T00:00:00.000000Z",
         "2026-01-09T00:00:00.000000Z",
         false,
     );
     add_request(
-        t.path(),
+        &n,
         "REF-PAST",
         "2026-01-01T00:00:00.000000Z",
         "2026-01-01T12:00:00.000000Z",
@@ -75,7 +97,7 @@ fn each_deadline_within_a_day_is_notified_once_to_officers() {
     let (x, _rx) = Notifier::open(&n, people(), at("2026-01-01T18:00:00Z")).unwrap();
     assert_eq!(x.scan_deadlines().unwrap(), 1, "one officer, one deadline");
     assert_eq!(x.scan_deadlines().unwrap(), 0, "notified once");
-    let items = x.db().list("olga", 10).unwrap();
+    let items = x.db().notifications("olga", 10).unwrap();
     assert_eq!(items.len(), 1);
     assert!(
         items[0].title.contains("REF-SOON")
@@ -86,8 +108,8 @@ fn each_deadline_within_a_day_is_notified_once_to_officers() {
         items[0]
     );
     assert_eq!(items[0].link, "/ui/requests/REF-SOON");
-    assert!(x.db().list("rita", 10).unwrap().is_empty());
-    assert!(x.db().list("aud", 10).unwrap().is_empty());
+    assert!(x.db().notifications("rita", 10).unwrap().is_empty());
+    assert!(x.db().notifications("aud", 10).unwrap().is_empty());
 }
 
 #[test]
@@ -121,18 +143,21 @@ fn notices_go_to_the_roles_whose_work_they_are_and_saved_settings_win() {
         2,
         "the reviewer, and the officer whose transfer it is"
     );
-    assert_eq!(x.db().list("rita", 10).unwrap()[0].link, "/ui/holds");
-    assert_eq!(x.db().unread("olga").unwrap(), 1);
+    assert_eq!(
+        x.db().notifications("rita", 10).unwrap()[0].link,
+        "/ui/holds"
+    );
+    assert_eq!(x.db().unread_notifications("olga").unwrap(), 1);
     assert!(
-        x.db().list("aud", 10).unwrap().is_empty(),
+        x.db().notifications("aud", 10).unwrap().is_empty(),
         "an auditor does not see holds, whatever the config says"
     );
     assert!(
-        x.db().list("adam", 10).unwrap().is_empty(),
+        x.db().notifications("adam", 10).unwrap().is_empty(),
         "not by default"
     );
     x.db()
-        .save_settings("rita", &Settings::default(), "now")
+        .save_notify_settings("rita", &Settings::default(), "now")
         .unwrap();
     let again = HoldRow {
         id: "h2".into(),
@@ -144,8 +169,11 @@ fn notices_go_to_the_roles_whose_work_they_are_and_saved_settings_win() {
         0,
         "rita unsubscribed; olga sees her own only"
     );
-    assert_eq!(x.db().mark_read("olga", None, "now").unwrap(), 1);
-    assert_eq!(x.db().unread("olga").unwrap(), 0);
+    assert_eq!(
+        x.db().mark_notifications_read("olga", None, "now").unwrap(),
+        1
+    );
+    assert_eq!(x.db().unread_notifications("olga").unwrap(), 0);
 }
 
 #[test]

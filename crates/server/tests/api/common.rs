@@ -68,7 +68,7 @@ pub async fn start_tuned(
 }
 
 fn add_users(dir: &std::path::Path) {
-    let users = Users::open(&dir.join("detente.db")).unwrap();
+    let users = Users::new(detente_node::datadir::open_store(dir).unwrap());
     for (name, role) in [
         ("admin", Role::Admin),
         ("officer", Role::Officer),

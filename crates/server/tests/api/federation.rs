@@ -28,8 +28,7 @@ pub(crate) fn init(root: &Path, origin: &str, country: &str) -> PathBuf {
         Some(Country::parse(country).unwrap()),
     )
     .unwrap();
-    Users::open(&dir.join("detente.db"))
-        .unwrap()
+    Users::new(detente_node::datadir::open_store(&dir).unwrap())
         .add_user("officer", Role::Officer, "officer-password")
         .unwrap();
     dir

@@ -43,7 +43,7 @@ async fn reviewers_resolve_holds_over_the_api() {
         Some(Country::parse("US").unwrap()),
     )
     .unwrap();
-    let users = Users::open(&dir.join("detente.db")).unwrap();
+    let users = Users::new(detente_node::datadir::open_store(&dir).unwrap());
     users
         .add_user("rita", Role::Reviewer, "rita-password")
         .unwrap();

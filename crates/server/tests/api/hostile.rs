@@ -306,7 +306,7 @@ async fn inbound(http: &reqwest::Client, a: &Running) -> Vec<Value> {
 async fn an_approved_hold_releases_the_held_request_and_a_rejected_one_never_leaves() {
     let t = tempfile::tempdir().unwrap();
     let (a, b, _c, dirs) = three_nodes(t.path()).await;
-    let users = Users::open(&dirs[1].join("detente.db")).unwrap();
+    let users = Users::new(detente_node::datadir::open_store(&dirs[1]).unwrap());
     users
         .add_user("rita", Role::Reviewer, "rita-password")
         .unwrap();

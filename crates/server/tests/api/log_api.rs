@@ -309,7 +309,7 @@ async fn private_log_needs_credentials() {
     let r = get(&format!("{}/log/checkpoint", t.base)).await;
     assert!(r.headers().contains_key("www-authenticate"));
     assert_problem(r, 401).await;
-    let users = detente_auth::Users::open(&t.node.dir().join("detente.db")).unwrap();
+    let users = detente_auth::Users::new(t.node.store().clone());
     users
         .add_user("ada", detente_auth::Role::Auditor, "ada-password")
         .unwrap();

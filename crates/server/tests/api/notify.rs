@@ -226,7 +226,7 @@ async fn a_failing_mail_relay_and_webhook_do_not_fail_the_request() {
     let db = b.node.notifier().unwrap().db();
     let mut tried = Vec::new();
     for _ in 0..200 {
-        tried = db.deliveries("officer").unwrap();
+        tried = db.notify_deliveries("officer").unwrap();
         if tried.len() == 2
             && tried
                 .iter()
@@ -241,7 +241,7 @@ async fn a_failing_mail_relay_and_webhook_do_not_fail_the_request() {
         assert!(d.attempts >= 1 && !d.sent, "{tried:?}");
         let error = d.last_error.as_deref().unwrap_or_default();
         assert!(!error.contains(SECRET), "{error}");
-        if d.channel == "webhook" {
+        if d.channel.as_str() == "webhook" {
             assert!(error.contains("500"), "{error}");
         }
     }
@@ -494,7 +494,7 @@ async fn wait_items(node: &Running, user: &str, kind: &str) -> Vec<detente_node:
     let db = node.node.notifier().unwrap().db();
     for _ in 0..250 {
         let items: Vec<_> = db
-            .list(user, 50)
+            .notifications(user, 50)
             .unwrap()
             .into_iter()
             .filter(|i| i.kind.as_str() == kind)
@@ -550,7 +550,7 @@ async fn a_refused_delivery_reaches_the_admin() {
             .notifier()
             .unwrap()
             .db()
-            .list("officer", 50)
+            .notifications("officer", 50)
             .unwrap()
             .is_empty(),
         "officers do not get it"
@@ -561,7 +561,7 @@ async fn a_refused_delivery_reaches_the_admin() {
 async fn a_held_transfer_reaches_a_reviewer() {
     let a = start("cert-us.example", "US").await;
     // A reviewer added after the node started receives it.
-    let users = detente_auth::Users::open(&a.node.dir().join("detente.db")).unwrap();
+    let users = detente_auth::Users::new(a.node.store().clone());
     users
         .add_user("rita", detente_auth::Role::Reviewer, "rita-password")
         .unwrap();

@@ -520,7 +520,7 @@ async fn start_with_users(origin: &str, country: &str) -> (Running, String) {
         Some(Country::parse(country).unwrap()),
     )
     .unwrap();
-    let users = detente_auth::Users::open(&dir.join("detente.db")).unwrap();
+    let users = detente_auth::Users::new(detente_node::datadir::open_store(&dir).unwrap());
     for (name, role) in [
         ("admin", detente_auth::Role::Admin),
         ("officer", detente_auth::Role::Officer),

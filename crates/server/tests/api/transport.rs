@@ -247,8 +247,7 @@ async fn guessing_a_password_cannot_lock_the_user_out_from_elsewhere() {
         .unwrap();
     assert_eq!(r.status(), 200);
     // Bearer tokens are not throttled, from the guessing address either.
-    let token = Users::open(&a.node.dir().join("detente.db"))
-        .unwrap()
+    let token = Users::new(a.node.store().clone())
         .issue_token("officer")
         .unwrap();
     let r = attacker
@@ -276,7 +275,7 @@ async fn a_removed_user_or_changed_password_loses_access_at_once() {
         200
     );
     // As `detente user passwd` / `user remove` would, from another process.
-    let cli = Users::open(&a.node.dir().join("detente.db")).unwrap();
+    let cli = Users::new(detente_node::datadir::open_store(a.node.dir()).unwrap());
     cli.set_password("officer", "changed").unwrap();
     cli.remove_user("auditor").unwrap();
     assert_eq!(

@@ -371,7 +371,7 @@ async fn a_held_transfer_needs_another_reviewer_and_their_password() {
         Some(Country::parse("US").unwrap()),
     )
     .unwrap();
-    let users = Users::open(&dir.join("detente.db")).unwrap();
+    let users = Users::new(detente_node::datadir::open_store(&dir).unwrap());
     for (n, r) in [
         ("rita", Role::Reviewer),
         ("rex", Role::Reviewer),

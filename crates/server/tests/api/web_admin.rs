@@ -32,7 +32,7 @@ async fn admin(a: &Running) -> Browser {
 }
 
 fn user_names(a: &Running) -> Vec<String> {
-    let users = detente_auth::Users::open(&a.node.dir().join("detente.db")).unwrap();
+    let users = detente_auth::Users::new(a.node.store().clone());
     users
         .list_users()
         .unwrap()

@@ -4,8 +4,11 @@
 
 use crate::*;
 
+mod auth;
 mod exchange;
 mod log;
+mod notify;
+mod session;
 mod transfer;
 
 pub use log::{append, entry};
@@ -15,7 +18,15 @@ pub type Check = (&'static str, fn(&dyn Store));
 
 /// Every check, in a stable order.
 pub fn checks() -> Vec<Check> {
-    [log::CHECKS, transfer::CHECKS, exchange::CHECKS].concat()
+    [
+        log::CHECKS,
+        transfer::CHECKS,
+        exchange::CHECKS,
+        auth::CHECKS,
+        session::CHECKS,
+        notify::CHECKS,
+    ]
+    .concat()
 }
 
 /// Runs every check, each on a store from `fresh`, and panics naming the
