@@ -15,6 +15,10 @@ use std::sync::Mutex;
 mod exchange;
 mod group;
 mod migrate;
+mod taxii;
+#[cfg(test)]
+mod upgrade_test;
+mod witness;
 
 pub use migrate::SCHEMA_VERSION;
 

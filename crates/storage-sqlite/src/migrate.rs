@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/014_request_search.sql"),
     include_str!("../migrations/015_notifications.sql"),
     include_str!("../migrations/016_peer_deliveries.sql"),
+    include_str!("../migrations/018_taxii_witness.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

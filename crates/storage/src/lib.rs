@@ -9,6 +9,11 @@ use thiserror::Error;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod taxii;
+pub mod witness;
+
+pub use taxii::TaxiiStore;
+pub use witness::WitnessStore;
 
 pub type Hash = [u8; 32];
 
@@ -490,12 +495,26 @@ pub trait AttachmentStore: Send + Sync + 'static {
 
 /// Everything a node stores.
 pub trait Store:
-    LogStore + TransferStore + PeerStore + ExchangeStore + CosignatureStore + AttachmentStore
+    LogStore
+    + TransferStore
+    + PeerStore
+    + ExchangeStore
+    + CosignatureStore
+    + AttachmentStore
+    + TaxiiStore
+    + WitnessStore
 {
 }
 
 impl<
-        T: LogStore + TransferStore + PeerStore + ExchangeStore + CosignatureStore + AttachmentStore,
+        T: LogStore
+            + TransferStore
+            + PeerStore
+            + ExchangeStore
+            + CosignatureStore
+            + AttachmentStore
+            + TaxiiStore
+            + WitnessStore,
     > Store for T
 {
 }

@@ -6,14 +6,23 @@ use crate::*;
 
 mod exchange;
 mod log;
+mod taxii;
 mod transfer;
+mod witness;
 
 /// One named check; it gets a fresh, empty store.
 pub type Check = (&'static str, fn(&dyn Store));
 
 /// Every check, in a stable order.
 pub fn checks() -> Vec<Check> {
-    [log::CHECKS, transfer::CHECKS, exchange::CHECKS].concat()
+    [
+        log::CHECKS,
+        transfer::CHECKS,
+        exchange::CHECKS,
+        taxii::CHECKS,
+        witness::CHECKS,
+    ]
+    .concat()
 }
 
 /// Runs every check, each on a store from `fresh`, and panics naming the
