@@ -156,6 +156,13 @@ fn database(dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
     Ok(detente_node::datadir::database_file(dir)?)
 }
 
+/// The store of the node in `dir`, where its TAXII collections are.
+fn node_store(dir: &std::path::Path) -> anyhow::Result<detente_storage_sqlite::SqliteStore> {
+    let db = database(dir)?;
+    detente_storage_sqlite::SqliteStore::open(&db)
+        .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", db.display()))
+}
+
 /// The node allocates and frees many small buffers per request (JSON,
 /// envelopes, SQL rows) across threads; glibc's malloc took about a tenth of
 /// `bench federation`'s profile.
@@ -188,8 +195,8 @@ fn run(cli: Cli) -> ExitCode {
         Command::User(a) => database(&a.dir)
             .and_then(|db| detente_auth::run_user(&db, a.command))
             .map(|_| ExitCode::SUCCESS),
-        Command::Collection(a) => database(&a.dir)
-            .and_then(|db| detente_taxii::run_collection(&db, a.command))
+        Command::Collection(a) => node_store(&a.dir)
+            .and_then(|store| detente_taxii::run_collection(&store, a.command))
             .map(|_| ExitCode::SUCCESS),
         Command::Scan(a) => gate_exit(detente_gate::cli::run_scan(a)),
         Command::Gate(GateCommand::Check(a)) => gate_exit(detente_gate::cli::run_gate_check(a)),
