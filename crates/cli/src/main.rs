@@ -151,9 +151,9 @@ fn stdout_reader_gone() -> bool {
     n == 1 && fd.revents & libc::POLLERR != 0
 }
 
-/// The SQLite file a data directory's config names (users and TAXII live there).
-fn database(dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
-    Ok(detente_node::datadir::database_file(dir)?)
+/// The store of the node in `dir`, where its TAXII collections are.
+fn node_store(dir: &std::path::Path) -> anyhow::Result<std::sync::Arc<dyn detente_storage::Store>> {
+    Ok(detente_node::datadir::open_store(dir)?)
 }
 
 /// The node allocates and frees many small buffers per request (JSON,
@@ -189,8 +189,8 @@ fn run(cli: Cli) -> ExitCode {
             .map_err(anyhow::Error::from)
             .and_then(|store| detente_auth::run_user(store, a.command))
             .map(|_| ExitCode::SUCCESS),
-        Command::Collection(a) => database(&a.dir)
-            .and_then(|db| detente_taxii::run_collection(&db, a.command))
+        Command::Collection(a) => node_store(&a.dir)
+            .and_then(|store| detente_taxii::run_collection(store.as_ref(), a.command))
             .map(|_| ExitCode::SUCCESS),
         Command::Scan(a) => gate_exit(detente_gate::cli::run_scan(a)),
         Command::Gate(GateCommand::Check(a)) => gate_exit(detente_gate::cli::run_gate_check(a)),

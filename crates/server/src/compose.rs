@@ -35,7 +35,6 @@ pub fn node_app_parts(
     node: Arc<Node>,
     clock: detente_node::exchange::Clock,
 ) -> Result<(Router, Arc<Exchange>), NodeError> {
-    let db = detente_node::datadir::database_file(node.dir())?;
     let users = Users::new(node.store().clone());
     let limits = &node.config().limits;
     let users = Arc::new(
@@ -61,7 +60,7 @@ pub fn node_app_parts(
         peer_country,
     };
     let taxii = Arc::new(
-        Taxii::open(&db, auth.clone(), config)
+        Taxii::with_store(node.store().clone(), auth.clone(), config)
             .map_err(|e| NodeError::Config(format!("taxii: {e}")))?
             .with_outbound_filter(Arc::new(gate)),
     );
@@ -129,12 +128,7 @@ fn open_witness(node: &Arc<Node>) -> Result<Witness, NodeError> {
     for p in node.store().peers()? {
         logs.push(peer_log(&p.origin, &p.key)?);
     }
-    let w = Witness::open(
-        detente_node::datadir::database_file(node.dir())?,
-        node.key_arc(),
-        logs,
-    )
-    .map_err(|e| NodeError::Config(format!("witness: {e}")))?;
+    let w = Witness::new(node.store().clone(), node.key_arc(), logs);
     let n = node.clone();
     w.on_conflict(move |c| {
         tracing::error!(origin = %c.origin, kind = ?c.kind, "a peer presented a checkpoint inconsistent with one it signed before");

@@ -9,14 +9,19 @@
 use detente_storage::StorageError;
 use tokio_postgres::error::SqlState;
 
+mod auth;
 mod exchange;
 mod group;
 mod log;
 mod migrate;
+mod notify;
 mod pool;
 mod scratch;
+mod session;
+mod taxii;
 mod transfer;
 mod tree;
+mod witness;
 
 pub use scratch::{
     scratch_database, test_database, test_server, TEST_BACKEND_VAR, TEST_SERVER_VAR,

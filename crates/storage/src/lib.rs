@@ -12,12 +12,16 @@ pub mod auth;
 pub mod conformance;
 pub mod notify;
 pub mod session;
+pub mod taxii;
 pub mod tree;
+pub mod witness;
 
 pub use auth::{AuthStore, Role, TokenRecord, UnknownRole, UserRecord};
 pub use notify::NotificationStore;
 pub use session::{Live, SessionRow, SessionStore};
+pub use taxii::TaxiiStore;
 pub use tree::{Integration, StoredTree, TreeNodes};
+pub use witness::WitnessStore;
 
 pub type Hash = [u8; 32];
 
@@ -539,6 +543,8 @@ pub trait Store:
     + AuthStore
     + SessionStore
     + NotificationStore
+    + TaxiiStore
+    + WitnessStore
 {
 }
 
@@ -551,7 +557,9 @@ impl<
             + AttachmentStore
             + AuthStore
             + SessionStore
-            + NotificationStore,
+            + NotificationStore
+            + TaxiiStore
+            + WitnessStore,
     > Store for T
 {
 }

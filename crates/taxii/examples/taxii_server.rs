@@ -42,14 +42,9 @@ enum Command {
 
 async fn serve(dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let users = Arc::new(detente_auth::Users::new(Arc::new(
-        detente_storage_sqlite::SqliteStore::open(&dir.join("detente.db"))?,
-    )));
-    let taxii = Arc::new(Taxii::open(
-        &dir.join("detente.db"),
-        users,
-        TaxiiConfig::default(),
-    )?);
+    let store = open_store(&dir.join("detente.db"))?;
+    let users = Arc::new(detente_auth::Users::new(store.clone()));
+    let taxii = Arc::new(Taxii::with_store(store, users, TaxiiConfig::default())?);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -66,6 +61,12 @@ fn need_dir(dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     dir.context("--dir DIR is required")
 }
 
+fn open_store(db: &std::path::Path) -> anyhow::Result<Arc<detente_storage_sqlite::SqliteStore>> {
+    let store = detente_storage_sqlite::SqliteStore::open(db)
+        .with_context(|| format!("cannot open {}", db.display()))?;
+    Ok(Arc::new(store))
+}
+
 #[tokio::main]
 async fn main() {
     let result = match Cli::parse().command {
@@ -74,10 +75,11 @@ async fn main() {
             detente_auth::run_user(Arc::new(store), cmd)
         }),
         Command::Collection { dir, cmd } => {
-            need_dir(dir).and_then(|dir| detente_taxii::run_collection(&dir, cmd))
+            let store = need_dir(dir).and_then(|dir| open_store(&dir.join("detente.db")));
+            store.and_then(|s| detente_taxii::run_collection(s.as_ref(), cmd))
         }
         Command::Serve { dir, listen } => serve(dir, listen).await,
-        Command::Bench(args) => detente_taxii::run_bench(args).await,
+        Command::Bench(args) => detente_taxii::run_bench(args, &open_store).await,
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

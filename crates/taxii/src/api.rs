@@ -141,13 +141,13 @@ fn taxii_response(status: StatusCode, body: String) -> Response {
 }
 
 /// Runs blocking store work off the async executor.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, TaxiiError> + Send + 'static,
+async fn blocking<T: Send + 'static, E: Into<TaxiiError> + Send + 'static>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ApiError::from(TaxiiError::Internal(e.to_string())))?
-        .map_err(ApiError::from)
+        .map_err(|e| ApiError::from(e.into()))
 }
 
 /// The authenticated caller. Extraction also enforces the Accept header, so
@@ -346,7 +346,7 @@ async fn api_root(State(t): State<Arc<Taxii>>, _ctx: Ctx) -> ApiResult {
 
 async fn status(State(t): State<Arc<Taxii>>, ctx: Ctx, Path(id): Path<String>) -> ApiResult {
     let store = t.store.clone();
-    let found = blocking(move || store.status(&id)).await?;
+    let found = blocking(move || store.taxii_status(&id)).await?;
     match found {
         Some((body, owner)) if owner == ctx.principal.name || ctx.principal.role == Role::Admin => {
             Ok(taxii_response(StatusCode::OK, body))
@@ -477,7 +477,7 @@ async fn list(
         kind,
     );
     let store = t.store.clone();
-    let page = blocking(move || store.query(&query)).await?;
+    let page = blocking(move || store.query_objects(&query)).await?;
     let next = match (page.more, page.rows.last()) {
         (true, Some(last)) => Some(
             Cursor {
@@ -739,7 +739,7 @@ async fn delete_object(
         &VERSIONS,
     );
     let store = t.store.clone();
-    blocking(move || store.delete(&query)).await?;
+    blocking(move || store.delete_objects(&query)).await?;
     Ok(taxii_response(StatusCode::OK, String::new()))
 }
 
@@ -781,9 +781,10 @@ async fn add_objects(
     }
     let status_body = blocking(move || {
         let sid = status_id.clone();
-        store.ingest(&cid, &valid, &sid, &owner, &mut |stored, request_us| {
+        let stored = store.ingest(&cid, &valid, &sid, &owner, &mut |stored, request_us| {
             status_json(&status_id, request_us, stored, &failures)
-        })
+        });
+        crate::ingested(stored, &cid)
     })
     .await?;
     Ok(taxii_response(StatusCode::ACCEPTED, status_body))
@@ -882,7 +883,19 @@ fn new_object(object: &Value) -> NewObject {
         version: version_us.and(version),
         tlp: detente_stix::tlp_of(object).code(),
         body: object.to_string(),
+        cites: cited_requests(object),
     }
+}
+
+/// The requests an object cites: its `detente-request` external references.
+fn cited_requests(object: &Value) -> Vec<String> {
+    let refs = object["external_references"]
+        .as_array()
+        .into_iter()
+        .flatten();
+    refs.filter(|r| r["source_name"] == crate::store::REQUEST_SOURCE)
+        .filter_map(|r| r["external_id"].as_str().map(String::from))
+        .collect()
 }
 
 fn status_json(id: &str, request_us: i64, stored: &[Stored], failures: &[Value]) -> String {
@@ -1021,16 +1034,13 @@ mod tests {
     #[test]
     fn outbound_filter_applies_to_peers_only() {
         let dir = tempfile::tempdir().unwrap();
-        let users = Arc::new(detente_auth::Users::new(Arc::new(
+        let store = Arc::new(
             detente_storage_sqlite::SqliteStore::open(&dir.path().join("detente.db")).unwrap(),
-        )));
-        let taxii = Taxii::open(
-            &dir.path().join("detente.db"),
-            users,
-            crate::TaxiiConfig::default(),
-        )
-        .unwrap()
-        .with_outbound_filter(Arc::new(WithholdMalware));
+        );
+        let users = Arc::new(detente_auth::Users::new(store.clone()));
+        let taxii = Taxii::with_store(store, users, crate::TaxiiConfig::default())
+            .unwrap()
+            .with_outbound_filter(Arc::new(WithholdMalware));
         let row = |body: &str| ObjectRow {
             seq: 1,
             id: String::new(),

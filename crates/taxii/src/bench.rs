@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use serde_json::{json, Value};
 
 use crate::store::Collection;
-use crate::{Taxii, TaxiiConfig};
+use crate::{Taxii, TaxiiConfig, TaxiiStore};
 
 const USER: &str = "bench";
 const PASSWORD: &str = "bench-password";
@@ -48,13 +48,18 @@ impl Target {
     }
 }
 
-pub async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
+/// Opens the store of the benchmark's node, given its database file: the
+/// binary names the database crate, as it does for a real node.
+pub type OpenStore = dyn Fn(&std::path::Path) -> anyhow::Result<Arc<dyn TaxiiStore>>;
+
+pub async fn run_bench(args: BenchArgs, open: &OpenStore) -> anyhow::Result<()> {
     if args.objects == 0 || args.batch == 0 || args.concurrency == 0 || args.samples == 0 {
         bail!("--objects, --batch, --concurrency and --samples must be positive");
     }
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let (base, shutdown) = start_server(dir.path()).await?;
-    let collection = create_collection(dir.path())?;
+    let store = open(&dir.path().join("detente.db"))?;
+    let collection = create_collection(store.as_ref())?;
+    let (base, shutdown) = start_server(dir.path(), store).await?;
     let target = Target {
         client: reqwest::Client::new(),
         objects_url: format!("{base}/taxii2/api/collections/{collection}/objects/"),
@@ -73,6 +78,7 @@ pub async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
 
 async fn start_server(
     dir: &std::path::Path,
+    store: Arc<dyn TaxiiStore>,
 ) -> anyhow::Result<(String, tokio::sync::oneshot::Sender<()>)> {
     let users = Arc::new(detente_auth::Users::new(Arc::new(
         detente_storage_sqlite::SqliteStore::open(&dir.join("detente.db"))?,
@@ -82,7 +88,7 @@ async fn start_server(
         max_content_length: 64 * 1024 * 1024,
         ..TaxiiConfig::default()
     };
-    let taxii = Arc::new(Taxii::open(&dir.join("detente.db"), users, config)?);
+    let taxii = Arc::new(Taxii::with_store(store, users, config)?);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -96,21 +102,17 @@ async fn start_server(
     Ok((format!("http://{addr}"), tx))
 }
 
-fn create_collection(dir: &std::path::Path) -> anyhow::Result<String> {
-    let store = crate::sqlite::SqliteTaxiiStore::open(&dir.join("detente.db"))?;
+fn create_collection(store: &dyn TaxiiStore) -> anyhow::Result<String> {
     let id = uuid::Uuid::new_v4().to_string();
-    crate::TaxiiStore::create_collection(
-        &store,
-        &Collection {
-            id: id.clone(),
-            title: "bench".into(),
-            description: None,
-            alias: None,
-            read: vec!["*".into()],
-            write: vec!["*".into()],
-            red_recipients: vec![],
-        },
-    )?;
+    store.create_collection(&Collection {
+        id: id.clone(),
+        title: "bench".into(),
+        description: None,
+        alias: None,
+        read: vec!["*".into()],
+        write: vec!["*".into()],
+        red_recipients: vec![],
+    })?;
     Ok(id)
 }
 

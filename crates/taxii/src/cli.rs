@@ -1,8 +1,5 @@
-use std::path::Path;
+use anyhow::bail;
 
-use anyhow::{bail, Context};
-
-use crate::sqlite::SqliteTaxiiStore;
 use crate::store::{Collection, TaxiiStore};
 
 /// `detente collection ...`: TAXII collections of a node.
@@ -34,13 +31,8 @@ pub enum CollectionCommand {
     Remove { id: String },
 }
 
-/// Runs a collection command on the node's SQLite database `db`.
-pub fn run_collection(db: &Path, cmd: CollectionCommand) -> anyhow::Result<()> {
-    if !db.parent().is_some_and(Path::is_dir) {
-        bail!("data directory of {} does not exist", db.display());
-    }
-    let store =
-        SqliteTaxiiStore::open(db).with_context(|| format!("cannot open {}", db.display()))?;
+/// Runs a collection command on the node's store.
+pub fn run_collection(store: &dyn TaxiiStore, cmd: CollectionCommand) -> anyhow::Result<()> {
     match cmd {
         CollectionCommand::Add {
             title,
@@ -66,7 +58,9 @@ pub fn run_collection(db: &Path, cmd: CollectionCommand) -> anyhow::Result<()> {
             }
         }
         CollectionCommand::Remove { id } => {
-            store.remove_collection(&id)?;
+            if !store.remove_collection(&id)? {
+                bail!("no collection {id}");
+            }
             println!("removed collection {id}");
         }
     }
@@ -108,6 +102,8 @@ mod tests {
     #[test]
     fn add_list_remove() {
         let dir = tempfile::tempdir().unwrap();
+        let store =
+            detente_storage_sqlite::SqliteStore::open(&dir.path().join("detente.db")).unwrap();
         let add = CollectionCommand::Add {
             title: "feed".into(),
             description: None,
@@ -116,23 +112,14 @@ mod tests {
             write: vec!["alice".into(), " ".into()],
             red: vec![],
         };
-        run_collection(&dir.path().join("detente.db"), add).unwrap();
-        let store = SqliteTaxiiStore::open(&dir.path().join("detente.db")).unwrap();
+        run_collection(&store, add).unwrap();
         let all = store.collections().unwrap();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].write, vec!["alice"]);
-        run_collection(&dir.path().join("detente.db"), CollectionCommand::List).unwrap();
+        run_collection(&store, CollectionCommand::List).unwrap();
         let id = all[0].id.clone();
-        run_collection(
-            &dir.path().join("detente.db"),
-            CollectionCommand::Remove { id: id.clone() },
-        )
-        .unwrap();
-        assert!(run_collection(
-            &dir.path().join("detente.db"),
-            CollectionCommand::Remove { id }
-        )
-        .is_err());
+        run_collection(&store, CollectionCommand::Remove { id: id.clone() }).unwrap();
+        assert!(run_collection(&store, CollectionCommand::Remove { id }).is_err());
     }
 
     #[test]

@@ -11,30 +11,39 @@ mod bench;
 mod cli;
 mod cursor;
 mod params;
-pub mod sqlite;
 pub mod store;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use detente_auth::{Authenticator, Principal};
 
 pub use api::{router, API_ROOT};
-pub use bench::{run_bench, BenchArgs};
+pub use bench::{run_bench, BenchArgs, OpenStore};
 pub use cli::{run_collection, CollectionCommand};
 pub use store::{Collection, TaxiiStore};
 
+use detente_storage::StorageError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum TaxiiError {
-    #[error("database error: {0}")]
-    Db(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Db(StorageError),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<StorageError> for TaxiiError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Conflict(m) => TaxiiError::Conflict(m),
+            other => TaxiiError::Db(other),
+        }
+    }
 }
 
 /// What the transfer gate decides for one object about to be served to a peer.
@@ -114,24 +123,17 @@ pub struct Taxii {
 const PRUNE_EVERY: u64 = 1000;
 
 impl Taxii {
-    /// Opens the TAXII tables in the node's SQLite database `db`. `users` is
-    /// usually `Arc<detente_auth::Users>`, or the node's wrapper that also
-    /// knows peers.
-    pub fn open(
-        db: &Path,
-        users: Arc<dyn Authenticator>,
-        config: TaxiiConfig,
-    ) -> Result<Taxii, TaxiiError> {
-        let store = sqlite::SqliteTaxiiStore::open(db)?;
-        Taxii::with_store(Arc::new(store), users, config)
-    }
-
+    /// The TAXII server over `store` (usually the node's whole store).
+    /// `users` is usually `Arc<detente_auth::Users>`, or the node's wrapper
+    /// that also knows peers.
     pub fn with_store(
         store: Arc<dyn TaxiiStore>,
         users: Arc<dyn Authenticator>,
         config: TaxiiConfig,
     ) -> Result<Taxii, TaxiiError> {
-        let cursor_key = store.cursor_key()?;
+        let mut fresh = [0u8; 32];
+        getrandom::getrandom(&mut fresh).map_err(|e| TaxiiError::Internal(e.to_string()))?;
+        let cursor_key = store.cursor_key(fresh)?;
         let taxii = Taxii {
             store,
             users,
@@ -146,8 +148,9 @@ impl Taxii {
 
     pub(crate) fn prune_statuses(&self) -> Result<usize, TaxiiError> {
         let retention = i64::try_from(self.config.status_retention.as_micros()).unwrap_or(i64::MAX);
-        self.store
-            .prune_statuses(now_us().saturating_sub(retention))
+        Ok(self
+            .store
+            .prune_statuses(now_us().saturating_sub(retention))?)
     }
 
     /// Counts a POST and says whether this one should prune statuses.
@@ -195,27 +198,30 @@ impl Taxii {
         let (valid, failures) = api::prepare(objects);
         let status_id = uuid::Uuid::new_v4().to_string();
         let sid = status_id.clone();
-        self.store.ingest(
+        let stored = self.store.ingest(
             collection,
             &valid,
             &sid,
             owner,
             &mut |stored, request_us| api::status_of(&status_id, request_us, stored, &failures),
-        )
+        );
+        ingested(stored, collection)
     }
+}
+
+/// The status resource of an ingest, or why there is none.
+pub(crate) fn ingested(
+    stored: Result<Option<String>, StorageError>,
+    collection: &str,
+) -> Result<String, TaxiiError> {
+    stored?.ok_or_else(|| TaxiiError::NotFound(format!("no collection {collection}")))
 }
 
 pub(crate) fn now_us() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
-/// TAXII timestamps: RFC 3339 UTC with microseconds.
-pub(crate) fn format_timestamp(us: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(us)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string()
-}
+pub(crate) use detente_storage::taxii::format_timestamp;
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,11 @@ const TAXII: &str = "application/taxii+json;version=2.1";
 const RED: &str = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1";
 const MAX_BODY: usize = 256 * 1024;
 
+/// The node store in `dir`, where the TAXII tables are.
+fn store(dir: &Path) -> Arc<detente_storage_sqlite::SqliteStore> {
+    Arc::new(detente_storage_sqlite::SqliteStore::open(&dir.join("detente.db")).unwrap())
+}
+
 struct Node {
     base: String,
     client: reqwest::Client,
@@ -22,10 +27,9 @@ struct Node {
 
 impl Node {
     async fn start(dir: &Path) -> Node {
-        let users = Arc::new(Users::new(Arc::new(
-            detente_storage_sqlite::SqliteStore::open(&dir.join("detente.db")).unwrap(),
-        )));
-        Node::start_with(Taxii::open(&dir.join("detente.db"), users, config()).unwrap()).await
+        let store = store(dir);
+        let users = Arc::new(Users::new(store.clone()));
+        Node::start_with(Taxii::with_store(store, users, config()).unwrap()).await
     }
 
     async fn start_with(taxii: Taxii) -> Node {
@@ -133,7 +137,7 @@ fn setup(dir: &Path) -> String {
     ] {
         users.add_user(name, role, &password(name)).unwrap();
     }
-    let store = detente_taxii::sqlite::SqliteTaxiiStore::open(&dir.join("detente.db")).unwrap();
+    let store = store(dir);
     let main = Collection {
         id: "9cfa669c-ee94-4ece-afd2-f8edac37d8fd".into(),
         title: "main".into(),
@@ -152,8 +156,8 @@ fn setup(dir: &Path) -> String {
         write: vec!["carol".into()],
         red_recipients: vec![],
     };
-    detente_taxii::TaxiiStore::create_collection(&store, &main).unwrap();
-    detente_taxii::TaxiiStore::create_collection(&store, &carol).unwrap();
+    detente_taxii::TaxiiStore::create_collection(store.as_ref(), &main).unwrap();
+    detente_taxii::TaxiiStore::create_collection(store.as_ref(), &carol).unwrap();
     main.id
 }
 
@@ -852,8 +856,7 @@ impl OutboundFilter for NoMalware {
 async fn peers_get_tlp_and_gate_filtered_views() {
     let dir = tempfile::tempdir().unwrap();
     let main = setup(dir.path());
-    let store =
-        detente_taxii::sqlite::SqliteTaxiiStore::open(&dir.path().join("detente.db")).unwrap();
+    let store = store(dir.path());
     let shared = Collection {
         id: "5b0c3a6e-4a4f-4b4e-9a51-1e0d7c3f0a01".into(),
         title: "shared".into(),
@@ -863,17 +866,11 @@ async fn peers_get_tlp_and_gate_filtered_views() {
         write: vec!["alice".into()],
         red_recipients: vec!["alice".into()],
     };
-    detente_taxii::TaxiiStore::create_collection(&store, &shared).unwrap();
-    let users = Users::new(Arc::new(
-        detente_storage_sqlite::SqliteStore::open(&dir.path().join("detente.db")).unwrap(),
-    ));
-    let taxii = Taxii::open(
-        &dir.path().join("detente.db"),
-        Arc::new(WithPeer(users)),
-        config(),
-    )
-    .unwrap()
-    .with_outbound_filter(Arc::new(NoMalware));
+    detente_taxii::TaxiiStore::create_collection(store.as_ref(), &shared).unwrap();
+    let users = Users::new(store.clone());
+    let taxii = Taxii::with_store(store.clone(), Arc::new(WithPeer(users)), config())
+        .unwrap()
+        .with_outbound_filter(Arc::new(NoMalware));
     let node = Node::start_with(taxii).await;
     let marked = |n: u32, marking: &str| {
         let mut o = indicator(n, "2020-01-01T00:00:00Z");
@@ -949,10 +946,9 @@ async fn late_older_version_does_not_become_last() {
 async fn merges_into_a_node_router_with_its_own_fallback() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path());
-    let users = Arc::new(Users::new(Arc::new(
-        detente_storage_sqlite::SqliteStore::open(&dir.path().join("detente.db")).unwrap(),
-    )));
-    let taxii = Arc::new(Taxii::open(&dir.path().join("detente.db"), users, config()).unwrap());
+    let store = store(dir.path());
+    let users = Arc::new(Users::new(store.clone()));
+    let taxii = Arc::new(Taxii::with_store(store, users, config()).unwrap());
     let app = axum::Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .fallback(|| async { (StatusCode::NOT_FOUND, "node 404") })

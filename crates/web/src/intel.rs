@@ -104,7 +104,7 @@ pub async fn intel(State(web): W, v: Viewer) -> Response {
     };
     let mut collections = Vec::with_capacity(all.len());
     for c in all {
-        match store.counts(&c.id) {
+        match store.object_counts(&c.id) {
             Ok(n) => collections.push(CollectionLine::new(c, n)),
             Err(e) => return internal(e),
         }
@@ -189,7 +189,7 @@ pub async fn collection(
         Err(e) => return internal(e),
     };
     let (counts, mut cited) = match (
-        store.counts(&c.id),
+        store.object_counts(&c.id),
         store.citing_requests(&c.id, &q.after, PAGE + 1),
     ) {
         (Ok(n), Ok(cited)) => (n, cited),

@@ -69,7 +69,7 @@ pub struct Web {
     /// by the server that owns it ([`Web::set_taxii`]).
     pub taxii: std::sync::OnceLock<Arc<detente_taxii::Taxii>>,
     /// What this node's witness cosigned of each peer's log (the peers page).
-    pub witness: detente_witness::sqlite::SqliteStore,
+    pub witness: Arc<dyn detente_witness::WitnessStore>,
 }
 
 impl Web {
@@ -82,10 +82,8 @@ impl Web {
         lifetimes: Lifetimes,
         clock: session::Clock,
     ) -> Result<Arc<Web>, session::SessionError> {
-        let db = detente_node::datadir::database_file(node.dir())?;
         let sessions = Sessions::new(node.store().clone(), lifetimes, clock);
-        let witness = detente_witness::sqlite::SqliteStore::open(&db)
-            .map_err(|e| detente_node::NodeError::Config(format!("witness store: {e}")))?;
+        let witness = node.store().clone();
         Ok(Arc::new(Web {
             witness,
             node,

@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Form;
 use detente_node::exchange::ConnectionTest;
 use detente_node::peer_status::{peer_statuses, PeerStatus};
-use detente_witness::WitnessStore;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -59,7 +58,7 @@ struct PeersPage {
 
 /// The status of every peer, as `/api/v1/peers/status` gives it.
 pub fn statuses(web: &Web) -> Result<Vec<PeerStatus>, Fail> {
-    peer_statuses(&web.node, &|o| web.witness.latest(o)).map_err(fail)
+    peer_statuses(&web.node, &|o| Ok(web.witness.witnessed(o)?)).map_err(fail)
 }
 
 fn peers_page(

@@ -48,8 +48,8 @@ pub enum WitnessError {
     BadCosignature(String),
 }
 
-impl From<rusqlite::Error> for WitnessError {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<detente_storage::StorageError> for WitnessError {
+    fn from(e: detente_storage::StorageError) -> Self {
         WitnessError::Store(e.to_string())
     }
 }

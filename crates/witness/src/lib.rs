@@ -2,14 +2,13 @@
 //! rules out split views of a node's log and gives third-party timestamps.
 //!
 //! Witness side: [`Witness`] keeps, per followed log, the latest checkpoint it
-//! cosigned ([`WitnessStore`], SQLite in [`sqlite`]) and serves
+//! cosigned ([`WitnessStore`], part of the node's store) and serves
 //! `POST <prefix>/add-checkpoint` ([`router`]). Log side: [`submit`] asks a peer's
 //! witness for a cosignature and [`merge_cosignatures`] attaches it.
 
 mod client;
 mod error;
 mod http;
-pub mod sqlite;
 mod store;
 mod witness;
 

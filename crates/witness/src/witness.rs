@@ -1,7 +1,6 @@
 //! The witness side of C2SP tlog-witness v1: check a submitted checkpoint against
 //! the latest one cosigned for its log, persist, then cosign.
 
-use crate::sqlite::SqliteStore;
 use crate::store::{Conflict, ConflictKind, Cosigned, WitnessStore};
 use crate::WitnessError;
 use detente_domain::{NodeKey, VerifierKey};
@@ -9,7 +8,6 @@ use detente_log::merkle::{verify_consistency, EMPTY_ROOT};
 use detente_log::note::{self, NoteSignature};
 use detente_log::{cosignature, proof_file::parse_hash, Checkpoint, Hash, LogError};
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -125,7 +123,7 @@ type ConflictHook = Box<dyn Fn(&Conflict) + Send + Sync>;
 /// contradict each other, and keeps the evidence when a log tries.
 pub struct Witness {
     key: Arc<NodeKey>,
-    store: Box<dyn WitnessStore>,
+    store: Arc<dyn WitnessStore>,
     logs: RwLock<HashMap<String, LogConfig>>,
     hooks: RwLock<Vec<ConflictHook>>,
 }
@@ -138,24 +136,12 @@ fn now() -> u64 {
 }
 
 impl Witness {
-    /// A witness whose state lives in the SQLite database at `db` (the node's
-    /// `DIR/detente.db`), cosigning with `key`.
-    pub fn open(
-        db: impl AsRef<Path>,
-        key: Arc<NodeKey>,
-        logs: Vec<LogConfig>,
-    ) -> Result<Self, WitnessError> {
-        Ok(Self::new(SqliteStore::open(db)?, key, logs))
-    }
-
-    pub fn new(
-        store: impl WitnessStore + 'static,
-        key: Arc<NodeKey>,
-        logs: Vec<LogConfig>,
-    ) -> Self {
+    /// A witness whose state is in `store` (the node's own store), cosigning
+    /// with `key`.
+    pub fn new(store: Arc<dyn WitnessStore>, key: Arc<NodeKey>, logs: Vec<LogConfig>) -> Self {
         Witness {
             key,
-            store: Box::new(store),
+            store,
             logs: RwLock::new(logs.into_iter().map(|l| (l.origin.clone(), l)).collect()),
             hooks: RwLock::new(Vec::new()),
         }
@@ -175,12 +161,12 @@ impl Witness {
 
     /// The latest checkpoint cosigned for `origin`.
     pub fn latest(&self, origin: &str) -> Result<Option<Cosigned>, WitnessError> {
-        self.store.latest(origin)
+        Ok(self.store.witnessed(origin)?)
     }
 
     /// Every conflict kept so far, oldest first.
     pub fn conflicts(&self) -> Result<Vec<Conflict>, WitnessError> {
-        self.store.conflicts()
+        Ok(self.store.witness_conflicts()?)
     }
 
     /// Registers a hook called once per newly kept conflict, after it is stored,
@@ -219,7 +205,7 @@ impl Witness {
             Err(e) => return Err(malformed(e.to_string())),
         }
         loop {
-            let stored = self.store.latest(&cp.origin)?;
+            let stored = self.store.witnessed(&cp.origin)?;
             if let Some(s) = &stored {
                 if s.size == cp.size && s.root != cp.root {
                     self.keep(s, req, ConflictKind::Fork)?;
@@ -265,7 +251,7 @@ impl Witness {
             // the stored size, and the next round answers 409.
             if self
                 .store
-                .compare_and_swap(stored.map(|s| (s.size, s.root)), &record)?
+                .swap_witnessed(stored.map(|s| (s.size, s.root)), &record)?
             {
                 return Ok(cosignature::cosign(&self.key, &parsed.text, time));
             }
@@ -292,7 +278,7 @@ impl Witness {
             },
             detected_at: now(),
         };
-        if !self.store.record_conflict(&conflict)? {
+        if !self.store.record_witness_conflict(&conflict)? {
             return Ok(());
         }
         match kind {

@@ -40,7 +40,8 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let wkey = Arc::new(NodeKey::parse(&witness_key.to_private_string()).unwrap());
         let logs = vec![LogConfig::new(ORIGIN, vec![log_key.verifier()]).unwrap()];
-        let w = Witness::open(dir.path().join("detente.db"), wkey, logs).unwrap();
+        let store = detente_storage_sqlite::SqliteStore::open(&dir.path().join("detente.db")).unwrap();
+        let w = Witness::new(Arc::new(store), wkey, logs);
 
         let mut tree = MemoryTree::default();
         for i in 0..m {

@@ -3,6 +3,7 @@
 use detente_domain::{NodeKey, VerifierKey};
 use detente_log::merkle::{consistency_proof, MemoryTree};
 use detente_log::{cosignature, note, Checkpoint, Hash};
+use detente_storage::StorageError;
 use detente_witness::{
     merge_cosignatures, router, submit, AddCheckpoint, Conflict, ConflictKind, Cosigned, LogConfig,
     SubmitOutcome, Witness, WitnessError, WitnessStore,
@@ -114,7 +115,8 @@ fn open_witness(path: &std::path::Path, log: &TestLog) -> Witness {
     )
     .unwrap();
     let logs = vec![LogConfig::new(ORIGIN, vec![log.key.verifier()]).unwrap()];
-    Witness::open(path.join("detente.db"), Arc::new(key), logs).unwrap()
+    let store = detente_storage_sqlite::SqliteStore::open(&path.join("detente.db")).unwrap();
+    Witness::new(Arc::new(store), Arc::new(key), logs)
 }
 
 async fn start(log: &TestLog) -> Server {
@@ -592,29 +594,29 @@ async fn logs_added_later_are_witnessed() {
 /// Runs a competing write between the witness's read and its write: the
 /// interleaving of the spec's race example, made deterministic.
 struct Interleaving {
-    inner: detente_witness::sqlite::SqliteStore,
+    inner: detente_storage_sqlite::SqliteStore,
     competitor: Arc<Mutex<Option<Cosigned>>>,
 }
 
 impl WitnessStore for Interleaving {
-    fn latest(&self, origin: &str) -> Result<Option<Cosigned>, WitnessError> {
-        self.inner.latest(origin)
+    fn witnessed(&self, origin: &str) -> Result<Option<Cosigned>, StorageError> {
+        self.inner.witnessed(origin)
     }
-    fn compare_and_swap(
+    fn swap_witnessed(
         &self,
         expected: Option<(u64, Hash)>,
         new: &Cosigned,
-    ) -> Result<bool, WitnessError> {
+    ) -> Result<bool, StorageError> {
         if let Some(c) = self.competitor.lock().unwrap().take() {
-            assert!(self.inner.compare_and_swap(expected, &c)?);
+            assert!(self.inner.swap_witnessed(expected, &c)?);
         }
-        self.inner.compare_and_swap(expected, new)
+        self.inner.swap_witnessed(expected, new)
     }
-    fn record_conflict(&self, c: &Conflict) -> Result<bool, WitnessError> {
-        self.inner.record_conflict(c)
+    fn record_witness_conflict(&self, c: &Conflict) -> Result<bool, StorageError> {
+        self.inner.record_witness_conflict(c)
     }
-    fn conflicts(&self) -> Result<Vec<Conflict>, WitnessError> {
-        self.inner.conflicts()
+    fn witness_conflicts(&self) -> Result<Vec<Conflict>, StorageError> {
+        self.inner.witness_conflicts()
     }
 }
 
@@ -625,12 +627,12 @@ fn a_request_that_loses_the_race_is_answered_409_and_rolls_nothing_back() {
     log.grow_to(10);
     let competitor = Arc::new(Mutex::new(None));
     let store = Interleaving {
-        inner: detente_witness::sqlite::SqliteStore::open(dir.path().join("detente.db")).unwrap(),
+        inner: detente_storage_sqlite::SqliteStore::open(&dir.path().join("detente.db")).unwrap(),
         competitor: competitor.clone(),
     };
     let logs = vec![LogConfig::new(ORIGIN, vec![log.key.verifier()]).unwrap()];
     let w = Witness::new(
-        store,
+        Arc::new(store),
         Arc::new(NodeKey::generate("w.example").unwrap()),
         logs,
     );

@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -47,7 +48,11 @@ pub fn run(c: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Report(a) => super::bench_report::run(a),
         BenchCommand::AuthFlood(a) => super::bench_auth::run(a),
         BenchCommand::Taxii(a) => {
-            tokio::runtime::Runtime::new()?.block_on(detente_taxii::run_bench(a))?;
+            let open =
+                |db: &std::path::Path| -> anyhow::Result<Arc<dyn detente_taxii::TaxiiStore>> {
+                    Ok(Arc::new(detente_storage_sqlite::SqliteStore::open(db)?))
+                };
+            tokio::runtime::Runtime::new()?.block_on(detente_taxii::run_bench(a, &open))?;
             Ok(ExitCode::SUCCESS)
         }
     }

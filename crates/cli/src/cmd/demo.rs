@@ -147,17 +147,14 @@ fn hex_digest(b: &[u8]) -> String {
 /// uploaded, and a TAXII collection is shared with B, where submitting the
 /// notification publishes it (each indicator citing the request).
 fn share_indicators(a: &ClusterNode) -> anyhow::Result<()> {
-    use detente_taxii::store::{Collection, TaxiiStore};
+    use detente_taxii::store::Collection;
     let (_, bytes) = pipeline_notification("cert-b.example")?;
     let sha = hex_digest(&bytes);
     let now = time::format(&time::now());
     a.node
         .store()
         .put_attachment(&sha, "application/stix+json", &bytes, &now)?;
-    let store = detente_taxii::sqlite::SqliteTaxiiStore::open(
-        &detente_node::datadir::database_file(a.node.dir())?,
-    )?;
-    store.create_collection(&Collection {
+    a.node.store().create_collection(&Collection {
         id: "6a3f4b1c-2d5e-4f60-8a71-92b3c4d5e6f7".into(),
         title: "Indicators shared with cert-b.example".into(),
         description: None,

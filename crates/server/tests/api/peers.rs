@@ -113,13 +113,12 @@ async fn peers_sign_their_calls_and_bad_calls_are_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn taxii_objects_served_to_a_peer_pass_the_gate() {
-    use detente_taxii::store::{Collection, TaxiiStore};
+    use detente_taxii::store::Collection;
     let a = start("cert-a.example", "US").await;
     let b = start("cert-b.example", "RU").await;
     let c = reqwest::Client::new();
     assert_eq!(peer_with(&c, &a, &b, "RU").await.status(), 201);
-    let store =
-        detente_taxii::sqlite::SqliteTaxiiStore::open(&a.node.dir().join("detente.db")).unwrap();
+    let store = a.node.store();
     store
         .create_collection(&Collection {
             id: "5f2a7c1e-1111-4222-8333-944455556666".into(),
@@ -198,14 +197,13 @@ async fn taxii_objects_served_to_a_peer_pass_the_gate() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stix_bundle_attached_to_a_request_is_published_to_the_peer_citing_it() {
-    use detente_taxii::store::{Collection, TaxiiStore};
+    use detente_taxii::store::Collection;
     let a = start("cert-a.example", "US").await;
     let b = start("cert-b.example", "FR").await;
     let c = reqwest::Client::new();
     assert_eq!(peer_with(&c, &a, &b, "FR").await.status(), 201);
     assert_eq!(peer_with(&c, &b, &a, "US").await.status(), 201);
-    let store =
-        detente_taxii::sqlite::SqliteTaxiiStore::open(&a.node.dir().join("detente.db")).unwrap();
+    let store = a.node.store();
     store
         .create_collection(&Collection {
             id: "0d6c0a4e-5d7b-4c1e-9f2a-3b4c5d6e7f80".into(),

@@ -317,8 +317,8 @@ fn collection(id: &str, title: &str, write: &str) -> Collection {
     }
 }
 
-fn taxii_store(a: &Running) -> detente_taxii::sqlite::SqliteTaxiiStore {
-    detente_taxii::sqlite::SqliteTaxiiStore::open(&a.node.dir().join("detente.db")).unwrap()
+fn taxii_store(a: &Running) -> std::sync::Arc<dyn TaxiiStore> {
+    a.node.store().clone()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -411,7 +411,7 @@ async fn intel_counts_match_the_taxii_store_and_list_the_citing_requests() {
         ]),
     )
     .await;
-    let n = store.counts(id).unwrap();
+    let n = store.object_counts(id).unwrap();
     assert_eq!((n.objects, n.versions), (2, 3));
     let officer = Browser::signed_in(&a.base, "officer", "officer-password").await;
     let p = officer.get("/ui/intel").await;

@@ -9,7 +9,9 @@ mod exchange;
 mod log;
 mod notify;
 mod session;
+mod taxii;
 mod transfer;
+mod witness;
 
 pub use log::{append, entry};
 
@@ -25,6 +27,8 @@ pub fn checks() -> Vec<Check> {
         auth::CHECKS,
         session::CHECKS,
         notify::CHECKS,
+        taxii::CHECKS,
+        witness::CHECKS,
     ]
     .concat()
 }
