@@ -6,7 +6,11 @@ use crate::{db_err, wait};
 use detente_storage::StorageError;
 use tokio_postgres::Client;
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/001_schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/001_schema.sql"),
+    include_str!("../migrations/002_users_sessions.sql"),
+    include_str!("../migrations/003_taxii_witness.sql"),
+];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

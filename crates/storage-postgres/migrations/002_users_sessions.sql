@@ -1,0 +1,1 @@
+-- Users, tokens and web sessions (the SQLite driver's migration 017).

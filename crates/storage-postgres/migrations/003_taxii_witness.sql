@@ -1,0 +1,2 @@
+-- TAXII collections, objects and statuses; the witness's state (the SQLite
+-- driver's migration 018).
