@@ -452,6 +452,36 @@ impl ExchangeStore for PgStore {
         self.outbox_rows(&sql, &[&now, &(limit.min(i64::MAX as u64) as i64)])
     }
 
+    fn outbox_claim(
+        &self,
+        now: &str,
+        lease_until: &str,
+        limit: u64,
+    ) -> Result<Vec<OutboxRow>, StorageError> {
+        // Rows another replica is claiming at this moment are skipped, not
+        // waited for; the lease is the row's next attempt.
+        let sql = format!(
+            "WITH due AS (SELECT digest FROM outbox AS o \
+               WHERE delivered_at IS NULL AND refused_at IS NULL AND next_attempt <= $1 \
+               AND NOT EXISTS (SELECT 1 FROM outbox AS e WHERE e.request_id = o.request_id \
+                               AND e.created < o.created AND e.delivered_at IS NULL) \
+               ORDER BY created LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             UPDATE outbox SET next_attempt = $2 FROM due WHERE outbox.digest = due.digest \
+             RETURNING {}",
+            OUTBOX_COLUMNS
+                .split(", ")
+                .map(|c| format!("outbox.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut rows = self.outbox_rows(
+            &sql,
+            &[&now, &lease_until, &(limit.min(i64::MAX as u64) as i64)],
+        )?;
+        rows.sort_by(|a, b| a.created.cmp(&b.created));
+        Ok(rows)
+    }
+
     fn outbox_counts(&self) -> Result<(u64, u64), StorageError> {
         let c = self.pool.get()?;
         let r = wait(c.query_one(

@@ -460,6 +460,21 @@ pub trait ExchangeStore: Send + Sync + 'static {
     /// leaving out any with an earlier envelope of the same request still
     /// undelivered: a request's events reach the peer in order.
     fn outbox_due(&self, now: &str, limit: u64) -> Result<Vec<OutboxRow>, StorageError>;
+    /// The due envelopes (as [`ExchangeStore::outbox_due`]) this process
+    /// should deliver now. Where replicas share the store
+    /// ([`LogStore::shared`]), each row returned is leased to the caller: its
+    /// next attempt moves to `lease_until`, so no other replica sends it
+    /// meanwhile, and a replica that dies mid-delivery leaves it to the others
+    /// once the lease ends. One process keeps its own list of deliveries under
+    /// way instead.
+    fn outbox_claim(
+        &self,
+        now: &str,
+        _lease_until: &str,
+        limit: u64,
+    ) -> Result<Vec<OutboxRow>, StorageError> {
+        self.outbox_due(now, limit)
+    }
     /// Envelopes still to deliver, and envelopes peers refused for good.
     fn outbox_counts(&self) -> Result<(u64, u64), StorageError>;
     fn outbox_failed(

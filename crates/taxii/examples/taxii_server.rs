@@ -79,7 +79,13 @@ async fn main() {
             store.and_then(|s| detente_taxii::run_collection(s.as_ref(), cmd))
         }
         Command::Serve { dir, listen } => serve(dir, listen).await,
-        Command::Bench(args) => detente_taxii::run_bench(args, &open_store).await,
+        Command::Bench(args) => {
+            let open =
+                |db: &std::path::Path| -> anyhow::Result<Arc<dyn detente_taxii::TaxiiStore>> {
+                    Ok(open_store(db)?)
+                };
+            detente_taxii::run_bench(args, &open).await
+        }
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -24,6 +24,11 @@ use tokio::task::{self, JoinSet};
 /// Envelopes under way at once, across peers.
 const IN_FLIGHT: usize = 512;
 
+/// How long a claimed delivery is this replica's before another may try it:
+/// twice the peer client's 30 s timeout (only replicas on a shared database
+/// lease; see `ExchangeStore::outbox_claim`).
+const DELIVERY_LEASE: chrono::Duration = chrono::Duration::seconds(60);
+
 /// Envelopes per POST: request events are small (attachments travel on
 /// their own), so a batch stays far below a peer's body limit.
 pub const BATCH: usize = 64;
@@ -112,8 +117,10 @@ impl Exchange {
         if room == 0 {
             return Ok(());
         }
-        let due = self.node.store().outbox_due(
-            &time::format(&time::now()),
+        let now = time::now();
+        let due = self.node.store().outbox_claim(
+            &time::format(&now),
+            &time::format(&(now + DELIVERY_LEASE)),
             (room + under_way.digests.len()) as u64,
         )?;
         let mut by_peer: BTreeMap<String, Vec<OutboxRow>> = BTreeMap::new();

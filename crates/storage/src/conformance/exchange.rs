@@ -2,6 +2,10 @@ use super::*;
 
 pub(super) const CHECKS: &[Check] = &[
     (
+        "claimed_deliveries_are_leased_where_replicas_share_the_store",
+        claimed_deliveries_are_leased_where_replicas_share_the_store,
+    ),
+    (
         "request_listing_filters_and_pages_by_keyset",
         request_listing_filters_and_pages_by_keyset,
     ),
@@ -259,4 +263,52 @@ pub(super) fn request(i: u32, status: &str, closed: bool) -> (RequestRow, EventR
 
 pub(super) fn ids(rows: &[RequestRow]) -> Vec<&str> {
     rows.iter().map(|r| r.id.as_str()).collect()
+}
+
+fn claimed_deliveries_are_leased_where_replicas_share_the_store(s: &dyn Store) {
+    let row = |b: u8, request: &str| OutboxRow {
+        digest: [b; 32],
+        peer: "peer.example".into(),
+        request_id: request.into(),
+        envelope: vec![b],
+        created: format!("2026-01-01T00:00:0{b}.000000Z"),
+        attempts: 0,
+        next_attempt: "2026-01-01T00:00:00.000000Z".into(),
+        last_error: None,
+        delivered_at: None,
+        refused_at: None,
+    };
+    for (b, request) in [(1, "r1"), (2, "r1"), (3, "r2")] {
+        s.outbox_add(&row(b, request)).unwrap();
+    }
+    let now = "2026-01-02T00:00:00.000000Z";
+    let lease = "2026-01-02T00:01:00.000000Z";
+    let digests = |rows: Vec<OutboxRow>| rows.iter().map(|r| r.digest[0]).collect::<Vec<_>>();
+    // The second envelope of r1 waits for the first.
+    assert_eq!(digests(s.outbox_claim(now, lease, 10).unwrap()), [1, 3]);
+    let again = digests(s.outbox_claim(now, lease, 10).unwrap());
+    if s.shared() {
+        assert!(
+            again.is_empty(),
+            "leased rows are not claimed twice: {again:?}"
+        );
+        let later = "2026-01-02T00:02:00.000000Z";
+        let after_lease = digests(
+            s.outbox_claim(later, "2026-01-02T00:03:00.000000Z", 10)
+                .unwrap(),
+        );
+        assert_eq!(after_lease, [1, 3], "a lapsed lease frees the row");
+    } else {
+        assert_eq!(again, [1, 3], "one process tracks its own deliveries");
+    }
+    s.outbox_delivered(&[1; 32], now).unwrap();
+    let next = digests(
+        s.outbox_claim(
+            "2026-01-03T00:00:00.000000Z",
+            "2026-01-03T00:01:00.000000Z",
+            10,
+        )
+        .unwrap(),
+    );
+    assert_eq!(next, [2, 3]);
 }
