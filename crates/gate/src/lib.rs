@@ -17,6 +17,7 @@ pub mod error;
 pub mod gen;
 pub mod norm;
 mod office;
+mod par;
 pub mod policy;
 pub mod quality;
 pub mod read;
@@ -26,6 +27,7 @@ pub mod scan;
 mod sheet;
 pub mod text;
 pub mod validate;
+mod xml;
 
 pub use entity::{Category, EntityType, Finding};
 pub use error::GateError;

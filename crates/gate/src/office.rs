@@ -4,7 +4,10 @@
 //! where it was (`report.docx!/word/document.xml`, `export.xlsx!/Sheet1`).
 
 use crate::scan::{Format, Out};
-use std::io::{BufReader, Cursor, Read, Seek};
+use crate::xml::{unescape_into, Tok, Tokens};
+use std::io::{Cursor, Read, Seek};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 /// The Office/OpenDocument flavour of a zip, by its parts.
 pub(crate) fn office_kind<R: Read + Seek>(zip: &mut zip::ZipArchive<R>) -> Option<Format> {
@@ -72,11 +75,12 @@ fn embedded(name: &str) -> bool {
 use calamine::Reader as _;
 use mail_parser::MimeHeaders as _;
 
-pub(crate) fn office<R: Read + Seek>(
+pub(crate) fn office(
     out: &mut Out<'_>,
-    mut zip: zip::ZipArchive<R>,
+    mut zip: zip::ZipArchive<crate::read::At<'_>>,
     format: Format,
 ) -> Format {
+    let workers = crate::par::workers(out);
     for i in 0..zip.len() {
         let Some(name) = zip.name_for_index(i).map(String::from) else {
             continue;
@@ -88,14 +92,25 @@ pub(crate) fn office<R: Read + Seek>(
         if matches!(format, Format::Xlsx | Format::Ods) || !text_part(format, &name) {
             continue;
         }
-        match zip.by_index(i) {
-            Ok(entry) => {
-                let compressed = std::rc::Rc::new(std::cell::Cell::new(entry.compressed_size()));
-                let bounded = out.bounded(entry, compressed);
-                let mut text = XmlText::new(BufReader::new(bounded));
-                out.member(&name, &mut text, Some(Format::Text));
+        let size = match zip.by_index(i) {
+            Ok(entry) => entry.compressed_size(),
+            Err(e) => {
+                out.unreadable_here(&format!("{name}: corrupt document part: {e}"));
+                continue;
             }
-            Err(e) => out.unreadable_here(&format!("{name}: corrupt document part: {e}")),
+        };
+        let source = Arc::new(AtomicU64::new(size));
+        if workers > 1 {
+            // Inflated and parsed on a thread of its own, scanned on this one.
+            let (mut zip, bounder) = (zip.clone(), out.bounder());
+            let produce = move |pipe: &mut crate::par::Pipe| match zip.by_index(i) {
+                Ok(entry) => pipe.copy(&mut XmlText::new(bounder.wrap(entry, source))),
+                Err(e) => pipe.fail(std::io::Error::other(e)),
+            };
+            crate::par::piped(produce, |r| out.member(&name, r, Some(Format::Text)));
+        } else if let Ok(entry) = zip.by_index(i) {
+            let mut text = XmlText::new(out.bounded(entry, source));
+            out.member(&name, &mut text, Some(Format::Text));
         }
     }
     match format {
@@ -145,19 +160,17 @@ fn sheets_to_csv(
 /// each paragraph or row and a tab after each cell, so that runs split by
 /// the editor (`<w:t>4111</w:t><w:t>1111</w:t>`) join again. Streamed so
 /// that a document's size costs no memory.
-pub(crate) struct XmlText<R: std::io::BufRead> {
-    xml: quick_xml::Reader<R>,
-    buf: Vec<u8>,
+pub(crate) struct XmlText<R: Read> {
+    xml: Tokens<R>,
     text: Vec<u8>,
     pos: usize,
     done: bool,
 }
 
-impl<R: std::io::BufRead> XmlText<R> {
+impl<R: Read> XmlText<R> {
     pub(crate) fn new(r: R) -> Self {
         XmlText {
-            xml: quick_xml::Reader::from_reader(r),
-            buf: Vec::new(),
+            xml: Tokens::new(r),
             text: Vec::with_capacity(128 << 10),
             pos: 0,
             done: false,
@@ -165,48 +178,40 @@ impl<R: std::io::BufRead> XmlText<R> {
     }
 
     fn pump(&mut self) -> Result<(), String> {
-        use quick_xml::events::Event;
         let text = &mut self.text;
         while text.len() < (64 << 10) && !self.done {
-            self.buf.clear();
-            let ev = self
+            let tok = self
                 .xml
-                .read_event_into(&mut self.buf)
+                .next_checked()
                 .map_err(|e| format!("corrupt document part: {e}"))?;
-            match ev {
-                Event::Text(t) => text.extend_from_slice(&t),
-                Event::CData(t) => text.extend_from_slice(&t),
-                Event::GeneralRef(r) => match r.resolve_char_ref() {
-                    Ok(Some(c)) => text.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
-                    _ => text.push(match &*r {
-                        b"amp" => b'&',
-                        b"lt" => b'<',
-                        b"gt" => b'>',
-                        b"quot" => b'"',
-                        b"apos" => b'\'',
-                        _ => b' ',
-                    }),
-                },
-                Event::End(e) => match e.local_name().as_ref() {
+            let Some(tok) = tok else {
+                self.done = true;
+                break;
+            };
+            match tok {
+                Tok::Text(a, b) => unescape_into(self.xml.bytes((a, b)), text),
+                Tok::CData(a, b) => text.extend_from_slice(self.xml.bytes((a, b))),
+                Tok::End { name } => match self.xml.bytes(name) {
                     b"p" | b"h" | b"tr" | b"table-row" | b"li" => text.push(b'\n'),
                     b"tc" | b"table-cell" => text.push(b'\t'),
                     _ => {}
                 },
-                Event::Empty(e) => match e.local_name().as_ref() {
+                Tok::Start {
+                    name, empty: true, ..
+                } => match self.xml.bytes(name) {
                     b"tab" => text.push(b'\t'),
                     b"br" | b"cr" | b"line-break" => text.push(b'\n'),
                     b"s" => text.push(b' '),
                     _ => {}
                 },
-                Event::Eof => self.done = true,
-                _ => {}
+                Tok::Start { .. } => {}
             }
         }
         Ok(())
     }
 }
 
-impl<R: std::io::BufRead> Read for XmlText<R> {
+impl<R: Read> Read for XmlText<R> {
     fn read(&mut self, dst: &mut [u8]) -> std::io::Result<usize> {
         if self.pos == self.text.len() {
             self.text.clear();

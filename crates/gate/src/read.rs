@@ -18,9 +18,10 @@ use crate::error::GateError;
 use crate::scan::{Feed, Format, Out};
 use crate::text::MAX_CANDIDATE;
 use std::cell::Cell;
-use std::io::{Cursor, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
-use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 
 /// Bounds on what the reader expands; each refusal names the limit.
 #[derive(Debug, Clone, Copy)]
@@ -59,14 +60,22 @@ impl Default for Limits {
     }
 }
 
-/// What one input has used of its [`Limits`].
+/// What one input has used of its [`Limits`]. The totals are shared with
+/// the workers that read members in parallel ([`crate::par`]), so the
+/// limits hold for the whole input whichever thread reads.
 #[derive(Default)]
 pub(crate) struct Budget {
     pub(crate) top_bytes: Cell<u64>,
-    expanded: Rc<Cell<u64>>,
-    entries: u64,
+    pub(crate) expanded: Arc<AtomicU64>,
+    pub(crate) entries: Arc<AtomicU64>,
     /// The limit a [`Bounded`] reader tripped, to name it in the refusal.
-    tripped: Rc<Cell<Option<String>>>,
+    pub(crate) tripped: Arc<Mutex<Option<String>>>,
+}
+
+impl Budget {
+    fn take_tripped(&self) -> Option<String> {
+        self.tripped.lock().map(|mut t| t.take()).unwrap_or(None)
+    }
 }
 
 /// Where a document's bytes are: whole in memory or a file can be seeked
@@ -75,6 +84,64 @@ pub(crate) enum Src<'r> {
     Bytes(&'r [u8]),
     File(&'r mut std::fs::File),
     Stream(&'r mut dyn Read),
+}
+
+/// A document parsed whole, which threads can share: a slice, or a file
+/// read at positions (a zip's entries are read on several cores).
+#[derive(Clone, Copy)]
+pub(crate) enum Whole<'a> {
+    Bytes(&'a [u8]),
+    File(&'a std::fs::File),
+}
+
+/// A seekable reader of a [`Whole`] with a position of its own.
+#[derive(Clone)]
+pub(crate) struct At<'a> {
+    src: Whole<'a>,
+    pos: u64,
+}
+
+impl<'a> At<'a> {
+    fn new(src: Whole<'a>) -> At<'a> {
+        At { src, pos: 0 }
+    }
+
+    fn len(&self) -> std::io::Result<u64> {
+        match self.src {
+            Whole::Bytes(b) => Ok(b.len() as u64),
+            Whole::File(f) => f.metadata().map(|m| m.len()),
+        }
+    }
+}
+
+impl Read for At<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = match self.src {
+            Whole::Bytes(b) => {
+                let rest = b.get(self.pos as usize..).unwrap_or(&[]);
+                let n = rest.len().min(buf.len());
+                buf[..n].copy_from_slice(&rest[..n]);
+                n
+            }
+            Whole::File(f) => std::os::unix::fs::FileExt::read_at(f, buf, self.pos)?,
+        };
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for At<'_> {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let (base, off) = match to {
+            SeekFrom::Start(p) => (0, p as i64),
+            SeekFrom::End(d) => (self.len()?, d),
+            SeekFrom::Current(d) => (self.pos, d),
+        };
+        self.pos = base
+            .checked_add_signed(off)
+            .ok_or_else(|| std::io::Error::other("seek before the start"))?;
+        Ok(self.pos)
+    }
 }
 
 enum Kind {
@@ -179,13 +246,13 @@ fn looks_binary(head: &[u8]) -> bool {
 /// Counts bytes read through it (compressed input consumed, for ratios).
 struct Counting<R> {
     inner: R,
-    n: Rc<Cell<u64>>,
+    n: Arc<AtomicU64>,
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let k = self.inner.read(buf)?;
-        self.n.set(self.n.get() + k as u64);
+        self.n.fetch_add(k as u64, Relaxed);
         Ok(k)
     }
 }
@@ -195,9 +262,9 @@ pub(crate) struct Bounded<R> {
     inner: R,
     produced: u64,
     /// Compressed bytes behind what was produced so far.
-    source: Rc<Cell<u64>>,
-    total: Rc<Cell<u64>>,
-    tripped: Rc<Cell<Option<String>>>,
+    source: Arc<AtomicU64>,
+    total: Arc<AtomicU64>,
+    tripped: Arc<Mutex<Option<String>>>,
     limits: crate::read::Limits,
 }
 
@@ -205,15 +272,15 @@ impl<R: Read> Read for Bounded<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let k = self.inner.read(buf)?;
         self.produced += k as u64;
-        self.total.set(self.total.get() + k as u64);
+        let total = self.total.fetch_add(k as u64, Relaxed) + k as u64;
         let l = &self.limits;
-        let why = if self.total.get() > l.max_expanded {
+        let why = if total > l.max_expanded {
             Some(format!(
                 "expands to more than {} bytes in all (limit max_expanded)",
                 l.max_expanded
             ))
         } else if self.produced > l.ratio_after
-            && self.produced / self.source.get().max(1) > l.max_ratio
+            && self.produced / self.source.load(Relaxed).max(1) > l.max_ratio
         {
             Some(format!(
                 "expands more than {} times its compressed size (limit max_ratio)",
@@ -224,10 +291,33 @@ impl<R: Read> Read for Bounded<R> {
         };
         match why {
             Some(w) => {
-                self.tripped.set(Some(w.clone()));
+                if let Ok(mut t) = self.tripped.lock() {
+                    *t = Some(w.clone());
+                }
                 Err(std::io::Error::other(w))
             }
             None => Ok(k),
+        }
+    }
+}
+
+/// Makes [`Bounded`] readers for one input, on any thread.
+#[derive(Clone)]
+pub(crate) struct Bounder {
+    total: Arc<AtomicU64>,
+    tripped: Arc<Mutex<Option<String>>>,
+    limits: Limits,
+}
+
+impl Bounder {
+    pub(crate) fn wrap<R: Read>(&self, inner: R, source: Arc<AtomicU64>) -> Bounded<R> {
+        Bounded {
+            inner,
+            produced: 0,
+            source,
+            total: self.total.clone(),
+            tripped: self.tripped.clone(),
+            limits: self.limits,
         }
     }
 }
@@ -452,13 +542,13 @@ impl Out<'_> {
                 )
             }
             Src::Stream(r) => {
-                let n = Rc::new(Cell::new(0));
+                let n = Arc::new(AtomicU64::new(0));
                 let mut c = Counting {
                     inner: r,
                     n: n.clone(),
                 };
                 let f = self.doc(name, hint, &mut c, None, None, forced)?;
-                (f, n.get())
+                (f, n.load(Relaxed))
             }
         };
         if top {
@@ -501,7 +591,7 @@ impl Out<'_> {
                 Ok(Format::Binary)
             }
             Kind::Gzip => {
-                let consumed = Rc::new(Cell::new(0));
+                let consumed = Arc::new(AtomicU64::new(0));
                 let chain = Counting {
                     inner: (&feed.buf[..]).chain(&mut feed.reader),
                     n: consumed.clone(),
@@ -523,29 +613,30 @@ impl Out<'_> {
             }
             Kind::Zip | Kind::Pdf | Kind::Ole | Kind::Mail => {
                 if let Some(b) = bytes {
-                    return self.whole(kind, hint, Cursor::new(b));
+                    return self.whole(kind, hint, Whole::Bytes(b));
                 }
                 if let Some(f) = file {
-                    f.seek(SeekFrom::Start(0)).map_err(io)?;
-                    return self.whole(kind, hint, f);
+                    return self.whole(kind, hint, Whole::File(f));
                 }
                 let limit = match kind {
                     Kind::Zip => sc.limits.max_expanded,
                     _ => sc.limits.max_document,
                 };
                 match spool(&feed.buf, &mut feed.reader, limit).map_err(io)? {
-                    Spooled::Mem(m) => self.whole(kind, hint, Cursor::new(&m[..])),
-                    Spooled::File(f) => self.whole(kind, hint, f),
+                    Spooled::Mem(m) => self.whole(kind, hint, Whole::Bytes(&m)),
+                    Spooled::File(f) => self.whole(kind, hint, Whole::File(&f)),
                 }
             }
         }
     }
 
-    pub(crate) fn bounded<R: Read>(&self, inner: R, source: Rc<Cell<u64>>) -> Bounded<R> {
-        Bounded {
-            inner,
-            produced: 0,
-            source,
+    pub(crate) fn bounded<R: Read>(&self, inner: R, source: Arc<AtomicU64>) -> Bounded<R> {
+        self.bounder().wrap(inner, source)
+    }
+
+    /// What wraps readers in this input's limits, for another thread.
+    pub(crate) fn bounder(&self) -> Bounder {
+        Bounder {
             total: self.budget.expanded.clone(),
             tripped: self.budget.tripped.clone(),
             limits: self.scanner.limits,
@@ -624,6 +715,18 @@ impl Out<'_> {
     }
 
     fn member_src(&mut self, member: &str, src: Src<'_>, forced: Option<Format>) {
+        self.enter_member(member, |out| {
+            out.document(member, member, src, forced).map(|_| ())
+        });
+    }
+
+    /// Reads a member with `read` inside the member's path, within the
+    /// depth and entry limits; an error makes the member unreadable.
+    pub(crate) fn enter_member(
+        &mut self,
+        member: &str,
+        read: impl FnOnce(&mut Self) -> Result<(), GateError>,
+    ) {
         let l = self.scanner.limits;
         if self.path.len() >= l.max_depth {
             self.unreadable_here(&format!(
@@ -632,9 +735,13 @@ impl Out<'_> {
             ));
             return;
         }
-        self.budget.entries += u64::from(!self.quiet);
-        if self.budget.entries > l.max_entries {
-            if self.budget.entries == l.max_entries + 1 {
+        let entries = self
+            .budget
+            .entries
+            .fetch_add(u64::from(!self.quiet), Relaxed)
+            + u64::from(!self.quiet);
+        if entries > l.max_entries {
+            if entries == l.max_entries + 1 {
                 self.unreadable_here(&format!(
                     "more than {} members (limit max_entries)",
                     l.max_entries
@@ -645,13 +752,12 @@ impl Out<'_> {
         self.path.push(member.to_string());
         self.sink.enter(member);
         let saved = (std::mem::take(&mut self.columns), self.col.take(), self.row);
-        let r = self.document(member, member, src, forced);
+        let r = read(self);
         (self.columns, self.col, self.row) = saved;
         if let Err(e) = r {
             let reason = self
                 .budget
-                .tripped
-                .take()
+                .take_tripped()
                 .unwrap_or_else(|| format!("corrupt or unreadable: {e}"));
             self.unreadable_here(&reason);
         }
@@ -677,8 +783,11 @@ impl Out<'_> {
         if small && looks_binary(&decoded) && matches!(sniff(&decoded, ""), Kind::Plain) {
             return; // a hash, a key, a token: nothing to read
         }
-        let total = self.budget.expanded.get() + decoded.len() as u64;
-        self.budget.expanded.set(total);
+        let total = self
+            .budget
+            .expanded
+            .fetch_add(decoded.len() as u64, Relaxed)
+            + decoded.len() as u64;
         if total > l.max_expanded {
             self.unreadable_here(&format!(
                 "decoded content over {} bytes in all (limit max_expanded)",
@@ -723,8 +832,7 @@ impl Out<'_> {
                 Err(e) => {
                     let why = self
                         .budget
-                        .tripped
-                        .take()
+                        .take_tripped()
                         .unwrap_or_else(|| format!("corrupt tar archive: {e}"));
                     return self.unreadable_here(&why);
                 }
@@ -740,13 +848,9 @@ impl Out<'_> {
         }
     }
 
-    /// Formats parsed from the whole document, which must be seekable.
-    fn whole<R: Read + Seek>(
-        &mut self,
-        kind: Kind,
-        hint: &str,
-        mut r: R,
-    ) -> Result<Format, GateError> {
+    /// Formats parsed from the whole document.
+    fn whole(&mut self, kind: Kind, hint: &str, src: Whole<'_>) -> Result<Format, GateError> {
+        let mut r = At::new(src);
         match kind {
             Kind::Zip => Ok(self.zip(r)),
             Kind::Ole => {
@@ -774,7 +878,7 @@ impl Out<'_> {
         }
     }
 
-    fn zip<R: Read + Seek>(&mut self, r: R) -> Format {
+    fn zip(&mut self, r: At<'_>) -> Format {
         let mut zip = match zip::ZipArchive::new(r) {
             Ok(z) => z,
             Err(e) => {
@@ -794,8 +898,19 @@ impl Out<'_> {
         if let Some(f) = crate::office::office_kind(&mut zip) {
             return crate::office::office(self, zip, f);
         }
-        for i in 0..zip.len() {
-            self.zip_entry(&mut zip, i);
+        let workers = crate::par::workers(self).min(zip.len());
+        if workers > 1 {
+            let mut entries = 0..zip.len();
+            crate::par::ordered(
+                self,
+                workers,
+                || entries.next(),
+                |ctx, i| ctx.run(|out| out.zip_entry(&mut zip.clone(), i)),
+            );
+        } else {
+            for i in 0..zip.len() {
+                self.zip_entry(&mut zip, i);
+            }
         }
         Format::Zip
     }
@@ -816,7 +931,7 @@ impl Out<'_> {
         }
         match zip.by_index(i) {
             Ok(entry) => {
-                let compressed = Rc::new(Cell::new(entry.compressed_size()));
+                let compressed = Arc::new(AtomicU64::new(entry.compressed_size()));
                 let mut r = self.bounded(entry, compressed);
                 self.member(&name, &mut r, None);
             }

@@ -255,13 +255,29 @@ const ANY: u16 = 1 << 15;
 /// Distinct persons (devices for geolocation) per category across records.
 /// One table maps each key to the categories it was counted for, so a row
 /// costs one lookup per key rather than one per category.
-#[derive(Default)]
 pub struct Counts {
     records: u64,
     personal: u64,
     seen: std::collections::HashMap<u64, u16, KeyMix>,
     per: [Tally; Category::ALL.len()],
     any: Tally,
+    /// Start of the keys of records without one: random, so that counts
+    /// made apart (members read in parallel) do not share them on merging.
+    fallback: u64,
+}
+
+impl Default for Counts {
+    fn default() -> Self {
+        use std::hash::BuildHasher as _;
+        Counts {
+            records: 0,
+            personal: 0,
+            seen: Default::default(),
+            per: Default::default(),
+            any: Tally::default(),
+            fallback: std::collections::hash_map::RandomState::new().hash_one(0u64),
+        }
+    }
 }
 
 impl std::fmt::Debug for Counts {
@@ -342,7 +358,7 @@ impl Counts {
             .lists()
             .next()
             .and_then(|(t, _)| rec.values[t as usize].first);
-        let fallback = listed.unwrap_or(!self.records);
+        let fallback = listed.unwrap_or(self.fallback.wrapping_add(self.records));
         let person = rec.person.map_or(fallback, |(_, h)| h);
         let bits = |set: CategorySet| set.iter().fold(0u16, |a, c| a | (1 << c.index()));
         let geo = 1 << Category::PreciseGeolocation.index();
@@ -370,6 +386,16 @@ impl Counts {
                 let b = bits(implied) | ANY;
                 set.iter().for_each(|&h| self.mark(h, b));
             }
+        }
+    }
+
+    /// Adds counts made apart, as if their records had been counted here:
+    /// a key counts once per category whichever part saw it.
+    pub fn merge(&mut self, other: Counts) {
+        self.records += other.records;
+        self.personal += other.personal;
+        for (key, bits) in other.seen {
+            self.mark(key, bits);
         }
     }
 
@@ -427,6 +453,31 @@ mod tests {
         let cats = c.categories();
         assert_eq!(cats[&Category::CoveredPersonalIdentifiers].count, 1);
         assert_eq!(c.records(), 2);
+    }
+
+    /// Counts merged from parts equal the counts of one pass over the same
+    /// records, rows without a key included (they must not collide).
+    #[test]
+    fn merged_counts_equal_one_pass() {
+        let row = |i: u64, c: &mut Counts| {
+            let mut r = RecordAcc::default();
+            if !i.is_multiple_of(3) {
+                r.field(&classify("ssn"), format!("536-22-{:04}", i % 50).as_bytes());
+            }
+            r.field(&classify("diagnosis"), b"E11.9");
+            c.finish(r);
+        };
+        let mut whole = Counts::default();
+        (0..300).for_each(|i| row(i, &mut whole));
+        let mut merged = Counts::default();
+        for part in (0..300).collect::<Vec<_>>().chunks(70) {
+            let mut c = Counts::default();
+            part.iter().for_each(|&i| row(i, &mut c));
+            merged.merge(c);
+        }
+        assert_eq!(merged.categories(), whole.categories());
+        assert_eq!(merged.persons_any(), whole.persons_any());
+        assert_eq!(merged.records(), 300);
     }
 
     #[test]

@@ -117,6 +117,11 @@ pub trait Sink {
     /// Content the gate could not read (`member` is empty for the input
     /// itself): the gate holds it for review.
     fn unreadable(&mut self, _member: &str, _reason: &str) {}
+    /// Whether the sink ignores every event: then the members of a
+    /// container may be read in parallel, their events left unsaid.
+    fn summary_only(&self) -> bool {
+        false
+    }
 }
 
 /// Discards everything: for callers that only want the summary.
@@ -124,6 +129,9 @@ pub struct NullSink;
 
 impl Sink for NullSink {
     fn finding(&mut self, _f: Finding, _value: &[u8]) {}
+    fn summary_only(&self) -> bool {
+        true
+    }
 }
 
 /// Keeps every finding in memory: for payloads of bounded size.

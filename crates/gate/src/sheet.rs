@@ -5,9 +5,14 @@
 //! that the CSV scanner reads as they come. Only the shared-string table is
 //! held in memory, bounded by [`crate::read::Limits::max_document`].
 
+use crate::error::GateError;
+use crate::read::Src;
 use crate::scan::{Format, Out};
-use quick_xml::events::{BytesStart, Event};
-use std::io::{BufRead, BufReader, Read, Seek};
+use crate::xml::{unescape_into, Tok, Tokens};
+use quick_xml::events::Event;
+use std::io::{BufReader, Read, Seek};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 /// The workbook's shared strings, one buffer and an end offset per string.
 #[derive(Default)]
@@ -24,50 +29,28 @@ impl Strings {
     }
 }
 
-fn xml_err(e: impl std::fmt::Display) -> String {
-    e.to_string()
-}
-
-/// Appends the character a `&name;` or `&#n;` reference stands for.
-fn push_ref(out: &mut Vec<u8>, r: &quick_xml::events::BytesRef<'_>) {
-    match r.resolve_char_ref() {
-        Ok(Some(c)) => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
-        _ => out.push(match &**r {
-            b"amp" => b'&',
-            b"lt" => b'<',
-            b"gt" => b'>',
-            b"quot" => b'"',
-            b"apos" => b'\'',
-            _ => b' ',
-        }),
-    }
-}
-
 /// Reads `sharedStrings.xml`: the text of each `<si>` (rich-text runs
 /// joined, phonetic hints left out).
-pub(crate) fn shared_strings(r: impl BufRead, max: u64) -> Result<Strings, String> {
-    let mut xml = quick_xml::Reader::from_reader(r);
-    let mut buf = Vec::new();
+pub(crate) fn shared_strings(r: impl Read, max: u64) -> Result<Strings, String> {
+    let mut xml = Tokens::new(r);
     let mut s = Strings::default();
     let (mut in_t, mut in_rph) = (false, false);
-    loop {
-        match xml.read_event_into(&mut buf).map_err(xml_err)? {
-            Event::Start(e) => match e.local_name().as_ref() {
-                b"t" => in_t = true,
-                b"rPh" => in_rph = true,
+    while let Some(tok) = xml.next_checked()? {
+        match tok {
+            Tok::Start { name, empty, .. } => match (xml.bytes(name), empty) {
+                (b"t", false) => in_t = true,
+                (b"rPh", false) => in_rph = true,
+                (b"si", true) => s.ends.push(s.data.len()),
                 _ => {}
             },
-            Event::End(e) => match e.local_name().as_ref() {
+            Tok::End { name } => match xml.bytes(name) {
                 b"t" => in_t = false,
                 b"rPh" => in_rph = false,
                 b"si" => s.ends.push(s.data.len()),
                 _ => {}
             },
-            Event::Empty(e) if e.local_name().as_ref() == b"si" => s.ends.push(s.data.len()),
-            Event::Text(t) if in_t && !in_rph => s.data.extend_from_slice(&t),
-            Event::CData(t) if in_t && !in_rph => s.data.extend_from_slice(&t),
-            Event::GeneralRef(r) if in_t && !in_rph => push_ref(&mut s.data, &r),
-            Event::Eof => return Ok(s),
+            Tok::Text(a, b) if in_t && !in_rph => unescape_into(xml.bytes((a, b)), &mut s.data),
+            Tok::CData(a, b) if in_t && !in_rph => s.data.extend_from_slice(xml.bytes((a, b))),
             _ => {}
         }
         if s.data.len() as u64 > max {
@@ -75,8 +58,8 @@ pub(crate) fn shared_strings(r: impl BufRead, max: u64) -> Result<Strings, Strin
                 "shared strings over {max} bytes (limit max_document)"
             ));
         }
-        buf.clear();
     }
+    Ok(s)
 }
 
 /// Column index of a cell reference (`B7` is 1), if it has one.
@@ -102,11 +85,16 @@ enum Cell {
 }
 
 /// A worksheet's XML as a stream of CSV rows.
-pub(crate) struct SheetCsv<'s, R: BufRead> {
-    xml: quick_xml::Reader<R>,
-    buf: Vec<u8>,
+pub(crate) struct SheetCsv<'s, R: Read> {
+    xml: Tokens<R>,
     out: Vec<u8>,
     pos: usize,
+    /// End of the last complete row in `out`.
+    row_end: usize,
+    /// The first row with cells: the header a block of rows is read under.
+    header: Option<Vec<u8>>,
+    /// A block was handed out: the next ones begin with the header.
+    blocks: bool,
     strings: &'s Strings,
     max_cell: usize,
     /// Fields written in the current row.
@@ -120,13 +108,15 @@ pub(crate) struct SheetCsv<'s, R: BufRead> {
     done: bool,
 }
 
-impl<'s, R: BufRead> SheetCsv<'s, R> {
+impl<'s, R: Read> SheetCsv<'s, R> {
     pub(crate) fn new(r: R, strings: &'s Strings, max_cell: usize) -> Self {
         SheetCsv {
-            xml: quick_xml::Reader::from_reader(r),
-            buf: Vec::new(),
+            xml: Tokens::new(r),
             out: Vec::with_capacity(128 << 10),
             pos: 0,
+            row_end: 0,
+            header: None,
+            blocks: false,
             strings,
             max_cell,
             col: 0,
@@ -140,23 +130,15 @@ impl<'s, R: BufRead> SheetCsv<'s, R> {
         }
     }
 
-    fn start_cell(&mut self, e: &BytesStart<'_>) {
-        self.cell = Cell::Plain;
-        self.cell_col = None;
+    fn start_cell(&mut self, attrs: (usize, usize)) {
+        let attrs = self.xml.bytes(attrs);
+        self.cell = match crate::xml::attr(attrs, b"t") {
+            Some(b"s") => Cell::Shared,
+            Some(b"inlineStr") => Cell::Inline,
+            _ => Cell::Plain,
+        };
+        self.cell_col = crate::xml::attr(attrs, b"r").and_then(column);
         self.value.clear();
-        for a in e.attributes().flatten() {
-            match a.key.local_name().as_ref() {
-                b"t" => {
-                    self.cell = match &*a.value {
-                        b"s" => Cell::Shared,
-                        b"inlineStr" => Cell::Inline,
-                        _ => Cell::Plain,
-                    }
-                }
-                b"r" => self.cell_col = column(&a.value),
-                _ => {}
-            }
-        }
     }
 
     /// Writes the finished cell as a CSV field at its column, padding the
@@ -174,7 +156,7 @@ impl<'s, R: BufRead> SheetCsv<'s, R> {
                 .unwrap_or(b""),
             _ => &self.value,
         };
-        if v.iter().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+        if memchr::memchr3(b',', b'"', b'\n', v).is_some() || memchr::memchr(b'\r', v).is_some() {
             self.out.push(b'"');
             for &b in v {
                 if b == b'"' {
@@ -188,42 +170,54 @@ impl<'s, R: BufRead> SheetCsv<'s, R> {
         }
     }
 
+    fn end_row(&mut self) {
+        self.out.push(b'\n');
+        if self.header.is_none() && self.col > 0 {
+            self.header = Some(self.out[self.row_end..].to_vec());
+        }
+        self.row_end = self.out.len();
+    }
+
     fn capturing(&self) -> bool {
         self.in_v || (self.cell == Cell::Inline && self.in_t && !self.in_rph)
     }
 
-    /// Reads events until some CSV is ready or the sheet ends.
-    fn pump(&mut self) -> Result<(), String> {
-        let mut buf = std::mem::take(&mut self.buf);
-        let r = self.pump_with(&mut buf);
-        self.buf = buf;
-        r
-    }
-
-    fn pump_with(&mut self, buf: &mut Vec<u8>) -> Result<(), String> {
-        while self.out.len() < (64 << 10) && !self.done {
-            buf.clear();
-            match self.xml.read_event_into(buf).map_err(xml_err)? {
-                Event::Start(e) => match e.local_name().as_ref() {
+    /// Reads tokens until `want` bytes of CSV are ready or the sheet ends.
+    fn pump(&mut self, want: usize) -> Result<(), String> {
+        while self.out.len() < want && !self.done {
+            let Some(tok) = self.xml.next_checked()? else {
+                self.done = true;
+                break;
+            };
+            match tok {
+                Tok::Start { name, attrs, empty } => match self.xml.bytes(name) {
+                    b"row" if empty => self.end_row(),
                     b"row" => self.col = 0,
-                    b"c" => self.start_cell(&e),
-                    b"v" => self.in_v = true,
-                    b"t" => self.in_t = true,
-                    b"rPh" => self.in_rph = true,
+                    b"c" => {
+                        self.start_cell(attrs);
+                        if empty {
+                            self.end_cell();
+                        }
+                    }
+                    b"v" => self.in_v = !empty,
+                    b"t" => self.in_t = !empty,
+                    b"rPh" => self.in_rph = !empty,
                     _ => {}
                 },
-                Event::End(e) => match e.local_name().as_ref() {
-                    b"row" => self.out.push(b'\n'),
+                Tok::End { name } => match self.xml.bytes(name) {
+                    b"row" => self.end_row(),
                     b"c" => self.end_cell(),
                     b"v" => self.in_v = false,
                     b"t" => self.in_t = false,
                     b"rPh" => self.in_rph = false,
                     _ => {}
                 },
-                Event::Text(t) if self.capturing() => self.value.extend_from_slice(&t),
-                Event::CData(t) if self.capturing() => self.value.extend_from_slice(&t),
-                Event::GeneralRef(r) if self.capturing() => push_ref(&mut self.value, &r),
-                Event::Eof => self.done = true,
+                Tok::Text(a, b) if self.capturing() => {
+                    unescape_into(self.xml.bytes((a, b)), &mut self.value)
+                }
+                Tok::CData(a, b) if self.capturing() => {
+                    self.value.extend_from_slice(self.xml.bytes((a, b)))
+                }
                 _ => {}
             }
             if self.value.len() > self.max_cell {
@@ -235,14 +229,44 @@ impl<'s, R: BufRead> SheetCsv<'s, R> {
         }
         Ok(())
     }
+
+    /// The next block of whole rows, about `want` bytes, for a worker: the
+    /// blocks after the first begin with the header row, so that each is
+    /// a CSV file of its own under the sheet's columns.
+    pub(crate) fn block(&mut self, want: usize) -> Result<Option<Vec<u8>>, String> {
+        while self.row_end < want && !self.done {
+            let more = self.out.len() + (64 << 10);
+            self.pump(more)?;
+        }
+        let cut = if self.done {
+            self.out.len()
+        } else {
+            self.row_end
+        };
+        if cut == 0 {
+            return Ok(None);
+        }
+        let header = match &self.header {
+            Some(h) if self.blocks => &h[..],
+            _ => &[],
+        };
+        let mut block = Vec::with_capacity(header.len() + cut);
+        block.extend_from_slice(header);
+        block.extend_from_slice(&self.out[..cut]);
+        self.out.drain(..cut);
+        self.row_end -= cut.min(self.row_end);
+        self.blocks = true;
+        Ok(Some(block))
+    }
 }
 
-impl<R: BufRead> Read for SheetCsv<'_, R> {
+impl<R: Read> Read for SheetCsv<'_, R> {
     fn read(&mut self, dst: &mut [u8]) -> std::io::Result<usize> {
         if self.pos == self.out.len() {
             self.out.clear();
             self.pos = 0;
-            self.pump().map_err(std::io::Error::other)?;
+            self.row_end = 0;
+            self.pump(64 << 10).map_err(std::io::Error::other)?;
         }
         let n = dst.len().min(self.out.len() - self.pos);
         dst[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
@@ -337,13 +361,50 @@ pub(crate) fn xlsx<R: Read + Seek>(out: &mut Out<'_>, zip: &mut zip::ZipArchive<
     for (name, part) in list {
         match zip.by_name(&part) {
             Ok(entry) => {
-                let compressed = std::rc::Rc::new(std::cell::Cell::new(entry.compressed_size()));
+                let compressed = Arc::new(AtomicU64::new(entry.compressed_size()));
                 let bounded = out.bounded(entry, compressed);
-                let mut csv = SheetCsv::new(BufReader::new(bounded), &strings, max_cell);
-                out.member(&name, &mut csv, Some(Format::Csv));
+                let mut csv = SheetCsv::new(bounded, &strings, max_cell);
+                let workers = crate::par::workers(out);
+                if workers > 1 {
+                    out.enter_member(&name, |out| blocks(out, &mut csv, workers, &name));
+                } else {
+                    out.member(&name, &mut csv, Some(Format::Csv));
+                }
             }
             Err(e) => out.unreadable_here(&format!("{part}: corrupt spreadsheet part: {e}")),
         }
+    }
+}
+
+/// Rows of one sheet read on `workers` cores, in blocks of whole rows
+/// made here as the sheet's XML is read.
+fn blocks<R: Read>(
+    out: &mut Out<'_>,
+    csv: &mut SheetCsv<'_, R>,
+    workers: usize,
+    name: &str,
+) -> Result<(), GateError> {
+    let mut failed = None;
+    let next = || match csv.block(1 << 20) {
+        Ok(b) => b,
+        Err(e) => {
+            failed = Some(e);
+            None
+        }
+    };
+    crate::par::ordered(out, workers, next, |ctx, block: Vec<u8>| {
+        ctx.run(|o| {
+            if let Err(e) = o.document(name, name, Src::Bytes(&block), Some(Format::Csv)) {
+                o.unreadable_here(&format!("corrupt or unreadable: {e}"));
+            }
+        })
+    });
+    match failed {
+        Some(e) => Err(GateError::Io {
+            path: name.into(),
+            source: std::io::Error::other(e),
+        }),
+        None => Ok(()),
     }
 }
 
