@@ -195,6 +195,11 @@ async fn consistency(
 
 async fn healthz(State(state): State<AppState>) -> Response {
     let p = state.node.published();
+    let node = state.node.clone();
+    let reachable = tokio::task::spawn_blocking(move || node.store().ping()).await;
+    if let Ok(Err(e)) = reachable {
+        return Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response();
+    }
     match state.node.failure() {
         None => {
             Json(json!({"status": "ok", "origin": state.node.config().origin, "tree_size": p.size}))

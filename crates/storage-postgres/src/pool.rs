@@ -19,6 +19,9 @@ use tokio_postgres::{Client, Config, NoTls};
 /// itself unavailable.
 const WAIT: Duration = Duration::from_secs(30);
 
+/// Connection attempts give up after this long unless the URL says otherwise.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 pub(crate) struct Pool {
     config: Config,
     io: Io,
@@ -45,7 +48,11 @@ impl Drop for Io {
 }
 
 impl Pool {
-    pub fn new(config: Config, size: usize) -> Result<Pool, StorageError> {
+    pub fn new(mut config: Config, size: usize) -> Result<Pool, StorageError> {
+        if config.get_connect_timeout().is_none() {
+            // An unreachable host fails a call in seconds, not minutes.
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("postgres-io")

@@ -89,6 +89,12 @@ pub trait LogStore: Send + Sync + 'static {
         Ok((self.entry_count()?, self.latest_checkpoint()?))
     }
 
+    /// A cheap read that fails when the database cannot be reached (for
+    /// `/healthz`).
+    fn ping(&self) -> Result<(), StorageError> {
+        self.latest_checkpoint().map(drop)
+    }
+
     /// Whether other processes may append to this log (replicas sharing one
     /// database), so a process's view of the head can fall behind.
     fn shared(&self) -> bool {

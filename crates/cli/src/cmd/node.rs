@@ -73,7 +73,7 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         datadir::init(&a.dir, &origin, None)?;
         tracing::info!(dir = %a.dir.display(), origin = %origin, "initialised a new node");
     }
-    let node = Node::open(&a.dir)?;
+    let node = open_waiting(&a.dir)?;
     let listen = a.listen.unwrap_or_else(|| node.config().listen.clone());
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
@@ -101,6 +101,27 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     node.shutdown();
     tracing::info!("stopped; every acknowledged entry is committed");
     Ok(ExitCode::SUCCESS)
+}
+
+/// How long `serve` waits for a database server that is not up yet.
+const DATABASE_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Opens the node, waiting (with a message every few seconds) while its
+/// database server cannot be reached: a node and its PostgreSQL often start
+/// together.
+fn open_waiting(dir: &std::path::Path) -> anyhow::Result<std::sync::Arc<Node>> {
+    let started = std::time::Instant::now();
+    loop {
+        match Node::open(dir) {
+            Err(detente_node::NodeError::Storage(detente_storage::StorageError::Unavailable(
+                why,
+            ))) if started.elapsed() < DATABASE_WAIT => {
+                tracing::warn!("waiting for the database: {why}");
+                std::thread::sleep(std::time::Duration::from_secs(2));
+            }
+            other => return Ok(other?),
+        }
+    }
 }
 
 async fn shutdown_signal() {
