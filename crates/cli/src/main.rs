@@ -54,6 +54,8 @@ enum Command {
     Report(cmd::report::ReportArgs),
     /// Verify an evidence bundle offline and recompute its report.
     VerifyReport(cmd::report::VerifyReportArgs),
+    /// Copy a node's SQLite database into an empty PostgreSQL one and verify the copy.
+    Migrate(cmd::migrate::MigrateArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
@@ -180,6 +182,7 @@ fn run(cli: Cli) -> ExitCode {
         Command::Log(c) => cmd::log::run(c),
         Command::Verify(a) => cmd::log::verify(a),
         Command::Bench(c) => cmd::bench::run(c),
+        Command::Migrate(a) => cmd::migrate::run(a),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Report(a) => cmd::report::report(a),
         Command::VerifyReport(a) => cmd::report::verify_report(a),

@@ -2,7 +2,8 @@
 //! picks the backend (`sqlite://PATH`, the embedded default, or
 //! `postgres://...`). Everything else holds an `Arc<dyn Store>`.
 
-use detente_storage::{EntryRow, StorageError, Store};
+use detente_storage::dump::{DumpSource, DumpTarget};
+use detente_storage::{EntryRow, LogStore, StorageError, Store};
 use std::sync::Arc;
 
 pub fn open(url: &str) -> Result<Arc<dyn Store>, StorageError> {
@@ -15,6 +16,34 @@ pub fn open(url: &str) -> Result<Arc<dyn Store>, StorageError> {
     } else {
         Err(StorageError::UnsupportedUrl(redact(url)))
     }
+}
+
+/// A database to copy a node from (`detente migrate`): SQLite.
+pub fn open_source(url: &str) -> Result<(Arc<dyn LogStore>, Arc<dyn DumpSource>), StorageError> {
+    if !url.starts_with("sqlite://") {
+        return Err(StorageError::UnsupportedUrl(format!(
+            "{}: migrate copies from sqlite:// databases",
+            redact(url)
+        )));
+    }
+    let path = url.trim_start_matches("sqlite://");
+    if !std::path::Path::new(path).exists() {
+        return Err(StorageError::Database(format!("{path}: no such database")));
+    }
+    let s = Arc::new(detente_storage_sqlite::SqliteStore::open_url(url)?);
+    Ok((s.clone(), s))
+}
+
+/// A database to copy a node into: PostgreSQL.
+pub fn open_target(url: &str) -> Result<(Arc<dyn LogStore>, Arc<dyn DumpTarget>), StorageError> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(StorageError::UnsupportedUrl(format!(
+            "{}: migrate copies into postgres:// databases",
+            redact(url)
+        )));
+    }
+    let s = Arc::new(detente_storage_postgres::PgStore::open_url(url)?);
+    Ok((s.clone(), s))
 }
 
 /// Raw batched inserts of log rows, no tree and no checkpoint: the baseline

@@ -10,6 +10,7 @@ use detente_storage::StorageError;
 use tokio_postgres::error::SqlState;
 
 mod auth;
+mod dump;
 mod exchange;
 mod group;
 mod log;

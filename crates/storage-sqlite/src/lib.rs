@@ -13,6 +13,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 mod auth;
+mod dump;
 mod exchange;
 mod group;
 mod migrate;

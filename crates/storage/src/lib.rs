@@ -10,6 +10,7 @@ use thiserror::Error;
 pub mod auth;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod dump;
 pub mod notify;
 pub mod session;
 pub mod taxii;

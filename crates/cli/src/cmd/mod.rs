@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod demo;
 pub mod gate;
 pub mod log;
+pub mod migrate;
 pub mod node;
 pub mod peer;
 pub mod report;
