@@ -18,8 +18,11 @@ pub fn open(url: &str) -> Result<Arc<dyn Store>, StorageError> {
     }
 }
 
+/// One database seen as a log and as one side of a copy.
+pub type Opened<T> = (Arc<dyn LogStore>, Arc<T>);
+
 /// A database to copy a node from (`detente migrate`): SQLite.
-pub fn open_source(url: &str) -> Result<(Arc<dyn LogStore>, Arc<dyn DumpSource>), StorageError> {
+pub fn open_source(url: &str) -> Result<Opened<dyn DumpSource>, StorageError> {
     if !url.starts_with("sqlite://") {
         return Err(StorageError::UnsupportedUrl(format!(
             "{}: migrate copies from sqlite:// databases",
@@ -35,7 +38,7 @@ pub fn open_source(url: &str) -> Result<(Arc<dyn LogStore>, Arc<dyn DumpSource>)
 }
 
 /// A database to copy a node into: PostgreSQL.
-pub fn open_target(url: &str) -> Result<(Arc<dyn LogStore>, Arc<dyn DumpTarget>), StorageError> {
+pub fn open_target(url: &str) -> Result<Opened<dyn DumpTarget>, StorageError> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Err(StorageError::UnsupportedUrl(format!(
             "{}: migrate copies into postgres:// databases",

@@ -55,7 +55,7 @@ impl DumpSource for SqliteStore {
         let mut rows = st.query([]).map_err(db_err)?;
         while let Some(r) = rows.next().map_err(db_err)? {
             let mut values = Vec::with_capacity(cols.len());
-            for i in 0..cols.len() {
+            for (i, col) in cols.iter().enumerate() {
                 values.push(match r.get_ref(i).map_err(db_err)? {
                     ValueRef::Null => Value::Null,
                     ValueRef::Integer(n) => Value::Int(n),
@@ -70,8 +70,7 @@ impl DumpSource for SqliteStore {
                     ValueRef::Blob(b) => Value::Blob(b.to_vec()),
                     ValueRef::Real(x) => {
                         return Err(StorageError::Integrity(format!(
-                            "{table}.{}: a real number ({x}) where none is expected",
-                            cols[i]
+                            "{table}.{col}: a real number ({x}) where none is expected"
                         )))
                     }
                 });
