@@ -79,10 +79,9 @@ pub struct Node {
     shared: Arc<Shared>,
     tx: RwLock<Option<mpsc::Sender<Job>>>,
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
-    /// Peers by origin, read once and dropped on every change. Only this node
-    /// changes its peers (it holds the directory lock), so the copy is exact.
-    pub(crate) peer_cache:
-        RwLock<Option<Arc<std::collections::HashMap<String, crate::peers::Peer>>>>,
+    /// Peers by origin, read once and dropped on every change; where replicas
+    /// share the database, also re-read after a second (see `peers.rs`).
+    pub(crate) peer_cache: RwLock<Option<PeerCache>>,
     /// Set once when `detente serve` starts notifying (see [`crate::notify`]).
     pub(crate) notifier: std::sync::OnceLock<Arc<crate::notify::Notifier>>,
     /// Held while the node may append, on a database only this process
@@ -91,6 +90,12 @@ pub struct Node {
 }
 
 type Loaded = (Config, Arc<NodeKey>, Arc<dyn Store>);
+
+/// When the peers were read, and the peers by origin.
+pub(crate) type PeerCache = (
+    std::time::Instant,
+    Arc<std::collections::HashMap<String, crate::peers::Peer>>,
+);
 
 fn load(dir: &Path) -> Result<Loaded, NodeError> {
     if !datadir::is_initialised(dir) {

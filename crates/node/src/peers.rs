@@ -96,14 +96,24 @@ impl Node {
     }
 
     fn peers_by_origin(&self) -> Result<Arc<HashMap<String, Peer>>, NodeError> {
-        if let Some(peers) = self.peer_cache.read().expect("lock").as_ref() {
-            return Ok(peers.clone());
+        // Replicas sharing a database learn of another replica's change
+        // within this long; one process drops its copy on every change.
+        const REPLICA_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+        let fresh = |(at, _): &(std::time::Instant, _)| {
+            !self.store().shared() || at.elapsed() < REPLICA_TTL
+        };
+        if let Some(cached) = self.peer_cache.read().expect("lock").as_ref() {
+            if fresh(cached) {
+                return Ok(cached.1.clone());
+            }
         }
         // Loaded under the write lock, so a change cannot slip in between the
         // read and the caching.
         let mut cache = self.peer_cache.write().expect("lock");
-        if let Some(peers) = cache.as_ref() {
-            return Ok(peers.clone());
+        if let Some(cached) = cache.as_ref() {
+            if fresh(cached) {
+                return Ok(cached.1.clone());
+            }
         }
         let peers: HashMap<String, Peer> = self
             .store()
@@ -112,7 +122,7 @@ impl Node {
             .map(|r| Ok((r.origin.clone(), Peer::from_row(r)?)))
             .collect::<Result<_, NodeError>>()?;
         let peers = Arc::new(peers);
-        *cache = Some(peers.clone());
+        *cache = Some((std::time::Instant::now(), peers.clone()));
         Ok(peers)
     }
 

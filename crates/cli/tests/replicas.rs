@@ -1,0 +1,246 @@
+//! Three replicas of one node on one PostgreSQL database, under load through
+//! all three, one killed with SIGKILL mid-load: nothing acknowledged is lost,
+//! every envelope reaches the peer once, every checkpoint any replica served
+//! is a prefix of one tree, the log verifies, and the peer's reciprocity
+//! evidence verifies.
+
+mod common;
+
+use common::Server;
+use detente_log::Checkpoint;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn detente() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_detente"))
+}
+
+fn ok(args: &[&str], stdin: Option<&str>) -> String {
+    let mut child = detente()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        input.write_all(s.as_bytes()).unwrap();
+    }
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A node's directory (on `database` if given) with an admin and an officer;
+/// returns it and its verifier key.
+fn node(t: &std::path::Path, name: &str, origin: &str, database: Option<&str>) -> (String, String) {
+    let dir = t.join(name).to_str().unwrap().to_string();
+    let mut init = vec!["init", "--dir", &dir, "--origin", origin, "--country", "DE"];
+    if let Some(db) = database {
+        init.extend(["--database", db]);
+    }
+    ok(&init, None);
+    for (user, role) in [("admin", "admin"), ("officer", "officer")] {
+        ok(
+            &[
+                "user",
+                "--dir",
+                &dir,
+                "add",
+                user,
+                "--password-stdin",
+                "--role",
+                role,
+            ],
+            Some(&format!("{user}-password\n")),
+        );
+    }
+    let key = ok(&["key", "--dir", &dir], None).trim().to_string();
+    (dir, key)
+}
+
+fn serve(dir: &str) -> (Server, String) {
+    let (server, addr) = common::serve(dir, "127.0.0.1:0", "http");
+    (server, format!("http://{addr}"))
+}
+
+async fn add_peer(c: &reqwest::Client, at: &str, origin: &str, url: &str, key: &str) {
+    let r = c
+        .post(format!("{at}/api/v1/peers"))
+        .basic_auth("admin", Some("admin-password"))
+        .json(&json!({ "origin": origin, "url": url, "key": key, "country": "DE" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+}
+
+async fn get(c: &reqwest::Client, base: &str, id: &str) -> Option<Value> {
+    let r = c
+        .get(format!("{base}/api/v1/requests/{id}"))
+        .basic_auth("officer", Some("officer-password"))
+        .send()
+        .await
+        .ok()?;
+    r.status().is_success().then_some(r.json().await.ok()?)
+}
+
+#[test]
+fn three_replicas_one_killed_lose_nothing_and_never_split_the_log() {
+    let Some(server) = detente_storage_postgres::test_server(
+        "three_replicas_one_killed_lose_nothing_and_never_split_the_log",
+    ) else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let database = detente_storage_postgres::scratch_database(&server).unwrap();
+    let (da, key_a) = node(t.path(), "a", "cert-a.example", Some(&database));
+    let (db, key_b) = node(t.path(), "b", "cert-b.example", None);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let c = reqwest::Client::new();
+    let (_b, base_b) = serve(&db);
+    let mut replicas: Vec<(Server, String)> = (0..3).map(|_| serve(&da)).collect();
+    let bases: Vec<String> = replicas.iter().map(|(_, b)| b.clone()).collect();
+    rt.block_on(async {
+        // Added through one replica, known to all of them.
+        add_peer(&c, &bases[0], "cert-b.example", &base_b, &key_b).await;
+        add_peer(&c, &base_b, "cert-a.example", &bases[0], &key_a).await;
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+    });
+
+    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen: Arc<Mutex<BTreeMap<u64, Vec<String>>>> = Arc::default();
+    rt.block_on(async {
+        let mut users = tokio::task::JoinSet::new();
+        for u in 0..9 {
+            let (c, base, acked) = (c.clone(), bases[u % 3].clone(), acked.clone());
+            users.spawn(async move {
+                for n in 0.. {
+                    if acked.lock().unwrap().len() >= 150 {
+                        return;
+                    }
+                    let body = json!({ "type": "consultation", "reference": format!("U{u}-{n}"),
+                        "issuing_authority": "National CERT", "facts": "Who operates the address block in the annex?",
+                        "urgency": "normal", "tlp": "green", "recipient": "cert-b.example" });
+                    let sent = c
+                        .post(format!("{base}/api/v1/requests"))
+                        .basic_auth("officer", Some("officer-password"))
+                        .json(&body)
+                        .send()
+                        .await;
+                    let Ok(r) = sent else { return };
+                    if r.status() != 201 {
+                        return;
+                    }
+                    let Ok(v) = r.json::<Value>().await else { return };
+                    acked.lock().unwrap().push(v["id"].as_str().unwrap().to_string());
+                }
+            });
+        }
+        // Every replica's checkpoint, as served, all along.
+        let sampler = {
+            let (c, bases, seen, acked) = (c.clone(), bases.clone(), seen.clone(), acked.clone());
+            tokio::spawn(async move {
+                while acked.lock().unwrap().len() < 150 {
+                    for base in &bases {
+                        let Ok(r) = c.get(format!("{base}/log/checkpoint")).send().await else { continue };
+                        let Ok(note) = r.text().await else { continue };
+                        let size = note.lines().nth(1).and_then(|l| l.parse().ok()).unwrap_or(0);
+                        seen.lock().unwrap().entry(size).or_default().push(note);
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+        };
+        while acked.lock().unwrap().len() < 50 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let killed = &mut replicas[2].0;
+        killed.0.kill().unwrap(); // SIGKILL: no shutdown, no flush
+        killed.0.wait().unwrap();
+        while users.join_next().await.is_some() {}
+        sampler.abort();
+    });
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() >= 100,
+        "the two survivors went on: {}",
+        acked.len()
+    );
+
+    rt.block_on(async {
+        for id in &acked {
+            let mut v = Value::Null;
+            for _ in 0..1500 {
+                v = get(&c, &bases[1], id)
+                    .await
+                    .expect("an acknowledged request survives");
+                if v["status"] == "delivered" {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert_eq!(v["status"], "delivered", "reaches the peer: {v}");
+            let at_b = get(&c, &base_b, id).await.expect("B has it");
+            assert_eq!(
+                at_b["timeline"].as_array().unwrap().len(),
+                2,
+                "recorded once: {at_b}"
+            );
+        }
+    });
+
+    // One tree: every checkpoint served is this node's and a prefix of the log.
+    let node = detente_node::Node::open_read_only(std::path::Path::new(&da)).unwrap();
+    let verifier = [node.verifier()];
+    for (size, notes) in seen.lock().unwrap().iter() {
+        let mut distinct = notes.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(
+            distinct.len(),
+            1,
+            "two checkpoints for size {size}: {distinct:?}"
+        );
+        let (cp, _) = Checkpoint::open(&distinct[0], &verifier).expect("signed by the node");
+        assert_eq!(
+            cp.root,
+            node.root_at(*size).unwrap(),
+            "size {size} is a prefix of the log"
+        );
+    }
+    assert!(seen.lock().unwrap().len() > 3, "checkpoints were sampled");
+    drop(node);
+
+    for dir in [&da, &db] {
+        ok(&["log", "verify", "--dir", dir], None);
+    }
+    let bundle = t.path().join("evidence.json");
+    let bundle = bundle.to_str().unwrap();
+    ok(
+        &[
+            "report",
+            "--dir",
+            &db,
+            "--peer",
+            "cert-a.example",
+            "--evidence",
+            bundle,
+        ],
+        None,
+    );
+    ok(
+        &["verify-report", bundle, "--key", &key_a, "--key", &key_b],
+        None,
+    );
+}
