@@ -8,14 +8,14 @@ use tokio_postgres::NoTls;
 /// A fresh database whose default collation is ICU's English, under which
 /// "Zed" sorts after "bob".
 fn english_database(admin: &str) -> String {
-    let url = scratch_database(admin).unwrap();
-    let name = url.rsplit('/').next().unwrap().to_string();
+    // A name no other test takes: the scratch database's, with a suffix.
+    let scratch = scratch_database(admin).unwrap();
+    let (root, tail) = scratch.rsplit_once('/').unwrap();
+    let (name, query) = tail.split_once('?').unwrap_or((tail, ""));
+    let name = format!("{name}_en");
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let (c, conn) = tokio_postgres::connect(admin, NoTls).await.unwrap();
         tokio::spawn(conn);
-        c.batch_execute(&format!("DROP DATABASE {name}"))
-            .await
-            .unwrap();
         c.batch_execute(&format!(
             "CREATE DATABASE {name} TEMPLATE template0 \
              LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
@@ -23,7 +23,10 @@ fn english_database(admin: &str) -> String {
         .await
         .unwrap();
     });
-    url
+    match query {
+        "" => format!("{root}/{name}"),
+        q => format!("{root}/{name}?{q}"),
+    }
 }
 
 #[test]
