@@ -31,6 +31,14 @@ pub struct FederationBenchArgs {
     pub seconds: u64,
     #[arg(long)]
     pub json: bool,
+    /// A PostgreSQL server on which both nodes run, in fresh databases the
+    /// benchmark creates (default: SQLite).
+    #[arg(long)]
+    pub database: Option<String>,
+    /// Replicas of the receiving node (PostgreSQL only), behind one
+    /// round-robin address.
+    #[arg(long, default_value_t = 1)]
+    pub receivers: usize,
 }
 
 fn request(n: usize) -> anyhow::Result<NewRequest> {
@@ -87,23 +95,44 @@ pub fn run(a: FederationBenchArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn bench(args: FederationBenchArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        args.receivers >= 1 && (args.receivers == 1 || args.database.is_some()),
+        "--receivers above 1 needs --database (replicas share a PostgreSQL database)"
+    );
     let tmp = tempfile::tempdir()?;
+    let fresh = || {
+        args.database
+            .as_deref()
+            .map(detente_node::backend::fresh_database)
+            .transpose()
+    };
     let a = Arc::new(
         start(
             &tmp.path().join("a"),
             "cert-a.example",
             "DE",
             system_clock(),
+            fresh()?.as_deref(),
         )
         .await?,
     );
-    let b = start(
+    let mut b = start(
         &tmp.path().join("b"),
         "cert-b.example",
         "FR",
         system_clock(),
+        fresh()?.as_deref(),
     )
     .await?;
+    let mut replicas = vec![b.url.clone()];
+    for _ in 1..args.receivers {
+        // Serves until the benchmark exits: its server task holds the node.
+        let more = super::cluster::serve(&tmp.path().join("b"), system_clock()).await?;
+        replicas.push(more.url);
+    }
+    if args.receivers > 1 {
+        b.url = super::cluster::round_robin(replicas).await?;
+    }
     peer(&a, &b, "FR").await?;
     peer(&b, &a, "DE").await?;
 

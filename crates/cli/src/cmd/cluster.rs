@@ -14,15 +14,43 @@ pub struct ClusterNode {
     pub url: String,
 }
 
-/// Initialises a node in `dir` and serves it on 127.0.0.1:0.
+/// Initialises a node in `dir` (on the embedded default, or on `database`)
+/// and serves it on 127.0.0.1:0.
 pub async fn start(
     dir: &Path,
     origin: &str,
     country: &str,
     clock: Clock,
+    database: Option<&str>,
 ) -> anyhow::Result<ClusterNode> {
-    datadir::init(dir, &Origin::parse(origin)?, Some(Country::parse(country)?))?;
+    let country = Some(Country::parse(country)?);
+    datadir::init_on(dir, &Origin::parse(origin)?, country, database)?;
     serve(dir, clock).await
+}
+
+/// Relays each connection to `127.0.0.1:0` to the next of `targets` in turn:
+/// one address in front of several replicas, as a load balancer would be.
+pub async fn round_robin(targets: Vec<String>) -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let hosts: Vec<String> = targets
+        .iter()
+        .map(|t| t.trim_start_matches("http://").to_string())
+        .collect();
+    tokio::spawn(async move {
+        for turn in 0.. {
+            let Ok((mut client, _)) = listener.accept().await else {
+                return;
+            };
+            let host = hosts[turn % hosts.len()].clone();
+            tokio::spawn(async move {
+                if let Ok(mut server) = tokio::net::TcpStream::connect(host).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    Ok(url)
 }
 
 /// Serves the node already initialised in `dir` on 127.0.0.1:0.
