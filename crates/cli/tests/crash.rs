@@ -8,6 +8,8 @@ fn detente() -> Command {
     Command::new(env!("CARGO_BIN_EXE_detente"))
 }
 
+mod common;
+
 #[test]
 fn kill_mid_append_loses_nothing_acknowledged() {
     let t = tempfile::tempdir().unwrap();
@@ -20,6 +22,7 @@ fn kill_mid_append_loses_nothing_acknowledged() {
             "--origin",
             "crash.example",
         ])
+        .args(common::database_args())
         .status()
         .unwrap();
     assert!(ok.success());

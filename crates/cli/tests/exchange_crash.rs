@@ -44,18 +44,18 @@ fn serve(dir: &str, listen: &str) -> (Server, String) {
 
 fn node(t: &std::path::Path, name: &str, origin: &str, country: &str) -> (String, String) {
     let dir = t.join(name).to_str().unwrap().to_string();
-    ok(
-        &[
-            "init",
-            "--dir",
-            &dir,
-            "--origin",
-            origin,
-            "--country",
-            country,
-        ],
-        None,
-    );
+    let database = common::database_args();
+    let mut init = vec![
+        "init",
+        "--dir",
+        &dir,
+        "--origin",
+        origin,
+        "--country",
+        country,
+    ];
+    init.extend(database.iter().map(String::as_str));
+    ok(&init, None);
     for (user, role) in [("admin", "admin"), ("officer", "officer")] {
         ok(
             &[

@@ -63,19 +63,18 @@ fn serve(dir: &str) -> (Server, String) {
 
 fn init(t: &Path, name: &str, origin: &str, country: &str) -> String {
     let dir = t.join(name).to_str().unwrap().to_string();
-    ok(
-        &[
-            "init",
-            "--dir",
-            &dir,
-            "--origin",
-            origin,
-            "--country",
-            country,
-        ],
-        None,
-        &[],
-    );
+    let database = common::database_args();
+    let mut init = vec![
+        "init",
+        "--dir",
+        &dir,
+        "--origin",
+        origin,
+        "--country",
+        country,
+    ];
+    init.extend(database.iter().map(String::as_str));
+    ok(&init, None, &[]);
     dir
 }
 

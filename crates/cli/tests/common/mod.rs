@@ -1,4 +1,5 @@
 //! `detente serve` as a child process for the binary's end-to-end tests.
+#![allow(dead_code)] // each test binary uses its own part
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -36,4 +37,12 @@ pub fn serve(dir: &str, listen: &str, scheme: &str) -> (Server, String) {
     };
     std::thread::spawn(move || lines.for_each(drop));
     (child, addr)
+}
+
+/// `--database URL` for `detente init` when the suite runs on PostgreSQL
+/// (`DETENTE_TEST_BACKEND=postgres`): a fresh database per node.
+pub fn database_args() -> Vec<String> {
+    detente_storage_postgres::test_database()
+        .map(|url| vec!["--database".to_string(), url])
+        .unwrap_or_default()
 }
