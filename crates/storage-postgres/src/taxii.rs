@@ -329,35 +329,48 @@ async fn insert_rows(
     Ok(())
 }
 
-/// Everything an ingest writes once its outcome is known.
+/// Everything an ingest writes once its outcome is known: independent
+/// statements, sent together (pipelined) so that the position lock is held
+/// for about one round trip rather than one per statement.
 async fn write_plan(
     c: &impl GenericClient,
     coll: i64,
     plan: &Plan<'_>,
     status: (&str, &str, i64, &str),
 ) -> Result<(), tokio_postgres::Error> {
-    if !plan.rows.is_empty() {
-        insert_rows(c, coll, plan).await?;
-    }
-    if !plan.demoted.is_empty() {
-        let id: Vec<&str> = plan.demoted.iter().map(|d| d.0.as_str()).collect();
-        let us: Vec<i64> = plan.demoted.iter().map(|d| d.1).collect();
-        c.execute(DEMOTE, &[&coll, &id, &us]).await?;
-    }
     let (objects, versions) = (plan.tally.objects as i64, plan.tally.versions as i64);
-    c.execute(
-        "UPDATE taxii_counts SET objects = objects + $2, versions = versions + $3 WHERE coll = $1",
-        &[&coll, &objects, &versions],
-    )
-    .await?;
-    c.execute("UPDATE taxii_seq SET last_seq = $1", &[&plan.last_seq])
-        .await?;
     let (id, owner, created, body) = status;
-    c.execute(
-        "INSERT INTO taxii_status (id, created_us, owner, body) VALUES ($1, $2, $3, $4)",
-        &[&id, &created, &owner, &body],
-    )
-    .await?;
+    let demoted_id: Vec<&str> = plan.demoted.iter().map(|d| d.0.as_str()).collect();
+    let demoted_us: Vec<i64> = plan.demoted.iter().map(|d| d.1).collect();
+    futures::try_join!(
+        async {
+            if !plan.rows.is_empty() {
+                insert_rows(c, coll, plan).await?;
+            }
+            Ok(())
+        },
+        async {
+            if !plan.demoted.is_empty() {
+                c.execute(DEMOTE, &[&coll, &demoted_id, &demoted_us])
+                    .await?;
+            }
+            Ok(())
+        },
+        async {
+            let sql = "UPDATE taxii_counts SET objects = objects + $2, versions = versions + $3 \
+                       WHERE coll = $1";
+            c.execute(sql, &[&coll, &objects, &versions]).await
+        },
+        async {
+            let sql = "UPDATE taxii_seq SET last_seq = $1";
+            c.execute(sql, &[&plan.last_seq]).await
+        },
+        async {
+            let sql =
+                "INSERT INTO taxii_status (id, created_us, owner, body) VALUES ($1, $2, $3, $4)";
+            c.execute(sql, &[&id, &created, &owner, &body]).await
+        },
+    )?;
     Ok(())
 }
 
@@ -414,8 +427,10 @@ fn ingest_tx(
     (status_id, owner): (&str, &str),
     status: &mut dyn FnMut(&[Stored], i64) -> String,
 ) -> Result<Option<String>, StorageError> {
-    let last = wait(lock_positions(tx))?;
-    let Some(coll) = wait(collection_key(tx, collection))? else {
+    // Pipelined; the server runs them in order, the lookup under the lock.
+    let (last, coll) =
+        wait(async { futures::try_join!(lock_positions(tx), collection_key(tx, collection)) })?;
+    let Some(coll) = coll else {
         return Ok(None);
     };
     // Read under the lock, so never below what an earlier commit used.
