@@ -523,6 +523,10 @@ impl TaxiiStore for PgStore {
         Ok(body)
     }
 
+    /// No index hints in PostgreSQL: the planner walks an index in `seq` order
+    /// once the table has statistics. On a table never analysed (the first
+    /// minute after a bulk load, until autovacuum runs) it sorts every row
+    /// after the cursor instead, and pages are slower for that minute.
     fn query_objects(&self, q: &ObjectQuery) -> Result<Page, StorageError> {
         let f = Filter::new(q);
         let body = if q.with_body { "o.body" } else { "NULL::text" };
