@@ -16,7 +16,7 @@ pub enum BenchCommand {
     /// The reciprocity report over many requests.
     Report(super::bench_report::ReportBenchArgs),
     /// TAXII ingest and read latency on a temporary node.
-    Taxii(detente_taxii::BenchArgs),
+    Taxii(TaxiiBenchArgs),
     /// `/healthz` latency at rest and during a flood of password guesses.
     AuthFlood(super::bench_auth::AuthFloodBenchArgs),
 }
@@ -40,6 +40,17 @@ pub struct LogBenchArgs {
     pub database: Option<String>,
 }
 
+#[derive(Args)]
+pub struct TaxiiBenchArgs {
+    #[command(flatten)]
+    pub bench: detente_taxii::BenchArgs,
+    /// A PostgreSQL server (`postgres://USER@HOST:PORT/DB`) on which to run,
+    /// in a fresh database the benchmark creates; default: SQLite in a
+    /// temporary directory.
+    #[arg(long)]
+    pub database: Option<String>,
+}
+
 pub fn run(c: BenchCommand) -> anyhow::Result<ExitCode> {
     match c {
         BenchCommand::Log(a) => log(a),
@@ -47,15 +58,30 @@ pub fn run(c: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Federation(a) => super::bench_federation::run(a),
         BenchCommand::Report(a) => super::bench_report::run(a),
         BenchCommand::AuthFlood(a) => super::bench_auth::run(a),
-        BenchCommand::Taxii(a) => {
-            let open =
-                |db: &std::path::Path| -> anyhow::Result<Arc<dyn detente_taxii::TaxiiStore>> {
-                    Ok(Arc::new(detente_storage_sqlite::SqliteStore::open(db)?))
-                };
-            tokio::runtime::Runtime::new()?.block_on(detente_taxii::run_bench(a, &open))?;
-            Ok(ExitCode::SUCCESS)
-        }
+        BenchCommand::Taxii(a) => taxii(a),
     }
+}
+
+/// The TAXII benchmark's objects in SQLite beside its temporary node, or in a
+/// fresh database on the PostgreSQL server given.
+fn taxii(a: TaxiiBenchArgs) -> anyhow::Result<ExitCode> {
+    let server = a.database;
+    let given = server.clone();
+    let open = move |db: &std::path::Path| -> anyhow::Result<Arc<dyn detente_taxii::TaxiiStore>> {
+        let Some(server) = &given else {
+            return Ok(Arc::new(detente_storage_sqlite::SqliteStore::open(db)?));
+        };
+        let url = detente_node::backend::fresh_database(server)?;
+        let store: Arc<dyn detente_storage::Store> = detente_node::backend::open(&url)?;
+        Ok(store)
+    };
+    let backend = match &server {
+        Some(s) => detente_node::backend::redact(s),
+        None => "SQLite".into(),
+    };
+    println!("TAXII benchmark on {backend}");
+    tokio::runtime::Runtime::new()?.block_on(detente_taxii::run_bench(a.bench, &open))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn log(a: LogBenchArgs) -> anyhow::Result<ExitCode> {
