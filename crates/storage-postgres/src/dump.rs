@@ -8,7 +8,17 @@ use detente_storage::StorageError;
 use tokio_postgres::types::ToSql;
 
 /// Tables the target derives itself, or its own bookkeeping.
-const DERIVED: &[&str] = &["detente_schema", "log_head", "tree_chunks"];
+const DERIVED: &[&str] = &[
+    "detente_schema",
+    "log_head",
+    "tree_chunks",
+    "taxii_seq",
+    "taxii_cursor_key",
+];
+
+/// SQLite keeps the TAXII position counter and cursor key as rows of one
+/// key-value table; PostgreSQL as one-row tables of their own.
+const TAXII_META: &str = "taxii_meta";
 
 /// One column's values for a batch, typed as the target column is.
 enum Column {
@@ -106,7 +116,7 @@ impl DumpTarget for PgStore {
             &[],
         ))?;
         drop(c);
-        let mut out = Vec::new();
+        let mut out = vec![(TAXII_META.to_string(), self.row_count_of(TAXII_META)? == 0)];
         for r in rows {
             let name: String = r.get(0);
             if !DERIVED.contains(&name.as_str()) {
@@ -123,6 +133,9 @@ impl DumpTarget for PgStore {
         columns: &[String],
         rows: &[Vec<Value>],
     ) -> Result<(), StorageError> {
+        if table == TAXII_META {
+            return self.load_taxii_meta(columns, rows);
+        }
         let types = self.column_types(table)?;
         let mut cols = Vec::with_capacity(columns.len());
         for name in columns {
@@ -193,8 +206,47 @@ impl DumpTarget for PgStore {
     }
 
     fn row_count(&self, table: &str) -> Result<u64, StorageError> {
+        self.row_count_of(table)
+    }
+}
+
+impl PgStore {
+    fn row_count_of(&self, table: &str) -> Result<u64, StorageError> {
+        let sql = match table {
+            TAXII_META => "SELECT (SELECT count(*) FROM taxii_cursor_key) \
+                 + (SELECT count(*) FROM taxii_seq WHERE last_seq > 0)"
+                .to_string(),
+            _ => format!("SELECT count(*) FROM \"{table}\""),
+        };
         let c = self.pool.get()?;
-        let n: i64 = wait(c.query_one(&format!("SELECT count(*) FROM \"{table}\""), &[]))?.get(0);
+        let n: i64 = wait(c.query_one(&sql, &[]))?.get(0);
         Ok(n as u64)
+    }
+
+    /// `last_seq` and `cursor_key` rows into their PostgreSQL tables.
+    fn load_taxii_meta(&self, columns: &[String], rows: &[Vec<Value>]) -> Result<(), StorageError> {
+        let at = |name: &str| columns.iter().position(|c| c == name);
+        let (Some(k), Some(v)) = (at("key"), at("value")) else {
+            return Err(StorageError::Integrity(
+                "taxii_meta needs key and value columns".into(),
+            ));
+        };
+        let c = self.pool.get()?;
+        for row in rows {
+            match (&row[k], &row[v]) {
+                (Value::Text(key), Value::Int(n)) if key == "last_seq" => {
+                    wait(c.execute("UPDATE taxii_seq SET last_seq = $1", &[n]))?;
+                }
+                (Value::Text(key), Value::Blob(b)) if key == "cursor_key" => {
+                    wait(c.execute("INSERT INTO taxii_cursor_key (key) VALUES ($1)", &[b]))?;
+                }
+                (key, _) => {
+                    return Err(StorageError::Integrity(format!(
+                        "taxii_meta: no place for the row {key:?}"
+                    )))
+                }
+            }
+        }
+        Ok(())
     }
 }
