@@ -108,7 +108,7 @@ fn three_replicas_one_killed_lose_nothing_and_never_split_the_log() {
     let (db, key_b) = node(t.path(), "b", "cert-b.example", None);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let c = reqwest::Client::new();
-    let (_b, base_b) = serve(&db);
+    let (b_server, base_b) = serve(&db);
     let mut replicas: Vec<(Server, String)> = (0..3).map(|_| serve(&da)).collect();
     let bases: Vec<String> = replicas.iter().map(|(_, b)| b.clone()).collect();
     rt.block_on(async {
@@ -222,6 +222,7 @@ fn three_replicas_one_killed_lose_nothing_and_never_split_the_log() {
     assert!(seen.lock().unwrap().len() > 3, "checkpoints were sampled");
     drop(node);
 
+    drop(b_server); // the report reads B's directory offline
     for dir in [&da, &db] {
         ok(&["log", "verify", "--dir", dir], None);
     }

@@ -24,10 +24,13 @@ use tokio::task::{self, JoinSet};
 /// Envelopes under way at once, across peers.
 const IN_FLIGHT: usize = 512;
 
-/// How long a claimed delivery is this replica's before another may try it:
-/// twice the peer client's 30 s timeout (only replicas on a shared database
-/// lease; see `ExchangeStore::outbox_claim`).
-const DELIVERY_LEASE: chrono::Duration = chrono::Duration::seconds(60);
+/// How long a claimed delivery is this replica's before another may try it
+/// (only replicas on a shared database lease; see
+/// `ExchangeStore::outbox_claim`). It is also how long a replica killed
+/// mid-delivery delays its envelopes. Shorter than the peer client's 30 s
+/// timeout, so a slow peer may get an envelope twice; its inbox answers the
+/// second copy as the first, and the log holds it once.
+const DELIVERY_LEASE: chrono::Duration = chrono::Duration::seconds(15);
 
 /// Envelopes per POST: request events are small (attachments travel on
 /// their own), so a batch stays far below a peer's body limit.
