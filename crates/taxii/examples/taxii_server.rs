@@ -80,10 +80,9 @@ async fn main() {
         }
         Command::Serve { dir, listen } => serve(dir, listen).await,
         Command::Bench(args) => {
-            let open =
-                |db: &std::path::Path| -> anyhow::Result<Arc<dyn detente_taxii::TaxiiStore>> {
-                    Ok(open_store(db)?)
-                };
+            let open = |db: &std::path::Path| -> anyhow::Result<Arc<dyn detente_storage::Store>> {
+                Ok(open_store(db)?)
+            };
             detente_taxii::run_bench(args, &open).await
         }
     };

@@ -50,7 +50,7 @@ impl Target {
 
 /// Opens the store of the benchmark's node, given its database file: the
 /// binary names the database crate, as it does for a real node.
-pub type OpenStore = dyn Fn(&std::path::Path) -> anyhow::Result<Arc<dyn TaxiiStore>>;
+pub type OpenStore = dyn Fn(&std::path::Path) -> anyhow::Result<Arc<dyn detente_storage::Store>>;
 
 pub async fn run_bench(args: BenchArgs, open: &OpenStore) -> anyhow::Result<()> {
     if args.objects == 0 || args.batch == 0 || args.concurrency == 0 || args.samples == 0 {
@@ -59,7 +59,7 @@ pub async fn run_bench(args: BenchArgs, open: &OpenStore) -> anyhow::Result<()> 
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
     let store = open(&dir.path().join("detente.db"))?;
     let collection = create_collection(store.as_ref())?;
-    let (base, shutdown) = start_server(dir.path(), store).await?;
+    let (base, shutdown) = start_server(store).await?;
     let target = Target {
         client: reqwest::Client::new(),
         objects_url: format!("{base}/taxii2/api/collections/{collection}/objects/"),
@@ -77,12 +77,9 @@ pub async fn run_bench(args: BenchArgs, open: &OpenStore) -> anyhow::Result<()> 
 }
 
 async fn start_server(
-    dir: &std::path::Path,
-    store: Arc<dyn TaxiiStore>,
+    store: Arc<dyn detente_storage::Store>,
 ) -> anyhow::Result<(String, tokio::sync::oneshot::Sender<()>)> {
-    let users = Arc::new(detente_auth::Users::new(Arc::new(
-        detente_storage_sqlite::SqliteStore::open(&dir.join("detente.db"))?,
-    )));
+    let users = Arc::new(detente_auth::Users::new(store.clone()));
     users.add_user(USER, detente_auth::Role::Admin, PASSWORD)?;
     let config = TaxiiConfig {
         max_content_length: 64 * 1024 * 1024,

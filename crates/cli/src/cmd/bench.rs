@@ -67,13 +67,12 @@ pub fn run(c: BenchCommand) -> anyhow::Result<ExitCode> {
 fn taxii(a: TaxiiBenchArgs) -> anyhow::Result<ExitCode> {
     let server = a.database;
     let given = server.clone();
-    let open = move |db: &std::path::Path| -> anyhow::Result<Arc<dyn detente_taxii::TaxiiStore>> {
-        let Some(server) = &given else {
-            return Ok(Arc::new(detente_storage_sqlite::SqliteStore::open(db)?));
+    let open = move |db: &std::path::Path| -> anyhow::Result<Arc<dyn detente_storage::Store>> {
+        let url = match &given {
+            Some(server) => detente_node::backend::fresh_database(server)?,
+            None => format!("sqlite://{}", db.display()),
         };
-        let url = detente_node::backend::fresh_database(server)?;
-        let store: Arc<dyn detente_storage::Store> = detente_node::backend::open(&url)?;
-        Ok(store)
+        Ok(detente_node::backend::open(&url)?)
     };
     let backend = match &server {
         Some(s) => detente_node::backend::redact(s),
