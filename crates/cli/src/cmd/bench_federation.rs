@@ -41,6 +41,32 @@ pub struct FederationBenchArgs {
     pub receivers: usize,
 }
 
+/// The receiving node as `n` replicas on one database behind one round-robin
+/// address, which they know as their public URL (peers sign calls for it).
+async fn replicas(
+    dir: &std::path::Path,
+    n: usize,
+    database: Option<&str>,
+) -> anyhow::Result<ClusterNode> {
+    let front = super::cluster::RoundRobin::bind().await?;
+    let origin = detente_domain::Origin::parse("cert-b.example")?;
+    let country = Some(detente_domain::Country::parse("FR")?);
+    detente_node::datadir::init_on(dir, &origin, country, database)?;
+    let file = dir.join(detente_node::datadir::CONFIG_FILE);
+    let mut config = detente_node::Config::load(&file)?;
+    config.public_urls = vec![front.url.clone()];
+    std::fs::write(&file, config.to_toml())?;
+    let mut first = super::cluster::serve(dir, system_clock()).await?;
+    let mut urls = vec![first.url.clone()];
+    for _ in 1..n {
+        // Serves until the benchmark exits: its server task holds the node.
+        urls.push(super::cluster::serve(dir, system_clock()).await?.url);
+    }
+    first.url = front.url.clone();
+    front.forward(urls);
+    Ok(first)
+}
+
 fn request(n: usize) -> anyhow::Result<NewRequest> {
     Ok(serde_json::from_value(json!({
         "type": "consultation", "reference": format!("BENCH-{n}"), "issuing_authority": "National CERT",
@@ -116,23 +142,19 @@ async fn bench(args: FederationBenchArgs) -> anyhow::Result<ExitCode> {
         )
         .await?,
     );
-    let mut b = start(
-        &tmp.path().join("b"),
-        "cert-b.example",
-        "FR",
-        system_clock(),
-        fresh()?.as_deref(),
-    )
-    .await?;
-    let mut replicas = vec![b.url.clone()];
-    for _ in 1..args.receivers {
-        // Serves until the benchmark exits: its server task holds the node.
-        let more = super::cluster::serve(&tmp.path().join("b"), system_clock()).await?;
-        replicas.push(more.url);
-    }
-    if args.receivers > 1 {
-        b.url = super::cluster::round_robin(replicas).await?;
-    }
+    let b_dir = tmp.path().join("b");
+    let b = if args.receivers == 1 {
+        start(
+            &b_dir,
+            "cert-b.example",
+            "FR",
+            system_clock(),
+            fresh()?.as_deref(),
+        )
+        .await?
+    } else {
+        replicas(&b_dir, args.receivers, fresh()?.as_deref()).await?
+    };
     peer(&a, &b, "FR").await?;
     peer(&b, &a, "DE").await?;
 

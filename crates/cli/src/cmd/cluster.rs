@@ -28,29 +28,41 @@ pub async fn start(
     serve(dir, clock).await
 }
 
-/// Relays each connection to `127.0.0.1:0` to the next of `targets` in turn:
-/// one address in front of several replicas, as a load balancer would be.
-pub async fn round_robin(targets: Vec<String>) -> anyhow::Result<String> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let hosts: Vec<String> = targets
-        .iter()
-        .map(|t| t.trim_start_matches("http://").to_string())
-        .collect();
-    tokio::spawn(async move {
-        for turn in 0.. {
-            let Ok((mut client, _)) = listener.accept().await else {
-                return;
-            };
-            let host = hosts[turn % hosts.len()].clone();
-            tokio::spawn(async move {
-                if let Ok(mut server) = tokio::net::TcpStream::connect(host).await {
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                }
-            });
-        }
-    });
-    Ok(url)
+/// One address in front of several replicas, as a load balancer would be:
+/// bound first, so the replicas can be told it is their public URL.
+pub struct RoundRobin {
+    listener: tokio::net::TcpListener,
+    pub url: String,
+}
+
+impl RoundRobin {
+    pub async fn bind() -> anyhow::Result<RoundRobin> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        Ok(RoundRobin { listener, url })
+    }
+
+    /// Relays each connection to the next of `targets` in turn.
+    pub fn forward(self, targets: Vec<String>) {
+        let hosts: Vec<String> = targets
+            .iter()
+            .map(|t| t.trim_start_matches("http://").to_string())
+            .collect();
+        let listener = self.listener;
+        tokio::spawn(async move {
+            for turn in 0.. {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                let host = hosts[turn % hosts.len()].clone();
+                tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(host).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+            }
+        });
+    }
 }
 
 /// Serves the node already initialised in `dir` on 127.0.0.1:0.
