@@ -196,11 +196,18 @@ impl Worker {
         nodes: &mut TreeNodes,
     ) -> Result<Vec<Vec<u64>>, StorageError> {
         let mut spans = Vec::with_capacity(jobs.len());
+        let digests: Vec<_> = jobs
+            .iter()
+            .flat_map(|j| &j.envelopes)
+            .filter(|e| is_exchange(e.kind()))
+            .map(|e| *e.digest())
+            .collect();
+        let logged = self.store.exchange_entries(&digests)?;
         let mut batch_exchange = HashMap::new();
         for job in jobs {
             let mut indices = Vec::with_capacity(job.envelopes.len());
             for env in &job.envelopes {
-                if let Some(index) = self.logged_before(env, &batch_exchange)? {
+                if let Some(index) = logged_before(env, &logged, &batch_exchange) {
                     indices.push(index);
                     continue;
                 }
@@ -221,26 +228,6 @@ impl Worker {
             spans.push(indices);
         }
         Ok(spans)
-    }
-
-    /// Where the log already holds an exchange envelope, committed or earlier
-    /// in this batch. The lookup runs under the head lock, after every earlier
-    /// batch of every replica committed, so it cannot race an append: an
-    /// envelope submitted again (a redelivery while the first delivery's
-    /// append was still queued, a caller that gave up waiting) is never logged
-    /// twice. Other kinds may legitimately repeat bytes and are not looked up.
-    fn logged_before(
-        &self,
-        env: &SignedEnvelope,
-        batch: &HashMap<detente_log::Hash, u64>,
-    ) -> Result<Option<u64>, StorageError> {
-        if !is_exchange(env.kind()) {
-            return Ok(None);
-        }
-        if let Some(&index) = batch.get(env.digest()) {
-            return Ok(Some(index));
-        }
-        self.store.exchange_entry(env.digest())
     }
 
     /// Serves a committed batch's checkpoint.
@@ -267,6 +254,26 @@ impl Worker {
         }
         crate::node::refresh_published(self.store.as_ref(), &self.key, &self.shared)
     }
+}
+
+/// Where the log already holds an exchange envelope, committed (`logged`,
+/// looked up under the head lock, after every earlier batch of every replica
+/// committed, so it cannot race an append) or earlier in this batch: an
+/// envelope submitted again (a redelivery while the first delivery's append
+/// was still queued, a caller that gave up waiting) is never logged twice.
+/// Other kinds may legitimately repeat bytes and are not looked up.
+fn logged_before(
+    env: &SignedEnvelope,
+    logged: &HashMap<detente_log::Hash, u64>,
+    batch: &HashMap<detente_log::Hash, u64>,
+) -> Option<u64> {
+    if !is_exchange(env.kind()) {
+        return None;
+    }
+    logged
+        .get(env.digest())
+        .or_else(|| batch.get(env.digest()))
+        .copied()
 }
 
 /// Request events (`request.*`, as the store's exchange index has them): the

@@ -1,10 +1,11 @@
 //! Users and their bearer tokens (`auth_` tables, migration 002).
 
+use crate::sql::Db;
 use crate::{db_err, describe, wait, PgStore};
 use detente_storage::{AuthStore, Hash, Role, StorageError, TokenRecord, UserRecord};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{GenericClient, IsolationLevel, Row};
+use tokio_postgres::Row;
 
 const USER_COLUMNS: &str = "name, role, password_hash, created";
 
@@ -40,11 +41,7 @@ fn write_err(e: tokio_postgres::Error) -> StorageError {
 
 /// Why a guarded change touched no row: the user is missing (false) or the
 /// change would leave no admin (a conflict).
-fn refused_or_missing(
-    c: &impl GenericClient,
-    changed: u64,
-    name: &str,
-) -> Result<bool, StorageError> {
+fn refused_or_missing(c: &impl Db, changed: u64, name: &str) -> Result<bool, StorageError> {
     if changed > 0 {
         return Ok(true);
     }
@@ -69,11 +66,7 @@ impl PgStore {
         name: &str,
     ) -> Result<bool, StorageError> {
         let mut c = self.pool.get()?;
-        let tx = wait(
-            c.build_transaction()
-                .isolation_level(IsolationLevel::ReadCommitted)
-                .start(),
-        )?;
+        let tx = wait(c.read_committed())?;
         wait(tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ADMIN_LOCK]))?;
         let changed = wait(tx.execute(sql, params))?;
         let done = refused_or_missing(&tx, changed, name)?;

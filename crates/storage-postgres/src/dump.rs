@@ -2,6 +2,7 @@
 //! batches (one statement per batch, columns as typed arrays), then what
 //! PostgreSQL derives from them rebuilt.
 
+use crate::sql::Db;
 use crate::{wait, PgStore};
 use detente_storage::dump::{DumpTarget, Value};
 use detente_storage::StorageError;

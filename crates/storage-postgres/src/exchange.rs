@@ -1,20 +1,21 @@
 //! Cooperation requests: summaries, events, outbox and inbox; witnesses'
 //! cosignatures; attachments and their citations.
 
+use crate::sql::Db;
 use crate::{hash, wait, PgStore};
 use detente_storage::{
     AttachmentStore, CitationRow, CosignatureStore, EventRow, ExchangeStore, ExchangeWrite, Hash,
     OutboxRow, PeerDeliveries, RequestFilter, RequestOrder, RequestRow, StorageError, SummaryRow,
     WriteDone,
 };
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 
-const REQUEST_COLUMNS: &str =
+pub(crate) const REQUEST_COLUMNS: &str =
     "id, direction, peer, type, urgency, tlp, reference, status, submitted_at, \
     acknowledge_by, answer_by, acknowledged_at, closed_at, updated_at, delivered_at, decline_ground";
-const EVENT_COLUMNS: &str =
+pub(crate) const EVENT_COLUMNS: &str =
     "request_id, seq, event_id, actor, kind, at, log_index, envelope, receipt";
-const OUTBOX_COLUMNS: &str = "digest, peer, request_id, envelope, created, attempts, \
+pub(crate) const OUTBOX_COLUMNS: &str = "digest, peer, request_id, envelope, created, attempts, \
     next_attempt, last_error, delivered_at, refused_at";
 const CITATION_COLUMNS: &str = "sha256, event_id, request_id, peer, by_peer, size, media_type";
 const SUMMARY_COLUMNS: &str = "direction, peer, status, submitted_at, acknowledge_by, answer_by, \
@@ -97,185 +98,13 @@ fn summary_row(r: &Row) -> SummaryRow {
     }
 }
 
-/// The facts of a submitted request, which the text filter searches.
-fn facts(envelope: &[u8]) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(envelope).ok()?;
-    v.pointer("/payload/event/kind/request/facts")?
-        .as_str()
-        .map(str::to_string)
-}
-
-/// Runs one write inside the caller's transaction.
-pub(crate) async fn apply(
-    c: &impl GenericClient,
-    w: &ExchangeWrite,
-) -> Result<(), tokio_postgres::Error> {
-    match w {
-        ExchangeWrite::RecordEvent(q, e) => {
-            let facts = (e.seq == 0).then(|| facts(&e.envelope)).flatten();
-            let sql = format!(
-                "INSERT INTO requests ({REQUEST_COLUMNS}, facts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-                 $9, $10, $11, $12, $13, $14, $15, $16, $17) \
-                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, answer_by = excluded.answer_by, \
-                 acknowledged_at = excluded.acknowledged_at, closed_at = excluded.closed_at, \
-                 updated_at = excluded.updated_at, delivered_at = excluded.delivered_at, \
-                 decline_ground = excluded.decline_ground, facts = coalesce(requests.facts, excluded.facts)"
-            );
-            c.execute(
-                &sql,
-                &[
-                    &q.id,
-                    &q.direction,
-                    &q.peer,
-                    &q.kind,
-                    &q.urgency,
-                    &q.tlp,
-                    &q.reference,
-                    &q.status,
-                    &q.submitted_at,
-                    &q.acknowledge_by,
-                    &q.answer_by,
-                    &q.acknowledged_at,
-                    &q.closed_at,
-                    &q.updated_at,
-                    &q.delivered_at,
-                    &q.decline_ground,
-                    &facts,
-                ],
-            )
-            .await?;
-            let sql = format!(
-                "INSERT INTO request_events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            );
-            c.execute(
-                &sql,
-                &[
-                    &e.request_id,
-                    &(e.seq as i64),
-                    &e.event_id,
-                    &e.actor,
-                    &e.kind,
-                    &e.at,
-                    &(e.log_index as i64),
-                    &e.envelope,
-                    &e.receipt,
-                ],
-            )
-            .await?;
-        }
-        ExchangeWrite::OutboxAdd(o) => {
-            let sql = format!(
-                "INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, 0, $6, NULL, NULL, NULL) \
-                 ON CONFLICT DO NOTHING"
-            );
-            c.execute(
-                &sql,
-                &[
-                    &&o.digest[..],
-                    &o.peer,
-                    &o.request_id,
-                    &o.envelope,
-                    &o.created,
-                    &o.next_attempt,
-                ],
-            )
-            .await?;
-        }
-        ExchangeWrite::OutboxDelivered { digest, at } => {
-            c.execute(
-                "UPDATE outbox SET attempts = attempts + 1, delivered_at = $2, last_error = NULL \
-                 WHERE digest = $1",
-                &[&&digest[..], at],
-            )
-            .await?;
-        }
-        ExchangeWrite::OutboxFailed {
-            digest,
-            next_attempt,
-            error,
-        } => {
-            c.execute(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt = $2, last_error = $3 \
-                 WHERE digest = $1",
-                &[&&digest[..], next_attempt, error],
-            )
-            .await?;
-        }
-        ExchangeWrite::OutboxDueNow { peer, at } => {
-            c.execute(
-                "UPDATE outbox SET next_attempt = $2 WHERE peer = $1 AND delivered_at IS NULL \
-                 AND refused_at IS NULL AND next_attempt > $2",
-                &[peer, at],
-            )
-            .await?;
-        }
-        ExchangeWrite::Cite(r) => {
-            c.execute(
-                "INSERT INTO citations (sha256, event_id, request_id, peer, by_peer, size, media_type) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-                &[
-                    &r.sha256, &r.event_id, &r.request_id, &r.peer, &r.by_peer,
-                    &(r.size as i64), &r.media_type,
-                ],
-            )
-            .await?;
-        }
-        ExchangeWrite::OutboxRefused { digest, at, error } => {
-            c.execute(
-                "UPDATE outbox SET attempts = attempts + 1, refused_at = $2, last_error = $3 \
-                 WHERE digest = $1",
-                &[&&digest[..], at, error],
-            )
-            .await?;
-        }
-        ExchangeWrite::SetReceipt { event_id, receipt } => {
-            c.execute(
-                "UPDATE request_events SET receipt = $2 WHERE event_id = $1",
-                &[event_id, receipt],
-            )
-            .await?;
-        }
-        ExchangeWrite::InboxPut {
-            digest,
-            peer,
-            log_index,
-            response,
-        } => {
-            c.execute(
-                "INSERT INTO inbox (digest, peer, log_index, response) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT DO NOTHING",
-                &[&&digest[..], peer, &(*log_index as i64), response],
-            )
-            .await?;
-        }
-        ExchangeWrite::PeerContact {
-            peer,
-            at,
-            delivered,
-            error,
-        } => {
-            c.execute(
-                "INSERT INTO peer_deliveries (peer, delivered_at, error, error_at) \
-                 VALUES ($1, CASE WHEN $3 THEN $2 END, $4::text, CASE WHEN $4::text IS NOT NULL THEN $2 END) \
-                 ON CONFLICT (peer) DO UPDATE SET \
-                 delivered_at = coalesce(excluded.delivered_at, peer_deliveries.delivered_at), \
-                 error = coalesce(excluded.error, peer_deliveries.error), \
-                 error_at = coalesce(excluded.error_at, peer_deliveries.error_at)",
-                &[peer, at, delivered, error],
-            )
-            .await?;
-        }
-    }
-    Ok(())
-}
-
 impl PgStore {
     /// Applies writes in their own transaction, synchronously.
     fn apply_now(&self, writes: &[ExchangeWrite]) -> Result<(), StorageError> {
         let mut c = self.pool.get()?;
         let tx = wait(c.transaction())?;
         for w in writes {
-            wait(apply(&tx, w))?;
+            wait(crate::writes::apply(&tx, w))?;
         }
         wait(tx.commit())
     }

@@ -3,7 +3,9 @@
 //! of its own, so one failing caller leaves the others in and one commit
 //! (one WAL flush) serves them all.
 
-use crate::{exchange, pool::Pool, wait};
+use crate::pool::{Conn, Pool};
+use crate::sql::pipeline;
+use crate::{wait, writes};
 use detente_storage::{ExchangeWrite, StorageError, WriteDone};
 use std::sync::{mpsc, Arc, Mutex};
 
@@ -66,17 +68,47 @@ fn copy(e: &StorageError) -> StorageError {
     }
 }
 
-/// One transaction for all jobs; each job's outcome, or the error that lost
+/// All jobs in one transaction; each job's outcome, or the error that lost
 /// them all (then nothing was committed).
 fn commit(pool: &Pool, jobs: &[Job]) -> Result<Vec<Result<(), StorageError>>, StorageError> {
     let mut c = pool.get()?;
+    if pipelined(&mut c, jobs)? {
+        return Ok(jobs.iter().map(|_| Ok(())).collect());
+    }
+    one_by_one(&mut c, jobs)
+}
+
+/// The common case, where no write fails: every job's writes sent at once,
+/// without savepoints, and answered in one round trip. False when one
+/// failed; then nothing was committed and the jobs are applied again
+/// [`one_by_one`], so that only the failing job is refused.
+fn pipelined(c: &mut Conn<'_>, jobs: &[Job]) -> Result<bool, StorageError> {
+    let tx = wait(c.transaction())?;
+    wait(writes::prepare(&tx))?;
+    let all = jobs
+        .iter()
+        .flat_map(|(w, _)| w)
+        .map(|w| writes::apply(&tx, w))
+        .collect();
+    match wait(pipeline(all)) {
+        Ok(_) => wait(tx.commit()).map(|()| true),
+        Err(e @ StorageError::Unavailable(_)) => Err(e),
+        Err(_) => wait(tx.rollback()).map(|()| false),
+    }
+}
+
+/// Each job in a savepoint of its own, so one failing job leaves the others in.
+fn one_by_one(
+    c: &mut Conn<'_>,
+    jobs: &[Job],
+) -> Result<Vec<Result<(), StorageError>>, StorageError> {
     let mut tx = wait(c.transaction())?;
     let mut results = Vec::with_capacity(jobs.len());
     for (writes, _) in jobs {
         let sp = wait(tx.savepoint("job"))?;
         let mut outcome = Ok(());
         for w in writes {
-            if let Err(e) = wait(exchange::apply(&sp, w)) {
+            if let Err(e) = wait(writes::apply(&sp, w)) {
                 outcome = Err(e);
                 break;
             }

@@ -19,10 +19,12 @@ mod notify;
 mod pool;
 mod scratch;
 mod session;
+mod sql;
 mod taxii;
 mod transfer;
 mod tree;
 mod witness;
+mod writes;
 
 pub use scratch::{
     scratch_database, test_database, test_server, TEST_BACKEND_VAR, TEST_SERVER_VAR,
@@ -51,7 +53,7 @@ impl PgStore {
             .parse()
             .map_err(|e| StorageError::Database(format!("bad PostgreSQL URL: {e}")))?;
         let pool = std::sync::Arc::new(pool::Pool::new(config, POOL_SIZE)?);
-        migrate::run(&mut *pool.get()?)?;
+        migrate::run(pool.get()?.client_mut())?;
         Ok(PgStore {
             group: group::GroupWriter::start(pool.clone()),
             chunks: Default::default(),
@@ -91,7 +93,21 @@ pub(crate) fn db_err(e: tokio_postgres::Error) -> StorageError {
 pub(crate) fn wait<T>(
     f: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
 ) -> Result<T, StorageError> {
-    futures_executor::block_on(f).map_err(db_err)
+    blocking(|| futures_executor::block_on(f)).map_err(db_err)
+}
+
+/// Runs `f`, which waits on the network, telling tokio first when the caller
+/// is one of its workers. The store's traits are synchronous and are called
+/// from request handlers; a round trip to PostgreSQL would otherwise hold
+/// one of the few workers (one per core) idle, and every other request on
+/// the node would queue behind it. `block_in_place` hands the worker's other
+/// tasks to another thread for the duration.
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
 }
 
 pub(crate) fn hash(v: Vec<u8>) -> Result<detente_storage::Hash, StorageError> {

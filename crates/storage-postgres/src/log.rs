@@ -1,6 +1,7 @@
 //! The transparency log's entries and checkpoints.
 
-use crate::tree::write_nodes;
+use crate::sql::Db;
+use crate::tree::write_nodes_async;
 use crate::{hash, wait, PgStore};
 use detente_storage::{CheckpointRow, EntryRow, Hash, Integration, LogStore, StorageError};
 use tokio_postgres::Row;
@@ -23,7 +24,7 @@ const INSERT_ENTRIES: &str = "INSERT INTO entries (idx, digest, kind, time, enve
      SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::text[], $4::text[], $5::bytea[])";
 
 pub(crate) async fn insert_entries(
-    c: &impl tokio_postgres::GenericClient,
+    c: &impl crate::sql::Db,
     entries: &[EntryRow],
 ) -> Result<u64, tokio_postgres::Error> {
     let idx: Vec<i64> = entries.iter().map(|e| e.index as i64).collect();
@@ -40,7 +41,7 @@ impl PgStore {
     /// measures what storing the rows costs by itself.
     pub fn insert_rows_raw(&self, entries: &[EntryRow]) -> Result<(), StorageError> {
         let c = self.pool.get()?;
-        wait(insert_entries(&*c, entries)).map(drop)
+        wait(insert_entries(&c, entries)).map(drop)
     }
 }
 
@@ -66,13 +67,21 @@ impl LogStore for PgStore {
         };
         batch.check(size)?;
         let end = batch.checkpoint.size;
-        wait(insert_entries(&tx, &batch.entries))?;
-        write_nodes(&tx, &batch.nodes)?;
-        wait(tx.execute(
-            "INSERT INTO checkpoints (size, note) VALUES ($1, $2)",
-            &[&(end as i64), &batch.checkpoint.note],
-        ))?;
-        wait(tx.execute("UPDATE log_head SET size = $1", &[&(end as i64)]))?;
+        // All four sent at once (they touch different tables, so their order
+        // does not matter), answered in one round trip.
+        let end = end as i64;
+        let (_, tree, _, _) = wait(async {
+            futures::try_join!(
+                insert_entries(&tx, &batch.entries),
+                write_nodes_async(&tx, &batch.nodes),
+                async {
+                    let sql = "INSERT INTO checkpoints (size, note) VALUES ($1, $2)";
+                    tx.execute(sql, &[&end, &batch.checkpoint.note]).await
+                },
+                async { tx.execute("UPDATE log_head SET size = $1", &[&end]).await },
+            )
+        })?;
+        tree?;
         wait(tx.commit())?;
         Ok(Some(batch))
     }
@@ -131,6 +140,25 @@ impl LogStore for PgStore {
             &[&&digest[..]],
         ))?;
         Ok(row.map(|r| r.get::<_, i64>(0) as u64))
+    }
+
+    fn exchange_entries(
+        &self,
+        digests: &[Hash],
+    ) -> Result<std::collections::HashMap<Hash, u64>, StorageError> {
+        if digests.is_empty() {
+            return Ok(Default::default());
+        }
+        let c = self.pool.get()?;
+        let digests: Vec<&[u8]> = digests.iter().map(|d| &d[..]).collect();
+        let rows = wait(c.query(
+            "SELECT digest, min(idx) FROM entries WHERE digest = ANY($1) AND kind LIKE 'request.%' \
+             GROUP BY digest",
+            &[&digests],
+        ))?;
+        rows.into_iter()
+            .map(|r| Ok((crate::hash(r.get(0))?, r.get::<_, i64>(1) as u64)))
+            .collect()
     }
 
     fn repeated_exchange_entries(&self, limit: u64) -> Result<Vec<(Hash, Vec<u64>)>, StorageError> {

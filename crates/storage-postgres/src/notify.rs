@@ -1,6 +1,7 @@
 //! Notifications, their e-mail and webhook deliveries, and each user's
 //! choices (tables of migration 001, as the SQLite driver's migration 015).
 
+use crate::sql::Db;
 use crate::{wait, PgStore};
 use detente_storage::notify::{Attempted, Channel, Due, Item, Job, Kind, New, Settings, Which};
 use detente_storage::{NotificationStore, StorageError};

@@ -10,10 +10,11 @@
 //! tokio-postgres clients only talk to their connection task through
 //! channels, so they need no runtime of their own.
 
+use crate::sql::{Db, Session, Statements, Tx};
 use detente_storage::StorageError;
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config, IsolationLevel, NoTls};
 
 /// How long a caller waits for a free connection before the store reports
 /// itself unavailable.
@@ -31,7 +32,7 @@ pub(crate) struct Pool {
 }
 
 struct State {
-    idle: Vec<Client>,
+    idle: Vec<Session>,
     live: usize,
 }
 
@@ -90,7 +91,7 @@ impl Pool {
             });
             Ok::<_, tokio_postgres::Error>(client)
         });
-        match futures_executor::block_on(task) {
+        match crate::blocking(|| futures_executor::block_on(task)) {
             Ok(Ok(client)) => Ok(client),
             Ok(Err(e)) => Err(StorageError::Unavailable(crate::describe(&e))),
             Err(e) => Err(StorageError::Unavailable(e.to_string())),
@@ -101,11 +102,11 @@ impl Pool {
     pub fn get(&self) -> Result<Conn<'_>, StorageError> {
         let mut state = self.state.lock().map_err(|_| poisoned())?;
         loop {
-            while let Some(client) = state.idle.pop() {
-                if !client.is_closed() {
+            while let Some(session) = state.idle.pop() {
+                if !session.client.is_closed() {
                     return Ok(Conn {
                         pool: self,
-                        client: Some(client),
+                        session: Some(session),
                     });
                 }
                 state.live -= 1;
@@ -116,7 +117,10 @@ impl Pool {
                 return match self.connect() {
                     Ok(client) => Ok(Conn {
                         pool: self,
-                        client: Some(client),
+                        session: Some(Session {
+                            client,
+                            statements: Statements::default(),
+                        }),
                     }),
                     Err(e) => {
                         self.state.lock().map_err(|_| poisoned())?.live -= 1;
@@ -125,10 +129,8 @@ impl Pool {
                     }
                 };
             }
-            let (next, timeout) = self
-                .freed
-                .wait_timeout(state, WAIT)
-                .map_err(|_| poisoned())?;
+            let (next, timeout) =
+                crate::blocking(|| self.freed.wait_timeout(state, WAIT)).map_err(|_| poisoned())?;
             state = next;
             if timeout.timed_out() && state.idle.is_empty() {
                 return Err(StorageError::Unavailable(format!(
@@ -139,12 +141,12 @@ impl Pool {
         }
     }
 
-    fn put(&self, client: Client) {
+    fn put(&self, session: Session) {
         if let Ok(mut state) = self.state.lock() {
-            if client.is_closed() {
+            if session.client.is_closed() {
                 state.live -= 1;
             } else {
-                state.idle.push(client);
+                state.idle.push(session);
             }
         }
         self.freed.notify_one();
@@ -157,26 +159,56 @@ fn poisoned() -> StorageError {
 
 pub(crate) struct Conn<'a> {
     pool: &'a Pool,
-    client: Option<Client>,
+    session: Option<Session>,
 }
 
-impl std::ops::Deref for Conn<'_> {
-    type Target = Client;
-    fn deref(&self) -> &Client {
-        self.client.as_ref().expect("present until drop")
+impl Conn<'_> {
+    fn session(&self) -> &Session {
+        self.session.as_ref().expect("present until drop")
+    }
+
+    fn session_mut(&mut self) -> &mut Session {
+        self.session.as_mut().expect("present until drop")
+    }
+
+    /// The bare client, for statements that are not worth preparing
+    /// (migrations, administration).
+    pub fn client_mut(&mut self) -> &mut Client {
+        &mut self.session_mut().client
+    }
+
+    pub async fn transaction(&mut self) -> Result<Tx<'_>, tokio_postgres::Error> {
+        let Session { client, statements } = self.session_mut();
+        Ok(Tx::new(client.transaction().await?, statements))
+    }
+
+    /// A transaction whose every statement sees the latest commits, whatever
+    /// the server's default isolation.
+    pub async fn read_committed(&mut self) -> Result<Tx<'_>, tokio_postgres::Error> {
+        let Session { client, statements } = self.session_mut();
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::ReadCommitted)
+            .start()
+            .await?;
+        Ok(Tx::new(tx, statements))
     }
 }
 
-impl std::ops::DerefMut for Conn<'_> {
-    fn deref_mut(&mut self) -> &mut Client {
-        self.client.as_mut().expect("present until drop")
+impl Db for Conn<'_> {
+    type Inner = Client;
+    fn inner(&self) -> &Client {
+        &self.session().client
+    }
+    fn statements(&self) -> &Statements {
+        &self.session().statements
     }
 }
 
 impl Drop for Conn<'_> {
     fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
-            self.pool.put(client);
+        if let Some(session) = self.session.take() {
+            self.pool.put(session);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Throwaway databases for tests and benchmarks, created on a server the
 //! caller names (an admin URL), so each test starts from an empty schema.
 
+use crate::sql::Db;
 use crate::{pool::Pool, wait};
 use detente_storage::StorageError;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -1,5 +1,6 @@
 //! Browser sessions of the web interface (`web_sessions`, migration 002).
 
+use crate::sql::Db;
 use crate::{hash, wait, PgStore};
 use detente_storage::{Hash, Live, SessionRow, SessionStore, StorageError};
 use tokio_postgres::Row;

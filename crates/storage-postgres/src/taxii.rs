@@ -15,6 +15,8 @@
 //! An ingest costs a fixed number of statements whatever its size: the
 //! objects of an envelope travel as arrays (`unnest`).
 
+use crate::sql::Db;
+use crate::sql::Tx;
 use crate::{wait, PgStore};
 use detente_storage::taxii::{
     format_timestamp, Citing, Collection, NewObject, ObjectCounts, ObjectQuery, ObjectRow, Page,
@@ -23,7 +25,7 @@ use detente_storage::taxii::{
 use detente_storage::StorageError;
 use std::collections::{HashMap, HashSet};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{GenericClient, Row, Transaction};
+use tokio_postgres::Row;
 
 const COLLECTION_COLUMNS: &str =
     "id, title, description, alias, read_acl, write_acl, red_recipients";
@@ -126,7 +128,7 @@ impl Filter {
 
 /// Locks the position counter (see the module's comment) and returns the
 /// last position handed out.
-async fn lock_positions(c: &impl GenericClient) -> Result<i64, tokio_postgres::Error> {
+async fn lock_positions(c: &impl Db) -> Result<i64, tokio_postgres::Error> {
     let r = c
         .query_one("SELECT last_seq FROM taxii_seq FOR UPDATE", &[])
         .await?;
@@ -135,10 +137,7 @@ async fn lock_positions(c: &impl GenericClient) -> Result<i64, tokio_postgres::E
 
 /// The collection's key, locked against its removal until the transaction
 /// ends.
-async fn collection_key(
-    c: &impl GenericClient,
-    id: &str,
-) -> Result<Option<i64>, tokio_postgres::Error> {
+async fn collection_key(c: &impl Db, id: &str) -> Result<Option<i64>, tokio_postgres::Error> {
     let r = c
         .query_opt(
             "SELECT pk FROM taxii_collections WHERE id = $1 FOR KEY SHARE",
@@ -157,7 +156,7 @@ struct Known {
 }
 
 async fn known(
-    c: &impl GenericClient,
+    c: &impl Db,
     coll: i64,
     objects: &[NewObject],
 ) -> Result<Known, tokio_postgres::Error> {
@@ -282,11 +281,7 @@ const DEMOTE: &str = "UPDATE taxii_objects o SET latest = FALSE \
 const INSERT_CITES: &str = "INSERT INTO taxii_cites (coll, request_id, seq, obj_id) \
      SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::text[]) ON CONFLICT DO NOTHING";
 
-async fn insert_rows(
-    c: &impl GenericClient,
-    coll: i64,
-    plan: &Plan<'_>,
-) -> Result<(), tokio_postgres::Error> {
+async fn insert_rows(c: &impl Db, coll: i64, plan: &Plan<'_>) -> Result<(), tokio_postgres::Error> {
     let rows = &plan.rows;
     let seq: Vec<i64> = rows.iter().map(|r| r.seq).collect();
     let id: Vec<&str> = rows.iter().map(|r| r.object.id.as_str()).collect();
@@ -333,7 +328,7 @@ async fn insert_rows(
 /// statements, sent together (pipelined) so that the position lock is held
 /// for about one round trip rather than one per statement.
 async fn write_plan(
-    c: &impl GenericClient,
+    c: &impl Db,
     coll: i64,
     plan: &Plan<'_>,
     status: (&str, &str, i64, &str),
@@ -377,7 +372,7 @@ async fn write_plan(
 /// One statement, so "last" and "first" are judged on the rows as they were
 /// before it: a statement does not see its own deletions.
 async fn delete_selected(
-    c: &impl GenericClient,
+    c: &impl Db,
     q: &ObjectQuery,
 ) -> Result<Vec<(i64, String)>, tokio_postgres::Error> {
     let f = Filter::new(q);
@@ -392,7 +387,7 @@ async fn delete_selected(
 /// After versions of objects went: their newest remaining versions become
 /// the latest, and the counts lose the versions and the objects now gone.
 async fn after_delete(
-    c: &impl GenericClient,
+    c: &impl Db,
     coll: i64,
     deleted: &[(i64, String)],
 ) -> Result<(), tokio_postgres::Error> {
@@ -421,7 +416,7 @@ async fn after_delete(
 }
 
 fn ingest_tx(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     collection: &str,
     objects: &[NewObject],
     (status_id, owner): (&str, &str),

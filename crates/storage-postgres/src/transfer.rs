@@ -1,5 +1,6 @@
 //! The transfer gate's volumes, holds and first decisions, and the peers.
 
+use crate::sql::Db;
 use crate::{wait, PgStore};
 use detente_storage::{HoldRow, PeerRow, PeerStore, StorageError, TransferStore};
 use tokio_postgres::Row;

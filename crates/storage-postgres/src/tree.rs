@@ -2,13 +2,13 @@
 //! [`CHUNK`] per level, written in the same transaction as the entries they
 //! cover, so any replica that sees a checkpoint also sees its tree.
 
+use crate::sql::Db;
 use crate::{wait, PgStore};
 use detente_log::merkle::CompactRange;
 use detente_storage::tree::extend_from_digests;
 use detente_storage::{Hash, StorageError, TreeNodes};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tokio_postgres::GenericClient;
 
 /// Hashes per chunk row.
 pub(crate) const CHUNK: u64 = 256;
@@ -41,7 +41,16 @@ impl ChunkCache {
 
 /// Splits a batch's nodes at chunk boundaries: pieces that start a chunk are
 /// inserted, pieces that continue one are appended to it.
-pub(crate) fn write_nodes(c: &impl GenericClient, nodes: &TreeNodes) -> Result<(), StorageError> {
+pub(crate) fn write_nodes(c: &impl Db, nodes: &TreeNodes) -> Result<(), StorageError> {
+    wait(write_nodes_async(c, nodes))?
+}
+
+/// [`write_nodes`] as one future, whose statements are sent at its first
+/// poll (both at once), so the caller can pipeline it with others.
+pub(crate) async fn write_nodes_async(
+    c: &impl Db,
+    nodes: &TreeNodes,
+) -> Result<Result<(), StorageError>, tokio_postgres::Error> {
     let (mut new, mut grow) = (Pieces::default(), Pieces::default());
     for (level, first, hashes) in nodes.iter() {
         let mut at = first;
@@ -55,28 +64,37 @@ pub(crate) fn write_nodes(c: &impl GenericClient, nodes: &TreeNodes) -> Result<(
             rest = &rest[take..];
         }
     }
-    if !new.level.is_empty() {
-        wait(c.execute(
+    let inserted = async {
+        if new.level.is_empty() {
+            return Ok(0);
+        }
+        c.execute(
             "INSERT INTO tree_chunks (level, idx, hashes) \
              SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])",
             &[&new.level, &new.idx, &new.hashes],
-        ))?;
-    }
-    if !grow.level.is_empty() {
-        // Appends only where the chunk ends exactly where the piece starts.
-        let n = wait(c.execute(
+        )
+        .await
+    };
+    // Appends only where the chunk ends exactly where the piece starts.
+    let grown = async {
+        if grow.level.is_empty() {
+            return Ok(0);
+        }
+        c.execute(
             "UPDATE tree_chunks t SET hashes = t.hashes || u.piece \
              FROM unnest($1::smallint[], $2::bigint[], $3::int[], $4::bytea[]) AS u(level, idx, off, piece) \
              WHERE t.level = u.level AND t.idx = u.idx AND length(t.hashes) = u.off * 32",
             &[&grow.level, &grow.idx, &grow.off, &grow.hashes],
-        ))?;
-        if n as usize != grow.level.len() {
-            return Err(StorageError::Integrity(
-                "the stored tree does not end where this batch starts".into(),
-            ));
-        }
+        )
+        .await
+    };
+    let (_, n) = futures::try_join!(inserted, grown)?;
+    if n as usize != grow.level.len() {
+        return Ok(Err(StorageError::Integrity(
+            "the stored tree does not end where this batch starts".into(),
+        )));
     }
-    Ok(())
+    Ok(Ok(()))
 }
 
 #[derive(Default)]

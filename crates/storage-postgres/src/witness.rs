@@ -5,6 +5,7 @@
 //! condition on the row a concurrent writer left, and exactly one of two
 //! racing swaps from the same expectation wins.
 
+use crate::sql::Db;
 use crate::{hash, wait, PgStore};
 use detente_storage::witness::{Conflict, ConflictKind, Cosigned, WitnessStore};
 use detente_storage::{Hash, StorageError};

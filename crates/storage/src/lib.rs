@@ -121,6 +121,22 @@ pub trait LogStore: Send + Sync + 'static {
     /// if it is logged.
     fn exchange_entry(&self, digest: &Hash) -> Result<Option<u64>, StorageError>;
 
+    /// `exchange_entry` for several digests: those logged, each with its
+    /// first index. One round trip where the driver can, since the
+    /// sequencer asks for a whole batch while it holds the head lock.
+    fn exchange_entries(
+        &self,
+        digests: &[Hash],
+    ) -> Result<std::collections::HashMap<Hash, u64>, StorageError> {
+        let mut found = std::collections::HashMap::new();
+        for d in digests {
+            if let Some(index) = self.exchange_entry(d)? {
+                found.insert(*d, index);
+            }
+        }
+        Ok(found)
+    }
+
     /// Exchange envelopes logged more than once (which the node never does),
     /// each with the indexes it is at; at most `limit` of them.
     fn repeated_exchange_entries(&self, limit: u64) -> Result<Vec<(Hash, Vec<u64>)>, StorageError>;

@@ -21,7 +21,52 @@ pub(super) const CHECKS: &[Check] = &[
         "one_peers_summaries_are_read_from_a_date_on",
         one_peers_summaries_are_read_from_a_date_on,
     ),
+    (
+        "a_failing_write_leaves_the_others_committed_with_it_in",
+        a_failing_write_leaves_the_others_committed_with_it_in,
+    ),
 ];
+
+/// Writes submitted together may share one commit (group commit); one that
+/// fails must fail alone, and none of its own statements may stay in.
+fn a_failing_write_leaves_the_others_committed_with_it_in(s: &dyn Store) {
+    let (first, e1) = request(21, "submitted", false);
+    s.write(vec![ExchangeWrite::RecordEvent(
+        Box::new(first.clone()),
+        Box::new(e1.clone()),
+    )])
+    .blocking_recv()
+    .unwrap()
+    .unwrap();
+    let (before, e2) = request(22, "submitted", false);
+    let (after, e3) = request(23, "submitted", false);
+    let mut failing = first.clone();
+    failing.status = "acknowledged".into();
+    // The same event again: refused, taking the status change with it.
+    let pending = [
+        s.write(vec![ExchangeWrite::RecordEvent(
+            Box::new(before.clone()),
+            Box::new(e2),
+        )]),
+        s.write(vec![ExchangeWrite::RecordEvent(
+            Box::new(failing),
+            Box::new(e1),
+        )]),
+        s.write(vec![ExchangeWrite::RecordEvent(
+            Box::new(after.clone()),
+            Box::new(e3),
+        )]),
+    ];
+    let outcomes: Vec<bool> = pending
+        .into_iter()
+        .map(|done| done.blocking_recv().unwrap().is_ok())
+        .collect();
+    assert_eq!(outcomes, [true, false, true]);
+    assert_eq!(s.request(&before.id).unwrap(), Some(before));
+    assert_eq!(s.request(&after.id).unwrap(), Some(after));
+    assert_eq!(s.request(&first.id).unwrap().unwrap().status, "submitted");
+    assert_eq!(s.events(&first.id).unwrap().len(), 1);
+}
 
 fn request_listing_filters_and_pages_by_keyset(s: &dyn Store) {
     for i in 0..10 {

@@ -74,6 +74,11 @@ fn exchange_entries_are_found_by_digest_and_others_are_not(s: &dyn Store) {
     assert_eq!(s.exchange_entry(&[1; 32]).unwrap(), Some(1));
     assert_eq!(s.exchange_entry(&[0; 32]).unwrap(), None, "not a request");
     assert_eq!(s.exchange_entry(&[7; 32]).unwrap(), None);
+    let found = s
+        .exchange_entries(&[[0; 32], [1; 32], [7; 32], [1; 32]])
+        .unwrap();
+    assert_eq!(found.into_iter().collect::<Vec<_>>(), vec![([1; 32], 1)]);
+    assert!(s.exchange_entries(&[]).unwrap().is_empty());
 
     assert!(s.repeated_exchange_entries(10).unwrap().is_empty());
     append(s, 1, &|i| EntryRow {
