@@ -5,99 +5,10 @@
 
 mod common;
 
-use common::Server;
+use common::{add_peer, get, node, serve_http};
 use serde_json::{json, Value};
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-fn detente() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_detente"))
-}
-
-fn ok(args: &[&str], stdin: Option<&str>) {
-    let mut child = detente()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    if let Some(s) = stdin {
-        input.write_all(s.as_bytes()).unwrap();
-    }
-    drop(input);
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn serve(dir: &str, listen: &str) -> (Server, String) {
-    let (server, addr) = common::serve(dir, listen, "http");
-    (server, format!("http://{addr}"))
-}
-
-fn node(t: &std::path::Path, name: &str, origin: &str, country: &str) -> (String, String) {
-    let dir = t.join(name).to_str().unwrap().to_string();
-    let database = common::database_args();
-    let mut init = vec![
-        "init",
-        "--dir",
-        &dir,
-        "--origin",
-        origin,
-        "--country",
-        country,
-    ];
-    init.extend(database.iter().map(String::as_str));
-    ok(&init, None);
-    for (user, role) in [("admin", "admin"), ("officer", "officer")] {
-        ok(
-            &[
-                "user",
-                "--dir",
-                &dir,
-                "add",
-                user,
-                "--password-stdin",
-                "--role",
-                role,
-            ],
-            Some(&format!("{user}-password\n")),
-        );
-    }
-    let out = detente().args(["key", "--dir", &dir]).output().unwrap();
-    (
-        dir,
-        String::from_utf8(out.stdout).unwrap().trim().to_string(),
-    )
-}
-
-async fn add_peer(c: &reqwest::Client, at: &str, origin: &str, url: &str, key: &str, cc: &str) {
-    let r = c
-        .post(format!("{at}/api/v1/peers"))
-        .basic_auth("admin", Some("admin-password"))
-        .json(&json!({ "origin": origin, "url": url, "key": key, "country": cc }))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-}
-
-async fn get(c: &reqwest::Client, base: &str, id: &str) -> Option<Value> {
-    let r = c
-        .get(format!("{base}/api/v1/requests/{id}"))
-        .basic_auth("officer", Some("officer-password"))
-        .send()
-        .await
-        .ok()?;
-    r.status().is_success().then_some(r.json().await.ok()?)
-}
 
 #[derive(Clone, Copy, PartialEq)]
 enum Victim {
@@ -117,8 +28,20 @@ fn killing_the_recipient_loses_no_acknowledged_request() {
 
 fn crash_while_exchanging(victim: Victim) {
     let t = tempfile::tempdir().unwrap();
-    let (da, key_a) = node(t.path(), "a", "cert-a.example", "DE");
-    let (db, key_b) = node(t.path(), "b", "cert-b.example", "FR");
+    let (da, key_a) = node(
+        t.path(),
+        "a",
+        "cert-a.example",
+        "DE",
+        &common::database_args(),
+    );
+    let (db, key_b) = node(
+        t.path(),
+        "b",
+        "cert-b.example",
+        "FR",
+        &common::database_args(),
+    );
     let rt = tokio::runtime::Runtime::new().unwrap();
     let c = reqwest::Client::new();
     // B comes back on the same address: A knows it by its URL.
@@ -127,8 +50,8 @@ fn crash_while_exchanging(victim: Victim) {
         .local_addr()
         .unwrap()
         .to_string();
-    let (b, base_b) = serve(&db, &b_listen);
-    let (a, base_a) = serve(&da, "127.0.0.1:0");
+    let (b, base_b) = serve_http(&db, &b_listen);
+    let (a, base_a) = serve_http(&da, "127.0.0.1:0");
     rt.block_on(async {
         add_peer(&c, &base_a, "cert-b.example", &base_b, &key_b, "FR").await;
         add_peer(&c, &base_b, "cert-a.example", &base_a, &key_a, "DE").await;
@@ -182,10 +105,10 @@ fn crash_while_exchanging(victim: Victim) {
     let acked = acked.lock().unwrap().clone();
     let (_a, base_a, _b) = match victim {
         Victim::Sender => {
-            let (a, base_a) = serve(&da, "127.0.0.1:0");
+            let (a, base_a) = serve_http(&da, "127.0.0.1:0");
             (a, base_a, b)
         }
-        Victim::Recipient => (a, base_a, serve(&db, &b_listen).0),
+        Victim::Recipient => (a, base_a, serve_http(&db, &b_listen).0),
     };
     rt.block_on(async {
         for id in &acked {
@@ -213,7 +136,7 @@ fn crash_while_exchanging(victim: Victim) {
         }
     });
     for dir in [&da, &db] {
-        let out = detente()
+        let out = common::detente()
             .args(["log", "verify", "--dir", dir])
             .output()
             .unwrap();

@@ -6,94 +6,12 @@
 
 mod common;
 
-use common::Server;
+use common::{add_peer, get, node, ok, serve_http, Server};
 use detente_log::Checkpoint;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-fn detente() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_detente"))
-}
-
-fn ok(args: &[&str], stdin: Option<&str>) -> String {
-    let mut child = detente()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    if let Some(s) = stdin {
-        input.write_all(s.as_bytes()).unwrap();
-    }
-    drop(input);
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// A node's directory (on `database` if given) with an admin and an officer;
-/// returns it and its verifier key.
-fn node(t: &std::path::Path, name: &str, origin: &str, database: Option<&str>) -> (String, String) {
-    let dir = t.join(name).to_str().unwrap().to_string();
-    let mut init = vec!["init", "--dir", &dir, "--origin", origin, "--country", "DE"];
-    if let Some(db) = database {
-        init.extend(["--database", db]);
-    }
-    ok(&init, None);
-    for (user, role) in [("admin", "admin"), ("officer", "officer")] {
-        ok(
-            &[
-                "user",
-                "--dir",
-                &dir,
-                "add",
-                user,
-                "--password-stdin",
-                "--role",
-                role,
-            ],
-            Some(&format!("{user}-password\n")),
-        );
-    }
-    let key = ok(&["key", "--dir", &dir], None).trim().to_string();
-    (dir, key)
-}
-
-fn serve(dir: &str) -> (Server, String) {
-    let (server, addr) = common::serve(dir, "127.0.0.1:0", "http");
-    (server, format!("http://{addr}"))
-}
-
-async fn add_peer(c: &reqwest::Client, at: &str, origin: &str, url: &str, key: &str) {
-    let r = c
-        .post(format!("{at}/api/v1/peers"))
-        .basic_auth("admin", Some("admin-password"))
-        .json(&json!({ "origin": origin, "url": url, "key": key, "country": "DE" }))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-}
-
-async fn get(c: &reqwest::Client, base: &str, id: &str) -> Option<Value> {
-    let r = c
-        .get(format!("{base}/api/v1/requests/{id}"))
-        .basic_auth("officer", Some("officer-password"))
-        .send()
-        .await
-        .ok()?;
-    r.status().is_success().then_some(r.json().await.ok()?)
-}
 
 #[test]
 fn three_replicas_one_killed_lose_nothing_and_never_split_the_log() {
@@ -104,17 +22,24 @@ fn three_replicas_one_killed_lose_nothing_and_never_split_the_log() {
     };
     let t = tempfile::tempdir().unwrap();
     let database = detente_storage_postgres::scratch_database(&server).unwrap();
-    let (da, key_a) = node(t.path(), "a", "cert-a.example", Some(&database));
-    let (db, key_b) = node(t.path(), "b", "cert-b.example", None);
+    let (da, key_a) = node(
+        t.path(),
+        "a",
+        "cert-a.example",
+        "DE",
+        &["--database".into(), database.clone()],
+    );
+    let (db, key_b) = node(t.path(), "b", "cert-b.example", "DE", &[]);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let c = reqwest::Client::new();
-    let (b_server, base_b) = serve(&db);
-    let mut replicas: Vec<(Server, String)> = (0..3).map(|_| serve(&da)).collect();
+    let (b_server, base_b) = serve_http(&db, "127.0.0.1:0");
+    let mut replicas: Vec<(Server, String)> =
+        (0..3).map(|_| serve_http(&da, "127.0.0.1:0")).collect();
     let bases: Vec<String> = replicas.iter().map(|(_, b)| b.clone()).collect();
     rt.block_on(async {
         // Added through one replica, known to all of them.
-        add_peer(&c, &bases[0], "cert-b.example", &base_b, &key_b).await;
-        add_peer(&c, &base_b, "cert-a.example", &bases[0], &key_a).await;
+        add_peer(&c, &bases[0], "cert-b.example", &base_b, &key_b, "DE").await;
+        add_peer(&c, &base_b, "cert-a.example", &bases[0], &key_a, "DE").await;
         tokio::time::sleep(Duration::from_millis(1200)).await;
     });
 

@@ -129,8 +129,14 @@ pub fn load_key(dir: &Path, origin: &Origin) -> Result<NodeKey, NodeError> {
 }
 
 /// Replaces `path` atomically (write to a temporary file, then rename).
+///
+/// The temporary name is this process's and this call's own: replicas of one
+/// node share its directory, and two writers of one temporary file would
+/// rename it from under each other.
 pub fn replace_file(path: &Path, data: &[u8]) -> Result<(), NodeError> {
-    let tmp: PathBuf = path.with_extension("tmp");
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp: PathBuf = path.with_extension(format!("tmp.{}.{n}", std::process::id()));
     fs::write(&tmp, data).map_err(|e| NodeError::io(&tmp, e))?;
     fs::rename(&tmp, path).map_err(|e| NodeError::io(path, e))
 }
@@ -138,6 +144,26 @@ pub fn replace_file(path: &Path, data: &[u8]) -> Result<(), NodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concurrent_replacements_of_one_file_all_succeed() {
+        // As replicas sharing a directory publish checkpoints at once.
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("checkpoint");
+        std::thread::scope(|s| {
+            for t in 0..4u8 {
+                let path = &path;
+                s.spawn(move || {
+                    for _ in 0..300 {
+                        replace_file(path, &[t; 64]).unwrap();
+                    }
+                });
+            }
+        });
+        let left = fs::read(&path).unwrap();
+        assert!(left.len() == 64 && left.iter().all(|b| *b == left[0]));
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1, "no temporary files left");
+    }
 
     #[test]
     fn init_writes_a_private_key_and_refuses_to_overwrite() {

@@ -325,6 +325,11 @@ impl Exchange {
         let guard = self.lock_for(&row.request_id).lock().await;
         let mut writes = match self.reply_writes(row, &peer, &reply.envelopes).await {
             Ok(w) => w,
+            // This node could not record them (its store or log failed):
+            // the delivery is not done, and is tried again once its lease
+            // lapses; the peer answers the same from its inbox.
+            Err(e @ ExchangeError::Node(_)) => return Err(e),
+            // The peer's own envelopes do not stand; the receipt still does.
             Err(e) => {
                 tracing::error!(error = %e, peer = %row.peer, "could not apply what the peer sent with its receipt");
                 Vec::new()
