@@ -165,9 +165,13 @@ pub(crate) async fn apply(
         }
         ExchangeWrite::OutboxAdd(o) => {
             let sql = format!(
-                "INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, 0, $6, NULL, NULL, NULL) \
-                 ON CONFLICT DO NOTHING"
+                "WITH added AS (INSERT INTO outbox ({OUTBOX_COLUMNS}) \
+                   VALUES ($1, $2, $3, $4, $5, 0, $6, NULL, NULL, NULL) \
+                   ON CONFLICT DO NOTHING RETURNING 1) \
+                 SELECT pg_notify('detente_outbox', '') FROM added"
             );
+            // The NOTIFY (sent on commit, dropped with a rolled-back
+            // savepoint) wakes the other replicas' outbox workers.
             c.execute(
                 &sql,
                 &[

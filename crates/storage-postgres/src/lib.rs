@@ -22,6 +22,7 @@ mod session;
 mod taxii;
 mod transfer;
 mod tree;
+mod wake;
 mod witness;
 
 pub use scratch::{
@@ -38,6 +39,8 @@ pub struct PgStore {
     pub(crate) pool: std::sync::Arc<pool::Pool>,
     pub(crate) chunks: tree::ChunkCache,
     pub(crate) group: group::GroupWriter,
+    /// The LISTEN connection, opened at the first subscription.
+    pub(crate) listener: std::sync::OnceLock<wake::Listener>,
 }
 
 impl PgStore {
@@ -55,6 +58,7 @@ impl PgStore {
         Ok(PgStore {
             group: group::GroupWriter::start(pool.clone()),
             chunks: Default::default(),
+            listener: Default::default(),
             pool,
         })
     }

@@ -2,7 +2,9 @@
 
 use crate::tree::write_nodes;
 use crate::{hash, wait, PgStore};
-use detente_storage::{CheckpointRow, EntryRow, Hash, Integration, LogStore, StorageError};
+use detente_storage::{
+    CheckpointRow, EntryRow, Hash, Integration, LogStore, StorageError, Topic, Wakeups,
+};
 use tokio_postgres::Row;
 
 const ENTRY_COLUMNS: &str = "idx, digest, kind, time, envelope";
@@ -72,7 +74,13 @@ impl LogStore for PgStore {
             "INSERT INTO checkpoints (size, note) VALUES ($1, $2)",
             &[&(end as i64), &batch.checkpoint.note],
         ))?;
-        wait(tx.execute("UPDATE log_head SET size = $1", &[&(end as i64)]))?;
+        // The NOTIFY rides on the head's update and reaches the other
+        // replicas only if this commits.
+        wait(tx.execute(
+            "WITH head AS (UPDATE log_head SET size = $1 RETURNING size) \
+             SELECT pg_notify('detente_log', size::text) FROM head",
+            &[&(end as i64)],
+        ))?;
         wait(tx.commit())?;
         Ok(Some(batch))
     }
@@ -95,6 +103,10 @@ impl LogStore for PgStore {
 
     fn shared(&self) -> bool {
         true
+    }
+
+    fn subscribe(&self, topic: Topic) -> Result<Option<Wakeups>, StorageError> {
+        self.wakeups(topic)
     }
 
     fn tree_nodes(&self, level: u8, index: u64, count: u64) -> Result<Vec<u8>, StorageError> {
