@@ -13,6 +13,7 @@ mod auth;
 mod dump;
 mod exchange;
 mod group;
+mod lead;
 mod log;
 mod migrate;
 mod notify;
@@ -41,6 +42,7 @@ pub struct PgStore {
     pub(crate) group: group::GroupWriter,
     /// The LISTEN connection, opened at the first subscription.
     pub(crate) listener: std::sync::OnceLock<wake::Listener>,
+    pub(crate) lead: lead::Lead,
 }
 
 impl PgStore {
@@ -59,6 +61,7 @@ impl PgStore {
             group: group::GroupWriter::start(pool.clone()),
             chunks: Default::default(),
             listener: Default::default(),
+            lead: Default::default(),
             pool,
         })
     }

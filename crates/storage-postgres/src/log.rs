@@ -109,6 +109,10 @@ impl LogStore for PgStore {
         self.wakeups(topic)
     }
 
+    fn lead(&self) -> Result<bool, StorageError> {
+        self.leads()
+    }
+
     fn tree_nodes(&self, level: u8, index: u64, count: u64) -> Result<Vec<u8>, StorageError> {
         self.read_nodes(level, index, count)
     }

@@ -112,6 +112,17 @@ pub trait LogStore: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// Whether this process should do the log's background duties that one
+    /// replica does for all (asking witnesses to cosign): true for a store no
+    /// other process shares. Where replicas share it, one leads at a time and
+    /// another takes over within seconds of its death; callers ask at each
+    /// round (at least every few seconds, which also keeps a lead). A hint
+    /// only: for a moment two may lead, so nothing may rely on it for
+    /// correctness (the log rests on [`LogStore::integrate`]'s head lock).
+    fn lead(&self) -> Result<bool, StorageError> {
+        Ok(true)
+    }
+
     /// `count` consecutive hashes of tree level `level` from `index` (level 0
     /// holds leaf hashes; only complete subtrees are stored).
     fn tree_nodes(&self, level: u8, index: u64, count: u64) -> Result<Vec<u8>, StorageError>;
