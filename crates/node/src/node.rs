@@ -585,7 +585,9 @@ fn follow(store: Arc<dyn LogStore>, key: Arc<NodeKey>, shared: std::sync::Weak<S
         .name("log-follower".into())
         .spawn(move || loop {
             match wakeups.as_mut() {
-                Some(w) => drop(w.wait_timeout(FOLLOW_WOKEN_EVERY)),
+                Some(w) => {
+                    w.wait_timeout(FOLLOW_WOKEN_EVERY);
+                }
                 None => std::thread::sleep(FOLLOW_EVERY),
             }
             let Some(shared) = shared.upgrade() else {

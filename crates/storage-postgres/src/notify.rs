@@ -12,7 +12,7 @@ const ITEM_COLUMNS: &str = "n.id, n.kind, n.title, n.link, n.created, n.read_at 
 const JOB_COLUMNS: &str = "o.id, o.channel, o.target, o.attempts, n.user_name";
 
 /// Wakes the other replicas' workers when the transaction commits.
-pub(crate) const NOTIFY: &str = "SELECT pg_notify($1, '')";
+const NOTIFY: &str = "SELECT pg_notify($1, '')";
 
 /// What still waits to be sent: neither sent nor given up.
 const PENDING: &str = "sent_at IS NULL AND failed_at IS NULL";
