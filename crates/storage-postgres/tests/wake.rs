@@ -16,12 +16,38 @@ use std::time::Duration;
 const WOKEN_WITHIN: Duration = Duration::from_secs(10);
 
 fn two_replicas(test: &str) -> Option<(PgStore, PgStore)> {
+    two_replicas_at(test).map(|(_, a, b)| (a, b))
+}
+
+fn two_replicas_at(test: &str) -> Option<(String, PgStore, PgStore)> {
     let admin = test_server(test)?;
     let url = scratch_database(&admin).unwrap();
-    Some((
+    let (a, b) = (
         PgStore::open_url(&url).unwrap(),
         PgStore::open_url(&url).unwrap(),
-    ))
+    );
+    Some((url, a, b))
+}
+
+/// Ends every session on `url`'s database that listens, as a failover or
+/// an idle-session killer would; how many.
+fn terminate_listeners(url: &str) -> u64 {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let rows = c
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+                &[],
+            )
+            .await
+            .unwrap();
+        rows.len() as u64
+    })
 }
 
 fn subscribe(s: &PgStore, topic: Topic) -> Wakeups {
@@ -135,5 +161,19 @@ fn a_rolled_back_write_does_not_wake() {
         .blocking_recv()
         .unwrap()
         .unwrap();
+    assert!(outbox.wait_timeout(WOKEN_WITHIN), "woken before 10 s");
+}
+
+#[test]
+fn a_lost_listen_connection_is_replaced() {
+    let Some((url, a, b)) = two_replicas_at("a_lost_listen_connection_is_replaced") else {
+        return;
+    };
+    let mut outbox = subscribe(&b, Topic::Outbox);
+    assert_eq!(terminate_listeners(&url), 1, "b's listening session");
+    // Back, it wakes its subscribers for what they may have missed...
+    assert!(outbox.wait_timeout(WOKEN_WITHIN), "woken on reconnecting");
+    // ...and listens again.
+    a.outbox_add(&outbox_row(3)).unwrap();
     assert!(outbox.wait_timeout(WOKEN_WITHIN), "woken before 10 s");
 }
