@@ -573,6 +573,9 @@ const FOLLOW_EVERY: Duration = Duration::from_millis(200);
 /// The same where the store wakes the replica at each checkpoint committed
 /// ([`LogStore::subscribe`]): polling only covers lost wakeups.
 const FOLLOW_WOKEN_EVERY: Duration = Duration::from_secs(1);
+/// Under load replicas commit hundreds of checkpoints a second: the wakeups
+/// that come within this long of one another make one read.
+const FOLLOW_GATHER: Duration = Duration::from_millis(50);
 
 /// Keeps a replica's served checkpoint current with what the others commit,
 /// until the node is dropped.
@@ -586,7 +589,9 @@ fn follow(store: Arc<dyn LogStore>, key: Arc<NodeKey>, shared: std::sync::Weak<S
         .spawn(move || loop {
             match wakeups.as_mut() {
                 Some(w) => {
-                    w.wait_timeout(FOLLOW_WOKEN_EVERY);
+                    if w.wait_timeout(FOLLOW_WOKEN_EVERY) {
+                        std::thread::sleep(FOLLOW_GATHER);
+                    }
                 }
                 None => std::thread::sleep(FOLLOW_EVERY),
             }
