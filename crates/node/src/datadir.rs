@@ -162,7 +162,11 @@ mod tests {
         });
         let left = fs::read(&path).unwrap();
         assert!(left.len() == 64 && left.iter().all(|b| *b == left[0]));
-        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1, "no temporary files left");
+        assert_eq!(
+            fs::read_dir(d.path()).unwrap().count(),
+            1,
+            "no temporary files left"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use detente_log::merkle::{self, hash_leaf, CompactRange};
 use detente_log::proof_file::ProofFile;
 use detente_log::tiles::{TileKind, TilePath, TILE_HEIGHT, TILE_WIDTH};
 use detente_log::{Checkpoint, Hash, HashReader};
-use detente_storage::{CheckpointRow, EntryRow, Integration, LogStore, Store, StoredTree};
+use detente_storage::{CheckpointRow, EntryRow, Integration, LogStore, Store, StoredTree, Topic};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -570,14 +570,31 @@ pub(crate) fn refresh_published(
 
 /// How often a replica looks for checkpoints that other replicas committed.
 const FOLLOW_EVERY: Duration = Duration::from_millis(200);
+/// The same where the store wakes the replica at each checkpoint committed
+/// ([`LogStore::subscribe`]): polling only covers lost wakeups.
+const FOLLOW_WOKEN_EVERY: Duration = Duration::from_secs(1);
+/// Under load replicas commit hundreds of checkpoints a second: the wakeups
+/// that come within this long of one another make one read.
+const FOLLOW_GATHER: Duration = Duration::from_millis(50);
 
 /// Keeps a replica's served checkpoint current with what the others commit,
 /// until the node is dropped.
 fn follow(store: Arc<dyn LogStore>, key: Arc<NodeKey>, shared: std::sync::Weak<Shared>) {
+    let mut wakeups = store.subscribe(Topic::Log).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "no wakeups for new checkpoints; polling");
+        None
+    });
     let spawned = std::thread::Builder::new()
         .name("log-follower".into())
         .spawn(move || loop {
-            std::thread::sleep(FOLLOW_EVERY);
+            match wakeups.as_mut() {
+                Some(w) => {
+                    if w.wait_timeout(FOLLOW_WOKEN_EVERY) {
+                        std::thread::sleep(FOLLOW_GATHER);
+                    }
+                }
+                None => std::thread::sleep(FOLLOW_EVERY),
+            }
             let Some(shared) = shared.upgrade() else {
                 return;
             };

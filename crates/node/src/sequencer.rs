@@ -3,6 +3,13 @@
 //! checkpoint signature per batch), and answers each caller only once its entries
 //! are durable and covered by a signed checkpoint — so the caller can fetch its
 //! inclusion proof at once.
+//!
+//! Where replicas share the database, each replica's sequencer integrates
+//! its own batches, under the head row's lock ([`LogStore::integrate`]): that
+//! lock alone keeps the log linear and makes a second checkpoint for one size
+//! impossible. No replica waits for another to acknowledge its callers, and
+//! none is elected for it; the replica that leads (`LogStore::lead`) only
+//! does the duties one replica does for all, such as cosigning.
 
 use crate::datadir::replace_file;
 use crate::node::{Published, Shared};

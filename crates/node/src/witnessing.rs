@@ -72,8 +72,17 @@ pub async fn run(node: Arc<Node>, mut stop: tokio::sync::watch::Receiver<bool>) 
         Err(e) => return tracing::error!(error = %e, "no cosigning: cannot reach peers"),
     };
     loop {
-        if let Err(e) = cosign_round(&node, &http).await {
-            tracing::error!(error = %e, "cosigning round failed");
+        // Replicas sharing the log cosign through one of them: several
+        // asking at once would each show the witness a size the other has
+        // already moved past (refused, and reported as a fork).
+        let leads = node.store().lead().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not tell which replica leads");
+            false
+        });
+        if leads {
+            if let Err(e) = cosign_round(&node, &http).await {
+                tracing::error!(error = %e, "cosigning round failed");
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}

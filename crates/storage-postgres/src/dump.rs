@@ -15,6 +15,7 @@ const DERIVED: &[&str] = &[
     "tree_chunks",
     "taxii_seq",
     "taxii_cursor_key",
+    "lead_lease",
 ];
 
 /// SQLite keeps the TAXII position counter and cursor key as rows of one

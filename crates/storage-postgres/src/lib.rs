@@ -13,6 +13,7 @@ mod auth;
 mod dump;
 mod exchange;
 mod group;
+mod lead;
 mod log;
 mod migrate;
 mod notify;
@@ -23,6 +24,7 @@ mod sql;
 mod taxii;
 mod transfer;
 mod tree;
+mod wake;
 mod witness;
 mod writes;
 
@@ -40,6 +42,9 @@ pub struct PgStore {
     pub(crate) pool: std::sync::Arc<pool::Pool>,
     pub(crate) chunks: tree::ChunkCache,
     pub(crate) group: group::GroupWriter,
+    /// The LISTEN connection, opened at the first subscription.
+    pub(crate) listener: std::sync::OnceLock<wake::Listener>,
+    pub(crate) lead: lead::Lead,
 }
 
 impl PgStore {
@@ -57,6 +62,8 @@ impl PgStore {
         Ok(PgStore {
             group: group::GroupWriter::start(pool.clone()),
             chunks: Default::default(),
+            listener: Default::default(),
+            lead: Default::default(),
             pool,
         })
     }

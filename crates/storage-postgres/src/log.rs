@@ -3,7 +3,9 @@
 use crate::sql::Db;
 use crate::tree::write_nodes_async;
 use crate::{hash, wait, PgStore};
-use detente_storage::{CheckpointRow, EntryRow, Hash, Integration, LogStore, StorageError};
+use detente_storage::{
+    CheckpointRow, EntryRow, Hash, Integration, LogStore, StorageError, Topic, Wakeups,
+};
 use tokio_postgres::Row;
 
 const ENTRY_COLUMNS: &str = "idx, digest, kind, time, envelope";
@@ -78,7 +80,13 @@ impl LogStore for PgStore {
                     let sql = "INSERT INTO checkpoints (size, note) VALUES ($1, $2)";
                     tx.execute(sql, &[&end, &batch.checkpoint.note]).await
                 },
-                async { tx.execute("UPDATE log_head SET size = $1", &[&end]).await },
+                // The NOTIFY rides on the head's update and reaches the other
+                // replicas only if this commits.
+                async {
+                    let sql = "WITH head AS (UPDATE log_head SET size = $1 RETURNING size) \
+                               SELECT pg_notify('detente_log', size::text) FROM head";
+                    tx.execute(sql, &[&end]).await
+                },
             )
         })?;
         tree?;
@@ -104,6 +112,14 @@ impl LogStore for PgStore {
 
     fn shared(&self) -> bool {
         true
+    }
+
+    fn subscribe(&self, topic: Topic) -> Result<Option<Wakeups>, StorageError> {
+        self.wakeups(topic)
+    }
+
+    fn lead(&self) -> Result<bool, StorageError> {
+        self.leads()
     }
 
     fn tree_nodes(&self, level: u8, index: u64, count: u64) -> Result<Vec<u8>, StorageError> {

@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/001_schema.sql"),
     include_str!("../migrations/002_users_sessions.sql"),
     include_str!("../migrations/003_taxii_witness.sql"),
+    include_str!("../migrations/004_replicas.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

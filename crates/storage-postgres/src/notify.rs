@@ -4,13 +4,16 @@
 use crate::sql::Db;
 use crate::{wait, PgStore};
 use detente_storage::notify::{Attempted, Channel, Due, Item, Job, Kind, New, Settings, Which};
-use detente_storage::{NotificationStore, StorageError};
+use detente_storage::{NotificationStore, StorageError, Topic};
 use tokio_postgres::Row;
 
 const ITEM_COLUMNS: &str = "n.id, n.kind, n.title, n.link, n.created, n.read_at IS NOT NULL";
 
 /// The outbox row's columns, then the item's ([`ITEM_COLUMNS`]) from 5 on.
 const JOB_COLUMNS: &str = "o.id, o.channel, o.target, o.attempts, n.user_name";
+
+/// Wakes the other replicas' workers when the transaction commits.
+const NOTIFY: &str = "SELECT pg_notify($1, '')";
 
 /// What still waits to be sent: neither sent nor given up.
 const PENDING: &str = "sent_at IS NULL AND failed_at IS NULL";
@@ -134,6 +137,10 @@ impl NotificationStore for PgStore {
         let Some(id) = inserted.map(|r| r.get::<_, i64>(0)) else {
             return Ok(None);
         };
+        if !deliveries.is_empty() {
+            // Delivered to the other replicas' workers on commit, not before.
+            wait(tx.execute(NOTIFY, &[&Topic::Notify.channel()]))?;
+        }
         for (channel, target) in deliveries {
             wait(tx.execute(
                 "INSERT INTO notify_outbox (notification, channel, target, next_attempt) \
@@ -195,18 +202,47 @@ impl NotificationStore for PgStore {
         Ok(rows.iter().filter_map(job).collect())
     }
 
+    /// Rows another replica is claiming at this moment are skipped, not
+    /// waited for.
+    fn notify_claim(
+        &self,
+        now: &str,
+        lease_until: &str,
+        limit: u32,
+    ) -> Result<Vec<Job>, StorageError> {
+        let c = self.pool.get()?;
+        let rows = wait(c.query(
+            &format!(
+                "WITH due AS (SELECT id FROM notify_outbox \
+                   WHERE {PENDING} AND next_attempt <= $1 \
+                     AND (lease_until IS NULL OR lease_until <= $1) \
+                   ORDER BY next_attempt, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+                 UPDATE notify_outbox o SET lease_until = $2 FROM due, notifications n \
+                 WHERE o.id = due.id AND n.id = o.notification \
+                 RETURNING {JOB_COLUMNS}, {ITEM_COLUMNS}"
+            ),
+            &[&now, &lease_until, &i64::from(limit)],
+        ))?;
+        let mut jobs: Vec<Job> = rows.iter().filter_map(job).collect();
+        jobs.sort_by_key(|j| j.id);
+        Ok(jobs)
+    }
+
+    /// A leased delivery is due when its lease ends, not before.
     fn notify_next_due(&self) -> Result<Option<String>, StorageError> {
         let c = self.pool.get()?;
         Ok(wait(c.query_one(
-            &format!("SELECT min(next_attempt) FROM notify_outbox WHERE {PENDING}"),
+            &format!(
+                "SELECT min(GREATEST(next_attempt, COALESCE(lease_until, next_attempt))) \
+                 FROM notify_outbox WHERE {PENDING}"
+            ),
             &[],
         ))?
         .get(0))
     }
 
     /// Only a pending delivery is marked: when two replicas made the same
-    /// delivery (`notify_due` lists, it does not claim), the second report
-    /// changes nothing.
+    /// delivery (one outlived its lease), the second report changes nothing.
     fn notify_sent(&self, id: i64, now: &str) -> Result<(), StorageError> {
         let c = self.pool.get()?;
         wait(c.execute(
@@ -231,7 +267,7 @@ impl NotificationStore for PgStore {
         wait(c.execute(
             &format!(
                 "UPDATE notify_outbox SET attempts = attempts + 1, last_error = $2, \
-                   next_attempt = COALESCE($3::text, next_attempt), \
+                   next_attempt = COALESCE($3::text, next_attempt), lease_until = NULL, \
                    failed_at = CASE WHEN $3::text IS NULL THEN $4::text END \
                  WHERE id = $1 AND {PENDING}"
             ),

@@ -74,6 +74,21 @@ impl Pool {
         })
     }
 
+    /// The connection settings and the runtime that drives the sockets, for
+    /// a connection the store drives itself (the LISTEN one of `wake`).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn io(&self) -> tokio::runtime::Handle {
+        self.io
+            .0
+            .as_ref()
+            .expect("runtime lives as long as the pool")
+            .handle()
+            .clone()
+    }
+
     /// Opens one connection outside the pool (for LISTEN or session locks).
     pub fn connect(&self) -> Result<Client, StorageError> {
         let config = self.config.clone();

@@ -27,10 +27,14 @@ static RECORD_EVENT: LazyLock<String> = LazyLock::new(|| {
         "INSERT INTO request_events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
     )
 });
+/// The NOTIFY (sent on commit, dropped with a rolled-back savepoint) wakes
+/// the other replicas' outbox workers.
 static OUTBOX_ADD: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, 0, $6, NULL, NULL, NULL) \
-         ON CONFLICT DO NOTHING"
+        "WITH added AS (INSERT INTO outbox ({OUTBOX_COLUMNS}) \
+           VALUES ($1, $2, $3, $4, $5, 0, $6, NULL, NULL, NULL) \
+           ON CONFLICT DO NOTHING RETURNING 1) \
+         SELECT pg_notify('detente_outbox', '') FROM added"
     )
 });
 const OUTBOX_DELIVERED: &str =

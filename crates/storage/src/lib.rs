@@ -15,6 +15,7 @@ pub mod notify;
 pub mod session;
 pub mod taxii;
 pub mod tree;
+pub mod wake;
 pub mod witness;
 
 pub use auth::{AuthStore, Role, TokenRecord, UnknownRole, UserRecord};
@@ -22,6 +23,7 @@ pub use notify::NotificationStore;
 pub use session::{Live, SessionRow, SessionStore};
 pub use taxii::TaxiiStore;
 pub use tree::{Integration, StoredTree, TreeNodes};
+pub use wake::{Topic, Wakeups};
 pub use witness::WitnessStore;
 
 pub type Hash = [u8; 32];
@@ -100,6 +102,25 @@ pub trait LogStore: Send + Sync + 'static {
     /// database), so a process's view of the head can fall behind.
     fn shared(&self) -> bool {
         false
+    }
+
+    /// Wakeups when another process sharing the store commits work of
+    /// `topic`, sent only once that work is committed; `None` where no other
+    /// process can (one process wakes its own workers directly). Workers still
+    /// poll: a wakeup may be lost.
+    fn subscribe(&self, _topic: Topic) -> Result<Option<Wakeups>, StorageError> {
+        Ok(None)
+    }
+
+    /// Whether this process should do the log's background duties that one
+    /// replica does for all (asking witnesses to cosign): true for a store no
+    /// other process shares. Where replicas share it, one leads at a time and
+    /// another takes over within seconds of its death; callers ask at each
+    /// round (at least every few seconds, which also keeps a lead). A hint
+    /// only: for a moment two may lead, so nothing may rely on it for
+    /// correctness (the log rests on [`LogStore::integrate`]'s head lock).
+    fn lead(&self) -> Result<bool, StorageError> {
+        Ok(true)
     }
 
     /// `count` consecutive hashes of tree level `level` from `index` (level 0

@@ -190,6 +190,20 @@ pub trait NotificationStore: Send + Sync + 'static {
     ) -> Result<u64, StorageError>;
     /// Deliveries neither sent nor given up whose time has come, oldest first.
     fn notify_due(&self, now: &str, limit: u32) -> Result<Vec<Job>, StorageError>;
+    /// The due deliveries (as [`NotificationStore::notify_due`]) this process
+    /// should make now. Where replicas share the store, each job returned is
+    /// leased to the caller until `lease_until`, so no other replica sends
+    /// the same e-mail or webhook meanwhile, and one that dies mid-delivery
+    /// leaves it to the others once the lease ends. One process (the
+    /// default) makes its deliveries one pass at a time and needs no lease.
+    fn notify_claim(
+        &self,
+        now: &str,
+        _lease_until: &str,
+        limit: u32,
+    ) -> Result<Vec<Job>, StorageError> {
+        self.notify_due(now, limit)
+    }
     /// The earliest pending attempt, to sleep until it.
     fn notify_next_due(&self) -> Result<Option<String>, StorageError>;
     fn notify_sent(&self, id: i64, now: &str) -> Result<(), StorageError>;

@@ -14,7 +14,7 @@ use detente_federation::Signed;
 use detente_log::proof_file::ProofFile;
 use detente_log::Checkpoint;
 use detente_requests::{apply, EventKind};
-use detente_storage::{ExchangeWrite, Hash, OutboxRow};
+use detente_storage::{wake, ExchangeWrite, Hash, OutboxRow, Topic};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -93,6 +93,15 @@ impl Exchange {
     /// up to 5 minutes); every attempt is recorded.
     pub async fn run_delivery(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
         let mut under_way = UnderWay::default();
+        // Other replicas' new envelopes, where they share the store.
+        let mut added = self
+            .node
+            .store()
+            .subscribe(Topic::Outbox)
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "no wakeups for other replicas' envelopes; polling");
+                None
+            });
         if let Err(e) = self.release_approved().await {
             tracing::error!(error = %e, "could not release approved transfers");
         }
@@ -108,6 +117,7 @@ impl Exchange {
                     }
                 }
                 _ = self.wake.notified() => {}
+                _ = wake::rung(&mut added) => {}
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}
                 _ = stop.changed() => return,
             }

@@ -22,7 +22,7 @@ use crate::exchange::Clock;
 use crate::{Node, NodeError};
 use detente_domain::time;
 use detente_storage::notify::{New, Which};
-use detente_storage::{HoldRow, NotificationStore, OutboxRow, StorageError, Store};
+use detente_storage::{wake, HoldRow, NotificationStore, OutboxRow, StorageError, Store, Topic};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify};
@@ -32,6 +32,14 @@ use tokio::sync::{mpsc, watch, Notify};
 const QUEUE: usize = 1024;
 /// Attempts at one e-mail or webhook call before it is given up.
 pub const MAX_ATTEMPTS: u32 = 8;
+/// Deliveries claimed at once; they are attempted one after the other.
+const CLAIM: u32 = 16;
+/// How long claimed deliveries are this replica's before another may make
+/// them (see `NotificationStore::notify_claim`): longer than [`CLAIM`]
+/// attempts take even when every one runs into its timeout (webhooks 10 s,
+/// SMTP commands `smtp.timeout_secs` each), and how long a replica that dies
+/// mid-pass delays the rest of its claim.
+const DELIVERY_LEASE: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 /// How often deadlines are looked at.
 const SCAN_EVERY: Duration = Duration::from_secs(60);
 /// A deadline this close is notified.
@@ -264,11 +272,21 @@ impl Notifier {
     }
 
     async fn deliver_loop(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        // Other replicas' new deliveries, where they share the store.
+        let mut recorded = self.store.subscribe(Topic::Notify).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "no wakeups for other replicas' notifications; polling");
+            None
+        });
         loop {
-            let jobs = self.store.notify_due(&self.now(), 16).unwrap_or_else(|e| {
-                tracing::error!(error = %e, "notification deliveries");
-                Vec::new()
-            });
+            let now = (self.clock)();
+            let lease = time::format(&(now + DELIVERY_LEASE));
+            let jobs = self
+                .store
+                .notify_claim(&time::format(&now), &lease, CLAIM)
+                .unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "notification deliveries");
+                    Vec::new()
+                });
             let mut all_saved = true;
             for job in &jobs {
                 all_saved &= self.attempt(job).await;
@@ -279,6 +297,7 @@ impl Notifier {
             }
             tokio::select! {
                 _ = self.wake.notified() => {}
+                _ = wake::rung(&mut recorded) => {}
                 _ = tokio::time::sleep(self.until_next()) => {}
                 _ = stop.changed() => return,
             }

@@ -15,6 +15,10 @@ pub(super) const CHECKS: &[Check] = &[
         deliveries_are_due_until_sent_or_given_up,
     ),
     (
+        "claimed_deliveries_are_leased_where_replicas_share_the_store",
+        claimed_deliveries_are_leased_where_replicas_share_the_store,
+    ),
+    (
         "saved_notification_settings_replace_earlier_ones",
         saved_notification_settings_replace_earlier_ones,
     ),
@@ -174,6 +178,63 @@ fn deliveries_are_due_until_sent_or_given_up(s: &dyn Store) {
             tried[1].last_error.as_deref()
         ),
         (2, false, Some("timed out"))
+    );
+}
+
+fn claimed_deliveries_are_leased_where_replicas_share_the_store(s: &dyn Store) {
+    let both = [
+        (Channel::Email, "olga@b.example"),
+        (Channel::Webhook, "https://h.example/"),
+    ];
+    s.record_notification(&new("olga", "k1", T0), &both)
+        .unwrap();
+    s.record_notification(&new("otto", "k1", T0), &both[..1])
+        .unwrap();
+    let ids = |jobs: Vec<crate::notify::Job>| jobs.iter().map(|j| j.id).collect::<Vec<_>>();
+    let first = ids(s.notify_claim(T0, T1, 2).unwrap());
+    assert_eq!(first.len(), 2, "at most the limit");
+    let second = ids(s.notify_claim(T0, T1, 10).unwrap());
+    if s.shared() {
+        assert_eq!(second.len(), 1, "only the one not leased: {second:?}");
+        assert!(
+            second.iter().all(|id| !first.contains(id)),
+            "two claims in a row are disjoint: {first:?} {second:?}"
+        );
+        assert!(s.notify_claim(T0, T1, 10).unwrap().is_empty());
+        assert_eq!(
+            s.notify_next_due().unwrap().as_deref(),
+            Some(T1),
+            "a leased job is next due when its lease ends"
+        );
+        let mut again = ids(s.notify_claim(T1, T2, 10).unwrap());
+        again.sort();
+        let mut all = [first, second].concat();
+        all.sort();
+        assert_eq!(again, all, "an expired lease is claimable again");
+    } else {
+        assert_eq!(second.len(), 3, "one process tracks its own deliveries");
+    }
+    // A failed attempt frees its job for its retry, lease or not.
+    let job = s
+        .notify_claim(T2, "2026-01-01T01:00:00.000000Z", 1)
+        .unwrap();
+    s.notify_failed(job[0].id, "502 Bad Gateway", Some(T2), T2)
+        .unwrap();
+    let retry = ids(s
+        .notify_claim(T2, "2026-01-01T01:00:00.000000Z", 10)
+        .unwrap());
+    assert!(retry.contains(&job[0].id), "the retry is due: {retry:?}");
+    s.notify_sent(job[0].id, T2).unwrap();
+    assert!(
+        !ids(s
+            .notify_claim(
+                "2026-01-02T00:00:00.000000Z",
+                "2026-01-02T00:01:00.000000Z",
+                10
+            )
+            .unwrap())
+        .contains(&job[0].id),
+        "sent"
     );
 }
 
