@@ -24,6 +24,7 @@ use detente_requests::{
 };
 use detente_storage::{
     CitationRow, EventRow, ExchangeWrite, HoldRow, OutboxRow, RequestFilter, RequestRow,
+    SharedLock, StorageError, Store,
 };
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -238,6 +239,33 @@ struct Emit<'a> {
 /// time, different requests in parallel.
 const LOCKS: usize = 1024;
 
+/// How long a step waits for a request another replica is working on.
+const REQUEST_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A request's key for its locks (FNV-1a of its id).
+fn request_key(request_id: &str) -> u32 {
+    request_id.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ b as u32).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// One request held (see [`Exchange::lock_request`]); released on drop.
+pub(crate) struct RequestLock<'a> {
+    _local: tokio::sync::MutexGuard<'a, ()>,
+    shared: Option<(&'a dyn Store, u32, u64)>,
+}
+
+impl Drop for RequestLock<'_> {
+    fn drop(&mut self) {
+        if let Some((store, key, epoch)) = self.shared {
+            if let Err(e) = store.unlock_shared(key, epoch) {
+                // The lock connection is failing; its locks end with it.
+                tracing::warn!(error = %e, "could not release a request's lock");
+            }
+        }
+    }
+}
+
 pub struct Exchange {
     node: Arc<Node>,
     outbound: Arc<Outbound>,
@@ -383,10 +411,48 @@ impl Exchange {
     }
 
     fn lock_for(&self, request_id: &str) -> &Mutex<()> {
-        let h = request_id
-            .bytes()
-            .fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(b as usize));
-        &self.locks[h % LOCKS]
+        &self.locks[request_key(request_id) as usize % LOCKS]
+    }
+
+    /// Holds one request while its state is read, its next event logged and
+    /// recorded: in this process by its shard's mutex, and where replicas
+    /// share the store by a lock there too, so two replicas never log two
+    /// steps from one state.
+    pub(crate) async fn lock_request(
+        &self,
+        request_id: &str,
+    ) -> Result<RequestLock<'_>, ExchangeError> {
+        let local = self.lock_for(request_id).lock().await;
+        let store = self.node.store().as_ref();
+        let key = request_key(request_id);
+        let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(1);
+        loop {
+            match store.try_lock_shared(key)? {
+                SharedLock::NotShared => {
+                    break Ok(RequestLock {
+                        _local: local,
+                        shared: None,
+                    })
+                }
+                SharedLock::Held { epoch } => {
+                    break Ok(RequestLock {
+                        _local: local,
+                        shared: Some((store, key, epoch)),
+                    })
+                }
+                SharedLock::Busy if started.elapsed() > REQUEST_LOCK_WAIT => {
+                    break Err(StorageError::Unavailable(format!(
+                        "request {request_id} is busy on another replica"
+                    ))
+                    .into())
+                }
+                SharedLock::Busy => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_millis(50));
+                }
+            }
+        }
     }
 
     /// The events of a request as a timeline, read back from their envelopes;
@@ -457,7 +523,7 @@ impl Exchange {
         request: NewRequest,
         officer: Option<&str>,
     ) -> Result<Value, ExchangeError> {
-        let _guard = self.lock_for(&id.to_string()).lock().await;
+        let _guard = self.lock_request(&id.to_string()).await?;
         if self.node.store().request(&id.to_string())?.is_some() {
             return Err(TransitionError::AlreadySubmitted { request_id: id }.into());
         }
@@ -577,7 +643,7 @@ impl Exchange {
         officer: Option<&str>,
     ) -> Result<Value, ExchangeError> {
         let request_id = id.to_string();
-        let _guard = self.lock_for(&request_id).lock().await;
+        let _guard = self.lock_request(&request_id).await?;
         let (state, row, _) = self.state(&request_id)?;
         let parties = row_parties(&self.node.config().origin, &row);
         let side = match row.direction.as_str() {
@@ -897,7 +963,7 @@ impl Exchange {
             )));
         }
         let request_id = parsed.event.request_id.to_string();
-        let _guard = self.lock_for(&request_id).lock().await;
+        let _guard = self.lock_request(&request_id).await?;
         if let Some(stored) = self.node.store().inbox_get(parsed.envelope.digest())? {
             return Ok(stored);
         }

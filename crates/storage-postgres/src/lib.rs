@@ -14,6 +14,7 @@ mod dump;
 mod exchange;
 mod group;
 mod lead;
+mod locks;
 mod log;
 mod migrate;
 mod notify;
@@ -45,6 +46,7 @@ pub struct PgStore {
     /// The LISTEN connection, opened at the first subscription.
     pub(crate) listener: std::sync::OnceLock<wake::Listener>,
     pub(crate) lead: lead::Lead,
+    pub(crate) locks: locks::Locks,
 }
 
 impl PgStore {
@@ -64,6 +66,7 @@ impl PgStore {
             chunks: Default::default(),
             listener: Default::default(),
             lead: Default::default(),
+            locks: Default::default(),
             pool,
         })
     }

@@ -122,6 +122,14 @@ impl LogStore for PgStore {
         self.leads()
     }
 
+    fn try_lock_shared(&self, key: u32) -> Result<detente_storage::SharedLock, StorageError> {
+        self.try_lock(key)
+    }
+
+    fn unlock_shared(&self, key: u32, epoch: u64) -> Result<(), StorageError> {
+        self.unlock(key, epoch)
+    }
+
     fn tree_nodes(&self, level: u8, index: u64, count: u64) -> Result<Vec<u8>, StorageError> {
         self.read_nodes(level, index, count)
     }

@@ -123,6 +123,19 @@ pub trait LogStore: Send + Sync + 'static {
         Ok(true)
     }
 
+    /// Tries to hold `key` against the other processes sharing the store.
+    /// The lock lives as long as the process's lock connection; its epoch
+    /// names that connection.
+    fn try_lock_shared(&self, _key: u32) -> Result<SharedLock, StorageError> {
+        Ok(SharedLock::NotShared)
+    }
+
+    /// Releases `key` taken with [`LogStore::try_lock_shared`] in `epoch`
+    /// (nothing to do if that connection is gone: its locks went with it).
+    fn unlock_shared(&self, _key: u32, _epoch: u64) -> Result<(), StorageError> {
+        Ok(())
+    }
+
     /// `count` consecutive hashes of tree level `level` from `index` (level 0
     /// holds leaf hashes; only complete subtrees are stored).
     fn tree_nodes(&self, level: u8, index: u64, count: u64) -> Result<Vec<u8>, StorageError>;
@@ -299,6 +312,17 @@ pub struct RequestRow {
     pub updated_at: String,
     pub delivered_at: Option<String>,
     pub decline_ground: Option<String>,
+}
+
+/// The outcome of [`LogStore::try_lock_shared`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SharedLock {
+    /// No other process shares the store: the caller's own locks suffice.
+    NotShared,
+    /// Another process holds the key.
+    Busy,
+    /// Held, on the lock connection of this epoch.
+    Held { epoch: u64 },
 }
 
 /// What a report reads of a request.

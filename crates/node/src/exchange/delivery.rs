@@ -332,7 +332,7 @@ impl Exchange {
             .node
             .peer(&row.peer)?
             .ok_or_else(|| ExchangeError::Refused("peer removed".into()))?;
-        let guard = self.lock_for(&row.request_id).lock().await;
+        let guard = self.lock_request(&row.request_id).await?;
         let mut writes = match self.reply_writes(row, &peer, &reply.envelopes).await {
             Ok(w) => w,
             // This node could not record them (its store or log failed):
