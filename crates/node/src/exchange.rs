@@ -23,8 +23,8 @@ use detente_requests::{
     Policy, RequestId, RequestState, Side, TimedEvent, Timeline, TransitionError,
 };
 use detente_storage::{
-    CitationRow, EventRow, ExchangeWrite, HoldRow, OutboxRow, RequestFilter, RequestRow,
-    SharedLock, StorageError, Store,
+    CitationRow, Direction, EventRow, ExchangeWrite, HoldRow, HoldStatus, OutboxRow, RequestFilter,
+    RequestRow, SharedLock, StorageError, Store,
 };
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -169,9 +169,9 @@ fn interpret(envelope: SignedEnvelope, env: Envelope) -> Result<Parsed, Exchange
 
 /// The parties of a request as this node recorded it.
 fn row_parties(me: &str, row: &RequestRow) -> Parties {
-    let (requester, recipient) = match row.direction.as_str() {
-        "outbound" => (me, row.peer.as_str()),
-        _ => (row.peer.as_str(), me),
+    let (requester, recipient) = match row.direction {
+        Direction::Outbound => (me, row.peer.as_str()),
+        Direction::Inbound => (row.peer.as_str(), me),
     };
     Parties {
         requester: requester.to_string(),
@@ -230,7 +230,7 @@ struct Emit<'a> {
     parties: &'a Parties,
     state: &'a RequestState,
     at: time::Timestamp,
-    direction: &'a str,
+    direction: Direction,
     peer_country: detente_domain::Country,
     officer: Option<&'a str>,
 }
@@ -304,13 +304,6 @@ fn humanize(d: chrono::TimeDelta) -> String {
         m if m % 60 == 0 => format!("{}h", m / 60),
         m => format!("{m}m"),
     }
-}
-
-fn enum_str<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 impl Exchange {
@@ -566,7 +559,7 @@ impl Exchange {
             parties: &parties,
             state: &state,
             at,
-            direction: "outbound",
+            direction: Direction::Outbound,
             peer_country: peer.country,
             officer,
         };
@@ -646,9 +639,9 @@ impl Exchange {
         let _guard = self.lock_request(&request_id).await?;
         let (state, row, _) = self.state(&request_id)?;
         let parties = row_parties(&self.node.config().origin, &row);
-        let side = match row.direction.as_str() {
-            "outbound" => Side::Sender,
-            _ => Side::Recipient,
+        let side = match row.direction {
+            Direction::Outbound => Side::Sender,
+            Direction::Inbound => Side::Recipient,
         };
         let at = state.next_event_time(side, self.now());
         let event = Event {
@@ -671,7 +664,7 @@ impl Exchange {
             parties: &parties,
             state: &next,
             at,
-            direction: &row.direction,
+            direction: row.direction,
             peer_country: peer.country,
             officer,
         };
@@ -693,7 +686,7 @@ impl Exchange {
         let Some(hold) = self.outbound.resolve(id, approve, reviewer, reason).await? else {
             return Ok(None);
         };
-        if hold.status != "approved" {
+        if hold.status != HoldStatus::Approved {
             return Ok(Some((hold, None)));
         }
         let failed = self.release(&hold).await.err().map(|e| {
@@ -725,7 +718,7 @@ impl Exchange {
     /// Releases what was approved while this node was not running (`detente
     /// gate review`) or just before it stopped.
     pub(crate) async fn release_approved(&self) -> Result<(), ExchangeError> {
-        for hold in self.node.store().holds(Some("approved"))? {
+        for hold in self.node.store().holds(Some(HoldStatus::Approved))? {
             if hold.released_at.is_none() && hold.payload.is_some() {
                 if let Err(e) = self.release(&hold).await {
                     tracing::warn!(hold = %hold.id, error = %e, "an approved transfer could not be released");
@@ -831,7 +824,7 @@ impl Exchange {
     fn event_write(
         &self,
         state: &RequestState,
-        direction: &str,
+        direction: Direction,
         peer: &str,
         env: &SignedEnvelope,
         log_index: u64,
@@ -852,13 +845,13 @@ impl Exchange {
         let fmt = |t: &time::Timestamp| time::format(t);
         let row = RequestRow {
             id: state.request_id.to_string(),
-            direction: direction.to_string(),
+            direction,
             peer: peer.to_string(),
-            kind: state.request_type.as_str().to_string(),
-            urgency: state.urgency.as_str().to_string(),
-            tlp: enum_str(&state.tlp),
+            kind: state.request_type,
+            urgency: state.urgency,
+            tlp: state.tlp,
             reference,
-            status: state.status.as_str().to_string(),
+            status: state.status,
             submitted_at: fmt(&state.submitted_at),
             acknowledge_by: fmt(&state.deadlines.acknowledge_by),
             answer_by: fmt(&state.deadlines.answer_by),
@@ -866,7 +859,7 @@ impl Exchange {
             closed_at: state.closed_at.as_ref().map(fmt),
             updated_at: fmt(&state.last_event_at),
             delivered_at: state.delivered_at.as_ref().map(fmt),
-            decline_ground: state.decline_ground.as_ref().map(enum_str),
+            decline_ground: state.decline_ground,
         };
         let seq = state.event_count().saturating_sub(1) as u64;
         let ev = EventRow {
@@ -1029,7 +1022,7 @@ impl Exchange {
         let timed = parsed.timed(&parties)?;
         let next = apply(&state, &timed.event, timed.actor, timed.at)?;
         let (index, cp) = self.node.append_once(parsed.envelope.clone()).await?;
-        let w = self.event_write(&next, &row.direction, peer, &parsed.envelope, index)?;
+        let w = self.event_write(&next, row.direction, peer, &parsed.envelope, index)?;
         Ok((self.receipt(&cp, index, &parsed.envelope, &[])?, index, w))
     }
 
@@ -1092,8 +1085,9 @@ impl Exchange {
                 (i, d, env, next, appended.checkpoint)
             }
         };
-        let mut writes = self.event_write(&opened, "inbound", peer, &parsed.envelope, i)?;
-        writes.extend(self.event_write(&next, "inbound", peer, &env, d)?);
+        let mut writes =
+            self.event_write(&opened, Direction::Inbound, peer, &parsed.envelope, i)?;
+        writes.extend(self.event_write(&next, Direction::Inbound, peer, &env, d)?);
         Ok((
             self.receipt(&cp, i, &parsed.envelope, std::slice::from_ref(&env))?,
             i,

@@ -11,7 +11,7 @@ use detente_gate::redact::{redact_bytes, RedactMode};
 use detente_gate::{
     check_payload, Action, Category, GateError, Profile, Scanner, Transfer, Volume, VolumeLedger,
 };
-use detente_storage::{HoldRow, TransferStore};
+use detente_storage::{HoldRow, HoldStatus, TransferStore};
 use serde_json::json;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -256,8 +256,8 @@ impl Outbound {
     /// A payload a reviewer has seen: approved, it is sent, and its volumes
     /// are counted the first time it leaves; otherwise it stays withheld.
     fn held(&self, out: &Outgoing, h: HoldRow) -> Result<Verdict, NodeError> {
-        match h.status.as_str() {
-            "approved" => {
+        match h.status {
+            HoldStatus::Approved => {
                 if h.released_at.is_none() {
                     let assessment = self.assess(out)?;
                     self.commit(out, None, &counts(&assessment.files))?;
@@ -266,7 +266,7 @@ impl Outbound {
                 }
                 Ok(Verdict::Send(None))
             }
-            "rejected" => Ok(Verdict::Withhold {
+            HoldStatus::Rejected => Ok(Verdict::Withhold {
                 reason: format!(
                     "hold {} was rejected by {}: {}",
                     h.id,
@@ -275,8 +275,8 @@ impl Outbound {
                 ),
                 hold: Some(h.id),
             }),
-            status => Ok(Verdict::Withhold {
-                reason: format!("hold {} is {status}", h.id),
+            HoldStatus::Held => Ok(Verdict::Withhold {
+                reason: format!("hold {} is held", h.id),
                 hold: Some(h.id),
             }),
         }
@@ -312,7 +312,7 @@ impl Outbound {
             country: out.country.to_string(),
             subject: out.subject.to_string(),
             decision: serde_json::to_string(d).unwrap_or_default(),
-            status: "held".into(),
+            status: HoldStatus::Held,
             created: time::format(&time::now()),
             resolved_by: None,
             reason: None,
@@ -340,7 +340,11 @@ impl Outbound {
                 "{reviewer} asked for this transfer and cannot review it; another reviewer must"
             )));
         }
-        let status = if approve { "approved" } else { "rejected" };
+        let status = if approve {
+            HoldStatus::Approved
+        } else {
+            HoldStatus::Rejected
+        };
         let Some(h) = self.store().resolve_hold(id, status, reviewer, reason)? else {
             return Ok(None);
         };

@@ -6,8 +6,8 @@ use crate::exchange::{parse_envelope, parse_recorded, Parsed};
 use crate::{Node, NodeError};
 use detente_domain::{time, Origin, VerifierKey};
 use detente_requests::{
-    reciprocity_report, report_from_summaries, DeclineGround, Direction, Parties, PartyError,
-    Period, ReciprocityReport, ReportItem, Status, Summary, Timeline,
+    reciprocity_report, report_from_summaries, Direction, Parties, PartyError, Period,
+    ReciprocityReport, ReportItem, Summary, Timeline,
 };
 use detente_storage::SummaryRow;
 use serde_json::{json, Value};
@@ -141,10 +141,6 @@ pub fn reports_json(
     to_json(me, reports, now)
 }
 
-fn parse_enum<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
-    serde_json::from_value(Value::from(s)).ok()
-}
-
 /// Parses the fixed form detente stores (`2021-05-07T10:00:00.123456Z`) without
 /// the general RFC 3339 parser, which dominates a report over millions of rows.
 fn fast_time(s: &str) -> Option<time::Timestamp> {
@@ -171,23 +167,16 @@ fn summary(r: &SummaryRow, peers: &mut BTreeMap<String, Origin>) -> Option<Summa
         }
     };
     Some(Summary {
-        direction: if r.direction == "outbound" {
-            Direction::Outbound
-        } else {
-            Direction::Inbound
-        },
+        direction: r.direction,
         peer,
-        status: parse_enum::<Status>(&r.status)?,
+        status: r.status,
         submitted_at: t(&r.submitted_at)?,
         acknowledge_by: t(&r.acknowledge_by)?,
         answer_by: t(&r.answer_by)?,
         delivered: r.delivered_at.is_some(),
         acknowledged_at: r.acknowledged_at.as_deref().and_then(t),
         closed_at: r.closed_at.as_deref().and_then(t),
-        decline_ground: r
-            .decline_ground
-            .as_deref()
-            .and_then(parse_enum::<DeclineGround>),
+        decline_ground: r.decline_ground,
     })
 }
 

@@ -3,7 +3,10 @@
 //! presentation, such as times in words). Built from the store's rows.
 
 use detente_domain::time;
-use detente_storage::{EventRow, HoldRow, OutboxRow, RequestRow};
+use detente_storage::{
+    DeclineGround, Direction, EventRow, HoldRow, HoldStatus, OutboxRow, RequestRow, RequestType,
+    Status, Tlp, Urgency,
+};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -11,14 +14,15 @@ use serde_json::Value;
 #[derive(Clone, Debug, Serialize)]
 pub struct RequestSummary {
     pub id: String,
-    pub direction: String,
+    pub direction: Direction,
     pub peer: String,
     #[serde(rename = "type")]
-    pub kind: String,
-    pub urgency: String,
-    pub tlp: String,
+    pub kind: RequestType,
+    pub urgency: Urgency,
+    /// Serialised in its JSON spelling (`amber_strict`), as stored.
+    pub tlp: Tlp,
     pub reference: String,
-    pub status: String,
+    pub status: Status,
     pub submitted_at: String,
     pub answer_by: String,
     /// Open and past its answer deadline as of the node's clock.
@@ -30,13 +34,13 @@ impl RequestSummary {
         let open = r.closed_at.is_none();
         RequestSummary {
             id: r.id.clone(),
-            direction: r.direction.clone(),
+            direction: r.direction,
             peer: r.peer.clone(),
-            kind: r.kind.clone(),
-            urgency: r.urgency.clone(),
-            tlp: r.tlp.clone(),
+            kind: r.kind,
+            urgency: r.urgency,
+            tlp: r.tlp,
             reference: r.reference.clone(),
-            status: r.status.clone(),
+            status: r.status,
             submitted_at: r.submitted_at.clone(),
             answer_by: r.answer_by.clone(),
             overdue: open && r.answer_by < time::format(now),
@@ -52,7 +56,7 @@ pub struct RequestView {
     pub acknowledge_by: String,
     pub acknowledged_at: Option<String>,
     pub closed_at: Option<String>,
-    pub decline_ground: Option<String>,
+    pub decline_ground: Option<DeclineGround>,
     pub timeline: Vec<TimelineEvent>,
     pub deliveries: Vec<DeliveryView>,
 }
@@ -69,7 +73,7 @@ impl RequestView {
             acknowledge_by: r.acknowledge_by.clone(),
             acknowledged_at: r.acknowledged_at.clone(),
             closed_at: r.closed_at.clone(),
-            decline_ground: r.decline_ground.clone(),
+            decline_ground: r.decline_ground,
             timeline: events.iter().map(TimelineEvent::new).collect(),
             deliveries: outbox.iter().map(DeliveryView::new).collect(),
         }
@@ -144,7 +148,7 @@ pub struct HoldView {
     pub recipient: String,
     pub country: String,
     pub subject: String,
-    pub status: String,
+    pub status: HoldStatus,
     pub created: String,
     pub resolved_by: Option<String>,
     pub reason: Option<String>,
@@ -164,7 +168,7 @@ impl HoldView {
             recipient: h.recipient.clone(),
             country: h.country.clone(),
             subject: h.subject.clone(),
-            status: h.status.clone(),
+            status: h.status,
             created: h.created.clone(),
             resolved_by: h.resolved_by.clone(),
             reason: h.reason.clone(),

@@ -118,7 +118,10 @@ async fn thresholds_aggregate_over_transfers_and_holds_need_a_reviewer() {
         .resolve(&hold, true, "reviewer1", "202.507 MLAA basis verified")
         .await
         .unwrap();
-    assert_eq!(resolved.unwrap().status, "approved");
+    assert_eq!(
+        resolved.unwrap().status,
+        detente_storage::HoldStatus::Approved
+    );
     assert!(gate
         .resolve(&hold, false, "reviewer1", "")
         .await

@@ -14,7 +14,7 @@ use detente_auth::{Principal, PrincipalKind, Role};
 use detente_domain::Origin;
 use detente_node::exchange::{Exchange, ExchangeError};
 use detente_requests::{EventKind, NewRequest, PartyError, Status};
-use detente_storage::RequestFilter;
+use detente_storage::{Direction, RequestFilter, StoredText};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -127,27 +127,28 @@ async fn list(
         ),
         None => None,
     };
-    if let Some(d) = q.get("direction") {
-        if d != "outbound" && d != "inbound" {
-            return Err(Problem::bad_request(
-                "direction must be outbound or inbound",
-            ));
-        }
-    }
-    if let Some(st) = q.get("status") {
-        serde_json::from_value::<Status>(json!(st)).map_err(|_| {
+    let direction = match q.get("direction") {
+        Some(d) => Some(
+            Direction::from_text(d)
+                .map_err(|_| Problem::bad_request("direction must be outbound or inbound"))?,
+        ),
+        None => None,
+    };
+    let status = match q.get("status") {
+        Some(st) => Some(Status::from_text(st).map_err(|_| {
             Problem::bad_request(format!(
                 "status={st:?} is not a request state (submitted, delivered, acknowledged, partially_answered, answered, declined, withdrawn)"
             ))
-        })?;
-    }
+        })?),
+        None => None,
+    };
     if let Some(p) = q.get("peer") {
         Origin::parse(p).map_err(|e| Problem::bad_request(format!("peer: {e}")))?;
     }
     let filter = RequestFilter {
         peer: q.get("peer").cloned(),
-        direction: q.get("direction").cloned(),
-        status: q.get("status").cloned(),
+        direction,
+        status,
         // Normalised, as `submitted_at` is compared with it as text.
         since: since_param(&q)?.map(|t| detente_domain::time::format(&t)),
         limit,

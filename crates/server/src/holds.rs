@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use detente_auth::{Principal, PrincipalKind, Role};
 use detente_node::views::HoldView;
+use detente_storage::HoldStatus;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -42,13 +43,12 @@ async fn list(
     )?;
     let status = q.get("status").map(String::as_str).unwrap_or("held");
     let filter = match status {
-        "held" | "approved" | "rejected" => Some(status),
         "all" => None,
-        other => {
-            return Err(Problem::bad_request(format!(
+        other => Some(HoldStatus::parse(other).ok_or_else(|| {
+            Problem::bad_request(format!(
                 "status={other:?}: use held, approved, rejected or all"
-            )))
-        }
+            ))
+        })?),
     };
     let mut rows = state.node.store().holds(filter)?;
     if who.role == Role::Officer {

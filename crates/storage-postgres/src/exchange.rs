@@ -2,11 +2,11 @@
 //! cosignatures; attachments and their citations.
 
 use crate::sql::Db;
-use crate::{hash, wait, PgStore};
+use crate::{hash, text, text_opt, wait, PgStore};
 use detente_storage::{
     AttachmentStore, CitationRow, CosignatureStore, EventRow, ExchangeStore, ExchangeWrite, Hash,
-    OutboxRow, PeerDeliveries, RequestFilter, RequestOrder, RequestRow, StorageError, SummaryRow,
-    WriteDone,
+    OutboxRow, PeerDeliveries, RequestFilter, RequestOrder, RequestRow, StorageError, StoredText,
+    SummaryRow, WriteDone,
 };
 use tokio_postgres::Row;
 
@@ -21,16 +21,16 @@ const CITATION_COLUMNS: &str = "sha256, event_id, request_id, peer, by_peer, siz
 const SUMMARY_COLUMNS: &str = "direction, peer, status, submitted_at, acknowledge_by, answer_by, \
     acknowledged_at, closed_at, delivered_at, decline_ground";
 
-fn request_row(r: &Row) -> RequestRow {
-    RequestRow {
+fn request_row(r: &Row) -> Result<RequestRow, StorageError> {
+    Ok(RequestRow {
         id: r.get(0),
-        direction: r.get(1),
+        direction: text(r, 1)?,
         peer: r.get(2),
-        kind: r.get(3),
-        urgency: r.get(4),
-        tlp: r.get(5),
+        kind: text(r, 3)?,
+        urgency: text(r, 4)?,
+        tlp: text(r, 5)?,
         reference: r.get(6),
-        status: r.get(7),
+        status: text(r, 7)?,
         submitted_at: r.get(8),
         acknowledge_by: r.get(9),
         answer_by: r.get(10),
@@ -38,8 +38,8 @@ fn request_row(r: &Row) -> RequestRow {
         closed_at: r.get(12),
         updated_at: r.get(13),
         delivered_at: r.get(14),
-        decline_ground: r.get(15),
-    }
+        decline_ground: text_opt(r, 15)?,
+    })
 }
 
 fn event_row(r: &Row) -> EventRow {
@@ -83,19 +83,19 @@ fn citation_row(r: &Row) -> CitationRow {
     }
 }
 
-fn summary_row(r: &Row) -> SummaryRow {
-    SummaryRow {
-        direction: r.get(0),
+fn summary_row(r: &Row) -> Result<SummaryRow, StorageError> {
+    Ok(SummaryRow {
+        direction: text(r, 0)?,
         peer: r.get(1),
-        status: r.get(2),
+        status: text(r, 2)?,
         submitted_at: r.get(3),
         acknowledge_by: r.get(4),
         answer_by: r.get(5),
         acknowledged_at: r.get(6),
         closed_at: r.get(7),
         delivered_at: r.get(8),
-        decline_ground: r.get(9),
-    }
+        decline_ground: text_opt(r, 9)?,
+    })
 }
 
 impl PgStore {
@@ -126,7 +126,7 @@ impl PgStore {
     ) -> Result<(), StorageError> {
         let c = self.pool.get()?;
         for r in wait(c.query(sql, params))? {
-            visit(summary_row(&r))?;
+            visit(summary_row(&r)?)?;
         }
         Ok(())
     }
@@ -169,7 +169,9 @@ impl ExchangeStore for PgStore {
     fn request(&self, id: &str) -> Result<Option<RequestRow>, StorageError> {
         let c = self.pool.get()?;
         let sql = format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1");
-        Ok(wait(c.query_opt(&sql, &[&id]))?.map(|r| request_row(&r)))
+        wait(c.query_opt(&sql, &[&id]))?
+            .map(|r| request_row(&r))
+            .transpose()
     }
 
     fn requests(&self, f: &RequestFilter) -> Result<Vec<RequestRow>, StorageError> {
@@ -195,10 +197,10 @@ impl ExchangeStore for PgStore {
             &sql,
             &[
                 &f.peer,
-                &f.direction,
-                &f.status,
+                &f.direction.map(StoredText::as_text),
+                &f.status.map(StoredText::as_text),
                 &f.since,
-                &f.kind,
+                &f.kind.map(StoredText::as_text),
                 &text,
                 &f.open,
                 &f.overdue_at,
@@ -207,7 +209,7 @@ impl ExchangeStore for PgStore {
                 &limit,
             ],
         ))?;
-        Ok(rows.iter().map(request_row).collect())
+        rows.iter().map(request_row).collect()
     }
 
     fn scan_summaries(

@@ -120,6 +120,23 @@ pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
+/// A TEXT column of a closed vocabulary; `Integrity` if no variant spells
+/// what is stored.
+pub(crate) fn text<T: detente_storage::StoredText>(
+    r: &tokio_postgres::Row,
+    i: usize,
+) -> Result<T, StorageError> {
+    T::from_text(r.get::<_, &str>(i))
+}
+
+/// [`text`] of a nullable column.
+pub(crate) fn text_opt<T: detente_storage::StoredText>(
+    r: &tokio_postgres::Row,
+    i: usize,
+) -> Result<Option<T>, StorageError> {
+    detente_storage::from_text_opt(r.get::<_, Option<&str>>(i))
+}
+
 pub(crate) fn hash(v: Vec<u8>) -> Result<detente_storage::Hash, StorageError> {
     v.try_into()
         .map_err(|_| StorageError::Integrity("digest is not 32 bytes".into()))

@@ -1,29 +1,29 @@
 //! The transfer gate's volumes, holds and first decisions, and the peers.
 
 use crate::sql::Db;
-use crate::{wait, PgStore};
-use detente_storage::{HoldRow, PeerRow, PeerStore, StorageError, TransferStore};
+use crate::{text, wait, PgStore};
+use detente_storage::{HoldRow, HoldStatus, PeerRow, PeerStore, StorageError, TransferStore};
 use tokio_postgres::Row;
 
 const HOLD_COLUMNS: &str =
     "id, recipient, country, subject, decision, status, created, resolved_by, reason, \
      requested_by, payload, released_at";
 
-fn hold_row(r: &Row) -> HoldRow {
-    HoldRow {
+fn hold_row(r: &Row) -> Result<HoldRow, StorageError> {
+    Ok(HoldRow {
         id: r.get(0),
         recipient: r.get(1),
         country: r.get(2),
         subject: r.get(3),
         decision: r.get(4),
-        status: r.get(5),
+        status: text(r, 5)?,
         created: r.get(6),
         resolved_by: r.get(7),
         reason: r.get(8),
         requested_by: r.get(9),
         payload: r.get(10),
         released_at: r.get(11),
-    }
+    })
 }
 
 const INSERT_VOLUME: &str =
@@ -80,31 +80,33 @@ impl TransferStore for PgStore {
         ))?;
         let sql =
             format!("SELECT {HOLD_COLUMNS} FROM gate_holds WHERE recipient = $1 AND subject = $2");
-        wait(c.query_one(&sql, &[&h.recipient, &h.subject])).map(|r| hold_row(&r))
+        hold_row(&wait(c.query_one(&sql, &[&h.recipient, &h.subject]))?)
     }
 
-    fn holds(&self, status: Option<&str>) -> Result<Vec<HoldRow>, StorageError> {
+    fn holds(&self, status: Option<HoldStatus>) -> Result<Vec<HoldRow>, StorageError> {
         let c = self.pool.get()?;
         let sql = format!(
             "SELECT {HOLD_COLUMNS} FROM gate_holds WHERE $1::text IS NULL OR status = $1 ORDER BY created"
         );
-        Ok(wait(c.query(&sql, &[&status]))?
+        wait(c.query(&sql, &[&status.map(HoldStatus::as_str)]))?
             .iter()
             .map(hold_row)
-            .collect())
+            .collect()
     }
 
     fn find_hold(&self, recipient: &str, subject: &str) -> Result<Option<HoldRow>, StorageError> {
         let c = self.pool.get()?;
         let sql =
             format!("SELECT {HOLD_COLUMNS} FROM gate_holds WHERE recipient = $1 AND subject = $2");
-        Ok(wait(c.query_opt(&sql, &[&recipient, &subject]))?.map(|r| hold_row(&r)))
+        wait(c.query_opt(&sql, &[&recipient, &subject]))?
+            .map(|r| hold_row(&r))
+            .transpose()
     }
 
     fn resolve_hold(
         &self,
         id: &str,
-        status: &str,
+        status: HoldStatus,
         by: &str,
         reason: &str,
     ) -> Result<Option<HoldRow>, StorageError> {
@@ -114,13 +116,17 @@ impl TransferStore for PgStore {
             "UPDATE gate_holds SET status = $2, resolved_by = $3, reason = $4 \
              WHERE id = $1 AND status = 'held' RETURNING {HOLD_COLUMNS}"
         );
-        Ok(wait(c.query_opt(&sql, &[&id, &status, &by, &reason]))?.map(|r| hold_row(&r)))
+        wait(c.query_opt(&sql, &[&id, &status.as_str(), &by, &reason]))?
+            .map(|r| hold_row(&r))
+            .transpose()
     }
 
     fn hold_by_id(&self, id: &str) -> Result<Option<HoldRow>, StorageError> {
         let c = self.pool.get()?;
         let sql = format!("SELECT {HOLD_COLUMNS} FROM gate_holds WHERE id = $1");
-        Ok(wait(c.query_opt(&sql, &[&id]))?.map(|r| hold_row(&r)))
+        wait(c.query_opt(&sql, &[&id]))?
+            .map(|r| hold_row(&r))
+            .transpose()
     }
 
     fn release_hold(&self, id: &str, at: &str) -> Result<bool, StorageError> {

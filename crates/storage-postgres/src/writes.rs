@@ -8,7 +8,7 @@
 
 use crate::exchange::{EVENT_COLUMNS, OUTBOX_COLUMNS, REQUEST_COLUMNS};
 use crate::sql::Db;
-use detente_storage::ExchangeWrite;
+use detente_storage::{ExchangeWrite, StoredText};
 use std::sync::LazyLock;
 use tokio_postgres::types::ToSql;
 
@@ -99,16 +99,17 @@ pub(crate) async fn apply(c: &impl Db, w: &ExchangeWrite) -> Result<(), tokio_po
             let facts = (e.seq == 0).then(|| facts(&e.envelope)).flatten();
             let seq = e.seq as i64;
             let log_index = e.log_index as i64;
+            let decline_ground = q.decline_ground.map(StoredText::as_text);
             // Both sent at once, in order (see `prepare`).
             let request_params: [&(dyn ToSql + Sync); 17] = [
                 &q.id,
-                &q.direction,
+                &q.direction.as_text(),
                 &q.peer,
-                &q.kind,
-                &q.urgency,
-                &q.tlp,
+                &q.kind.as_text(),
+                &q.urgency.as_text(),
+                &q.tlp.as_text(),
                 &q.reference,
-                &q.status,
+                &q.status.as_text(),
                 &q.submitted_at,
                 &q.acknowledge_by,
                 &q.answer_by,
@@ -116,7 +117,7 @@ pub(crate) async fn apply(c: &impl Db, w: &ExchangeWrite) -> Result<(), tokio_po
                 &q.closed_at,
                 &q.updated_at,
                 &q.delivered_at,
-                &q.decline_ground,
+                &decline_ground,
                 &facts,
             ];
             let request = c.execute(&RECORD_REQUEST, &request_params);

@@ -37,3 +37,30 @@ fn a_newer_schema_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn unknown_stored_values_are_integrity_errors() {
+    let Some(admin) = test_server("unknown_stored_values_are_integrity_errors") else {
+        return;
+    };
+    let url = scratch_database(&admin).unwrap();
+    let store = PgStore::open_url(&url).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let c = rt.block_on(async {
+        let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        // As a database altered by hand could be.
+        c.batch_execute(
+            "ALTER TABLE requests DROP CONSTRAINT requests_direction_check; \
+             ALTER TABLE gate_holds DROP CONSTRAINT gate_holds_status_check",
+        )
+        .await
+        .unwrap();
+        c
+    });
+    detente_storage::conformance::unknown_stored_values_are_integrity_errors(&store, &|sql| {
+        rt.block_on(c.batch_execute(sql)).unwrap()
+    });
+}

@@ -5,8 +5,8 @@
 use detente_storage::conformance::{append, entry};
 use detente_storage::notify::{Channel, Kind, New};
 use detente_storage::{
-    EventRow, ExchangeStore, ExchangeWrite, LogStore, NotificationStore, OutboxRow, RequestRow,
-    Topic, Wakeups,
+    Direction, EventRow, ExchangeStore, ExchangeWrite, LogStore, NotificationStore, OutboxRow,
+    RequestRow, RequestType, Status, Tlp, Topic, Urgency, Wakeups,
 };
 use detente_storage_postgres::{scratch_database, test_server, PgStore};
 use std::time::Duration;
@@ -69,18 +69,19 @@ fn outbox_row(b: u8) -> OutboxRow {
     }
 }
 
-/// A write the database refuses: `direction` must be outbound or inbound.
-fn refused_write() -> ExchangeWrite {
+/// A request's first event; written a second time, the database refuses it
+/// (event ids are unique).
+fn first_event() -> ExchangeWrite {
     let t = "2026-01-01T00:00:00.000000Z".to_string();
     let request = RequestRow {
         id: "bad".into(),
-        direction: "sideways".into(),
+        direction: Direction::Outbound,
         peer: "peer.example".into(),
-        kind: "k".into(),
-        urgency: "u".into(),
-        tlp: "green".into(),
+        kind: RequestType::Consultation,
+        urgency: Urgency::Normal,
+        tlp: Tlp::Green,
         reference: "x".into(),
-        status: "submitted".into(),
+        status: Status::Submitted,
         submitted_at: t.clone(),
         acknowledge_by: t.clone(),
         answer_by: t.clone(),
@@ -143,12 +144,13 @@ fn a_rolled_back_write_does_not_wake() {
     let Some((a, b)) = two_replicas("a_rolled_back_write_does_not_wake") else {
         return;
     };
+    a.write(vec![first_event()])
+        .blocking_recv()
+        .unwrap()
+        .unwrap();
     let mut outbox = subscribe(&b, Topic::Outbox);
     // The outbox row and a write the database refuses, all or nothing.
-    let done = a.write(vec![
-        ExchangeWrite::OutboxAdd(outbox_row(2)),
-        refused_write(),
-    ]);
+    let done = a.write(vec![ExchangeWrite::OutboxAdd(outbox_row(2)), first_event()]);
     assert!(done.blocking_recv().unwrap().is_err(), "refused as a whole");
     assert!(a.outbox("r2").unwrap().is_empty(), "nothing was committed");
     assert!(

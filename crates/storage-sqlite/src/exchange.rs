@@ -1,10 +1,10 @@
 //! SQLite side of cooperation requests: summaries, events, outbox and inbox.
 
-use crate::{db_err, Cached, SqliteStore};
+use crate::{db_err, row_err, text, text_opt, Cached, SqliteStore};
 use detente_storage::{
     AttachmentStore, CitationRow, CosignatureStore, EventRow, ExchangeStore, ExchangeWrite, Hash,
-    OutboxRow, PeerDeliveries, RequestFilter, RequestOrder, RequestRow, StorageError, SummaryRow,
-    WriteDone,
+    OutboxRow, PeerDeliveries, RequestFilter, RequestOrder, RequestRow, StorageError, StoredText,
+    SummaryRow, WriteDone,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -19,13 +19,13 @@ const OUTBOX_COLUMNS: &str =
 fn request_row(r: &Row) -> rusqlite::Result<RequestRow> {
     Ok(RequestRow {
         id: r.get(0)?,
-        direction: r.get(1)?,
+        direction: text(r, 1)?,
         peer: r.get(2)?,
-        kind: r.get(3)?,
-        urgency: r.get(4)?,
-        tlp: r.get(5)?,
+        kind: text(r, 3)?,
+        urgency: text(r, 4)?,
+        tlp: text(r, 5)?,
         reference: r.get(6)?,
-        status: r.get(7)?,
+        status: text(r, 7)?,
         submitted_at: r.get(8)?,
         acknowledge_by: r.get(9)?,
         answer_by: r.get(10)?,
@@ -33,7 +33,7 @@ fn request_row(r: &Row) -> rusqlite::Result<RequestRow> {
         closed_at: r.get(12)?,
         updated_at: r.get(13)?,
         delivered_at: r.get(14)?,
-        decline_ground: r.get(15)?,
+        decline_ground: text_opt(r, 15)?,
     })
 }
 
@@ -93,9 +93,9 @@ pub(crate) fn apply(c: &Connection, w: &ExchangeWrite) -> Result<(), StorageErro
                      delivered_at = excluded.delivered_at, decline_ground = excluded.decline_ground"
                 ),
                 params![
-                    q.id, q.direction, q.peer, q.kind, q.urgency, q.tlp, q.reference, q.status, q.submitted_at,
-                    q.acknowledge_by, q.answer_by, q.acknowledged_at, q.closed_at, q.updated_at, q.delivered_at,
-                    q.decline_ground
+                    q.id, q.direction.as_text(), q.peer, q.kind.as_text(), q.urgency.as_text(), q.tlp.as_text(),
+                    q.reference, q.status.as_text(), q.submitted_at, q.acknowledge_by, q.answer_by, q.acknowledged_at,
+                    q.closed_at, q.updated_at, q.delivered_at, q.decline_ground.map(StoredText::as_text)
                 ],
             )
             .map_err(db_err)?;
@@ -204,16 +204,16 @@ fn visit_summaries(
 ) -> Result<(), StorageError> {
     while let Some(r) = rows.next().map_err(db_err)? {
         let row = SummaryRow {
-            direction: r.get(0).map_err(db_err)?,
+            direction: text(r, 0).map_err(row_err)?,
             peer: r.get(1).map_err(db_err)?,
-            status: r.get(2).map_err(db_err)?,
+            status: text(r, 2).map_err(row_err)?,
             submitted_at: r.get(3).map_err(db_err)?,
             acknowledge_by: r.get(4).map_err(db_err)?,
             answer_by: r.get(5).map_err(db_err)?,
             acknowledged_at: r.get(6).map_err(db_err)?,
             closed_at: r.get(7).map_err(db_err)?,
             delivered_at: r.get(8).map_err(db_err)?,
-            decline_ground: r.get(9).map_err(db_err)?,
+            decline_ground: text_opt(r, 9).map_err(row_err)?,
         };
         visit(row)?;
     }
@@ -245,13 +245,13 @@ pub(crate) fn insert_summaries(c: &Connection, rows: &[RequestRow]) -> Result<()
     for q in rows {
         st.execute(params![
             q.id,
-            q.direction,
+            q.direction.as_text(),
             q.peer,
-            q.kind,
-            q.urgency,
-            q.tlp,
+            q.kind.as_text(),
+            q.urgency.as_text(),
+            q.tlp.as_text(),
             q.reference,
-            q.status,
+            q.status.as_text(),
             q.submitted_at,
             q.acknowledge_by,
             q.answer_by,
@@ -259,7 +259,7 @@ pub(crate) fn insert_summaries(c: &Connection, rows: &[RequestRow]) -> Result<()
             q.closed_at,
             q.updated_at,
             q.delivered_at,
-            q.decline_ground
+            q.decline_ground.map(StoredText::as_text)
         ])
         .map_err(db_err)?;
     }
@@ -298,7 +298,7 @@ impl ExchangeStore for SqliteStore {
             request_row,
         )
         .optional()
-        .map_err(db_err)
+        .map_err(row_err)
     }
 
     fn requests(&self, f: &RequestFilter) -> Result<Vec<RequestRow>, StorageError> {
@@ -327,10 +327,10 @@ impl ExchangeStore for SqliteStore {
             .query_map(
                 params![
                     f.peer,
-                    f.direction,
-                    f.status,
+                    f.direction.map(StoredText::as_text),
+                    f.status.map(StoredText::as_text),
                     f.since,
-                    f.kind,
+                    f.kind.map(StoredText::as_text),
                     text,
                     f.open,
                     f.overdue_at,
@@ -341,7 +341,7 @@ impl ExchangeStore for SqliteStore {
                 request_row,
             )
             .map_err(db_err)?;
-        rows.collect::<Result<_, _>>().map_err(db_err)
+        rows.collect::<Result<_, _>>().map_err(row_err)
     }
 
     fn scan_summaries(

@@ -4,11 +4,11 @@
 //! readers so reads never wait for the sequencer's fsync.
 
 use detente_storage::{
-    CheckpointRow, EntryRow, Hash, HoldRow, Integration, LogStore, PeerRow, PeerStore,
-    StorageError, TransferStore,
+    CheckpointRow, EntryRow, Hash, HoldRow, HoldStatus, Integration, LogStore, PeerRow, PeerStore,
+    StorageError, StoredText, TransferStore,
 };
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, types::Type, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -64,6 +64,36 @@ impl Cached for Connection {
 
 pub(crate) fn db_err(e: impl std::fmt::Display) -> StorageError {
     StorageError::Database(e.to_string())
+}
+
+/// A TEXT column of a closed vocabulary. An unknown spelling fails the row
+/// with the `Integrity` error inside, which [`row_err`] takes back out.
+pub(crate) fn text<T: StoredText>(r: &rusqlite::Row, i: usize) -> rusqlite::Result<T> {
+    let v = r.get_ref(i)?;
+    let s = v
+        .as_str()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, v.data_type(), Box::new(e)))?;
+    T::from_text(s)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))
+}
+
+/// [`text`] of a nullable column.
+pub(crate) fn text_opt<T: StoredText>(r: &rusqlite::Row, i: usize) -> rusqlite::Result<Option<T>> {
+    match r.get_ref(i)? {
+        rusqlite::types::ValueRef::Null => Ok(None),
+        _ => text(r, i).map(Some),
+    }
+}
+
+/// [`db_err`] for reads through a row mapper that uses [`text`]: a stored
+/// value no variant spells is `Integrity`, not a database failure.
+pub(crate) fn row_err(e: rusqlite::Error) -> StorageError {
+    if let rusqlite::Error::FromSqlConversionFailure(_, _, inner) = &e {
+        if let Some(StorageError::Integrity(m)) = inner.downcast_ref::<StorageError>() {
+            return StorageError::Integrity(m.clone());
+        }
+    }
+    db_err(e)
 }
 
 /// `wal_autocheckpoint` is 16,384 pages (64 MiB of WAL) rather than SQLite's
@@ -334,7 +364,7 @@ fn row_to_hold(r: &rusqlite::Row) -> rusqlite::Result<HoldRow> {
         country: r.get(2)?,
         subject: r.get(3)?,
         decision: r.get(4)?,
-        status: r.get(5)?,
+        status: text(r, 5)?,
         created: r.get(6)?,
         resolved_by: r.get(7)?,
         reason: r.get(8)?,
@@ -404,18 +434,20 @@ impl TransferStore for SqliteStore {
             params![h.recipient, h.subject],
             row_to_hold,
         )
-        .map_err(db_err)
+        .map_err(row_err)
     }
 
-    fn holds(&self, status: Option<&str>) -> Result<Vec<HoldRow>, StorageError> {
+    fn holds(&self, status: Option<HoldStatus>) -> Result<Vec<HoldRow>, StorageError> {
         let c = self.reader()?;
         let mut st = c
             .prepare_cached(&format!(
                 "SELECT {HOLD_COLUMNS} FROM gate_holds WHERE ?1 IS NULL OR status = ?1 ORDER BY created"
             ))
             .map_err(db_err)?;
-        let rows = st.query_map([status], row_to_hold).map_err(db_err)?;
-        rows.collect::<Result<_, _>>().map_err(db_err)
+        let rows = st
+            .query_map([status.map(HoldStatus::as_str)], row_to_hold)
+            .map_err(db_err)?;
+        rows.collect::<Result<_, _>>().map_err(row_err)
     }
 
     fn find_hold(&self, recipient: &str, subject: &str) -> Result<Option<HoldRow>, StorageError> {
@@ -426,13 +458,13 @@ impl TransferStore for SqliteStore {
             row_to_hold,
         )
         .optional()
-        .map_err(db_err)
+        .map_err(row_err)
     }
 
     fn resolve_hold(
         &self,
         id: &str,
-        status: &str,
+        status: HoldStatus,
         by: &str,
         reason: &str,
     ) -> Result<Option<HoldRow>, StorageError> {
@@ -440,7 +472,7 @@ impl TransferStore for SqliteStore {
         let changed = w
             .run(
                 "UPDATE gate_holds SET status = ?2, resolved_by = ?3, reason = ?4 WHERE id = ?1 AND status = 'held'",
-                params![id, status, by, reason],
+                params![id, status.as_str(), by, reason],
             )
             .map_err(db_err)?;
         if changed == 0 {
@@ -452,7 +484,7 @@ impl TransferStore for SqliteStore {
             row_to_hold,
         )
         .optional()
-        .map_err(db_err)
+        .map_err(row_err)
     }
 
     fn hold_by_id(&self, id: &str) -> Result<Option<HoldRow>, StorageError> {
@@ -463,7 +495,7 @@ impl TransferStore for SqliteStore {
             row_to_hold,
         )
         .optional()
-        .map_err(db_err)
+        .map_err(row_err)
     }
 
     fn release_hold(&self, id: &str, at: &str) -> Result<bool, StorageError> {
@@ -615,6 +647,22 @@ mod tests {
         detente_storage::conformance::run(&|| {
             let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Box::new(SqliteStore::open(&dir.path().join(format!("t{i}.db"))).unwrap())
+        });
+    }
+
+    #[test]
+    fn unknown_stored_values_are_integrity_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        let w = s.writer.clone();
+        detente_storage::conformance::unknown_stored_values_are_integrity_errors(&s, &|sql| {
+            // As a database written by another program could be.
+            let c = w.lock().unwrap();
+            c.execute_batch("PRAGMA ignore_check_constraints = ON")
+                .unwrap();
+            c.execute_batch(sql).unwrap();
+            c.execute_batch("PRAGMA ignore_check_constraints = OFF")
+                .unwrap();
         });
     }
 

@@ -5,6 +5,8 @@
 //! Methods are synchronous: the node calls them from its sequencer thread or from
 //! `spawn_blocking`, and embedded SQLite has no async I/O to offer.
 
+pub use detente_requests::lifecycle::Status;
+pub use detente_requests::types::{DeclineGround, Direction, RequestType, Tlp, Urgency};
 use thiserror::Error;
 
 pub mod auth;
@@ -14,6 +16,7 @@ pub mod dump;
 pub mod notify;
 pub mod session;
 pub mod taxii;
+pub mod text;
 pub mod tree;
 pub mod wake;
 pub mod witness;
@@ -22,6 +25,7 @@ pub use auth::{AuthStore, Role, TokenRecord, UnknownRole, UserRecord};
 pub use notify::NotificationStore;
 pub use session::{Live, SessionRow, SessionStore};
 pub use taxii::TaxiiStore;
+pub use text::{from_text_opt, HoldStatus, StoredText};
 pub use tree::{Integration, StoredTree, TreeNodes};
 pub use wake::{Topic, Wakeups};
 pub use witness::WitnessStore;
@@ -201,8 +205,7 @@ pub struct HoldRow {
     pub subject: String,
     /// The gate's decision, as JSON.
     pub decision: String,
-    /// `held`, `approved` or `rejected`.
-    pub status: String,
+    pub status: HoldStatus,
     pub created: String,
     pub resolved_by: Option<String>,
     pub reason: Option<String>,
@@ -237,15 +240,16 @@ pub trait TransferStore: Send + Sync + 'static {
     /// returns the hold that is in force.
     fn hold(&self, row: &HoldRow) -> Result<HoldRow, StorageError>;
 
-    fn holds(&self, status: Option<&str>) -> Result<Vec<HoldRow>, StorageError>;
+    fn holds(&self, status: Option<HoldStatus>) -> Result<Vec<HoldRow>, StorageError>;
 
     fn find_hold(&self, recipient: &str, subject: &str) -> Result<Option<HoldRow>, StorageError>;
 
-    /// Resolves a `held` hold; `None` if there is no such held hold.
+    /// Resolves a `held` hold as `status` (approved or rejected); `None` if
+    /// there is no such held hold.
     fn resolve_hold(
         &self,
         id: &str,
-        status: &str,
+        status: HoldStatus,
         by: &str,
         reason: &str,
     ) -> Result<Option<HoldRow>, StorageError>;
@@ -296,14 +300,13 @@ pub trait PeerStore: Send + Sync + 'static {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestRow {
     pub id: String,
-    /// `outbound` (this node sent it) or `inbound`.
-    pub direction: String,
+    pub direction: Direction,
     pub peer: String,
-    pub kind: String,
-    pub urgency: String,
-    pub tlp: String,
+    pub kind: RequestType,
+    pub urgency: Urgency,
+    pub tlp: Tlp,
     pub reference: String,
-    pub status: String,
+    pub status: Status,
     pub submitted_at: String,
     pub acknowledge_by: String,
     pub answer_by: String,
@@ -311,7 +314,7 @@ pub struct RequestRow {
     pub closed_at: Option<String>,
     pub updated_at: String,
     pub delivered_at: Option<String>,
-    pub decline_ground: Option<String>,
+    pub decline_ground: Option<DeclineGround>,
 }
 
 /// The outcome of [`LogStore::try_lock_shared`].
@@ -328,16 +331,16 @@ pub enum SharedLock {
 /// What a report reads of a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SummaryRow {
-    pub direction: String,
+    pub direction: Direction,
     pub peer: String,
-    pub status: String,
+    pub status: Status,
     pub submitted_at: String,
     pub acknowledge_by: String,
     pub answer_by: String,
     pub acknowledged_at: Option<String>,
     pub closed_at: Option<String>,
     pub delivered_at: Option<String>,
-    pub decline_ground: Option<String>,
+    pub decline_ground: Option<DeclineGround>,
 }
 
 /// One lifecycle event of a request: an envelope in this node's log.
@@ -387,12 +390,11 @@ pub struct CitationRow {
 #[derive(Clone, Debug, Default)]
 pub struct RequestFilter {
     pub peer: Option<String>,
-    pub direction: Option<String>,
-    pub status: Option<String>,
+    pub direction: Option<Direction>,
+    pub status: Option<Status>,
     pub since: Option<String>,
     pub limit: Option<u64>,
-    /// The request type (`preservation`, ...).
-    pub kind: Option<String>,
+    pub kind: Option<RequestType>,
     /// Part of the reference, in any case.
     pub text: Option<String>,
     /// Only requests not yet in a final state.

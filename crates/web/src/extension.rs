@@ -8,7 +8,7 @@ use crate::views::short;
 use crate::Web;
 use detente_domain::time;
 use detente_node::views::RequestView;
-use detente_requests::{EventId, EventKind};
+use detente_requests::{Direction, EventId, EventKind};
 
 /// The counterpart's standing proposal of a later answer deadline.
 pub struct Proposal {
@@ -74,9 +74,9 @@ pub async fn agree(web: &Web, id: &str, seen: &str, officer: &str) -> Result<(),
         .and_then(|e| e["event_id"].as_str())
         .ok_or("the consent was not recorded")?;
     let (mine, theirs) = (parse(mine)?, parse(&p.consent)?);
-    let (sender_consent, recipient_consent) = match view.summary.direction.as_str() {
-        "outbound" => (mine, theirs),
-        _ => (theirs, mine),
+    let (sender_consent, recipient_consent) = match view.summary.direction {
+        Direction::Outbound => (mine, theirs),
+        Direction::Inbound => (theirs, mine),
     };
     let ext = EventKind::DeadlineExtended {
         answer_by: at,

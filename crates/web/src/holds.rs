@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Form;
 use detente_auth::AuthError;
+use detente_storage::HoldStatus;
 use serde::Deserialize;
 
 #[derive(Deserialize, Default)]
@@ -44,10 +45,12 @@ fn holds_page(
     failed: Option<(&str, FormError, String)>,
 ) -> Result<(HoldsPage, StatusCode), Fail> {
     let (filter, code) = match status {
-        "" | "held" => (Some("held"), StatusCode::OK),
-        "approved" | "rejected" => (Some(status), StatusCode::OK),
+        "" => (Some(HoldStatus::Held), StatusCode::OK),
         "all" => (None, StatusCode::OK),
-        _ => (Some("held"), StatusCode::UNPROCESSABLE_ENTITY),
+        s => match HoldStatus::parse(s) {
+            Some(s) => (Some(s), StatusCode::OK),
+            None => (Some(HoldStatus::Held), StatusCode::UNPROCESSABLE_ENTITY),
+        },
     };
     let mut rows = web.node.store().holds(filter).map_err(fail)?;
     if !v.can_review() {
@@ -69,7 +72,7 @@ fn holds_page(
             };
             HoldItem {
                 reviewable: v.can_review()
-                    && h.status == "held"
+                    && h.status == HoldStatus::Held
                     && h.requested_by.as_deref() != Some(v.name.as_str()),
                 h: HoldView::new(&detente_node::views::HoldView::new(h)),
                 error,
@@ -80,7 +83,7 @@ fn holds_page(
     let w = waiting(web, v)?;
     let page = HoldsPage {
         nav: Nav::new(v, "holds", &w),
-        status: filter.unwrap_or("all").into(),
+        status: filter.map_or("all", HoldStatus::as_str).into(),
         items,
         more,
     };

@@ -163,8 +163,9 @@ fn cite_line(web: &Web, request_id: String, objects: u64) -> Result<CiteLine, Fa
         objects,
     };
     if let Some(r) = row {
-        (line.reference, line.direction, line.peer) = (r.reference, r.direction, r.peer);
-        (line.kind, line.status) = (r.kind, r.status);
+        (line.reference, line.peer) = (r.reference, r.peer);
+        line.direction = r.direction.as_str().to_string();
+        (line.kind, line.status) = (r.kind.as_str().to_string(), r.status.to_string());
     }
     Ok(line)
 }

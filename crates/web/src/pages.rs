@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use detente_node::exchange::ExchangeError;
-use detente_storage::{RequestFilter, RequestOrder};
+use detente_storage::{Direction, HoldStatus, RequestFilter, RequestOrder};
 use std::sync::Arc;
 
 pub(crate) type W = State<Arc<Web>>;
@@ -142,22 +142,22 @@ pub(crate) fn waiting(web: &Web, v: &Viewer) -> Result<Waiting, Fail> {
         let rows = store.requests(&f).map_err(fail)?;
         Ok(rows.iter().map(|r| RequestLine::new(r, &now)).collect())
     };
-    let by_deadline = |direction: &str| RequestFilter {
-        direction: Some(direction.into()),
+    let by_deadline = |direction: Direction| RequestFilter {
+        direction: Some(direction),
         open: true,
         order: RequestOrder::Deadline,
         limit: Some(WAITING),
         ..RequestFilter::default()
     };
     let inbound = match v.can_act() {
-        true => lines(by_deadline("inbound"))?,
+        true => lines(by_deadline(Direction::Inbound))?,
         false => Vec::new(),
     };
     let overdue = lines(RequestFilter {
         overdue_at: Some(now_s),
-        ..by_deadline("outbound")
+        ..by_deadline(Direction::Outbound)
     })?;
-    let mut holds = store.holds(Some("held")).map_err(fail)?;
+    let mut holds = store.holds(Some(HoldStatus::Held)).map_err(fail)?;
     if !v.can_review() {
         holds.retain(|h| h.requested_by.as_deref() == Some(v.name.as_str()));
     }

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Form;
 use detente_node::exchange::ExchangeError;
 use detente_node::views::RequestView;
-use detente_requests::{DeclineGround, EventKind};
+use detente_requests::{DeclineGround, Direction, EventKind, Status};
 use serde::Deserialize;
 
 /// What the viewer may do with a request now.
@@ -29,11 +29,13 @@ pub struct Actions {
 impl Actions {
     fn of(r: &RequestView, v: &Viewer, me: &str) -> Actions {
         let can = v.can_act();
-        let inbound = r.summary.direction == "inbound";
-        let st = r.summary.status.as_str();
+        let inbound = r.summary.direction == Direction::Inbound;
+        let st = r.summary.status;
         Actions {
-            acknowledge: can && inbound && st == "delivered",
-            answer: can && inbound && matches!(st, "acknowledged" | "partially_answered"),
+            acknowledge: can && inbound && st == Status::Delivered,
+            answer: can
+                && inbound
+                && matches!(st, Status::Acknowledged | Status::PartiallyAnswered),
             withdraw: can && !inbound && r.closed_at.is_none(),
             message: can,
             agree: proposal(r, me).filter(|_| can),
@@ -112,11 +114,14 @@ fn request_page(
         nav: Nav::new(v, "requests", &w),
         peer_zone,
         r: RequestLine::of(&view.summary, view.closed_at.as_deref(), &now),
-        urgency: view.summary.urgency.clone(),
-        tlp: view.summary.tlp.clone(),
+        urgency: view.summary.urgency.as_str().to_string(),
+        tlp: view.summary.tlp.as_str().to_string(),
         acknowledge_by: views::short(Some(&view.acknowledge_by)),
         acknowledged_at: views::short(view.acknowledged_at.as_deref()),
-        decline_ground: view.decline_ground.clone().unwrap_or_default(),
+        decline_ground: view
+            .decline_ground
+            .map(|g| g.as_str().to_string())
+            .unwrap_or_default(),
         fields: views::request_fields(view.timeline.first()),
         timeline: view.timeline.iter().map(TimelineEntry::new).collect(),
         deliveries: view.deliveries.iter().map(Delivery::new).collect(),

@@ -8,8 +8,8 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use detente_requests::{RequestType, Status};
-use detente_storage::{RequestFilter, RequestOrder, RequestRow};
+use detente_requests::{Direction, RequestType, Status};
+use detente_storage::{RequestFilter, RequestOrder, RequestRow, StoredText};
 use serde::Deserialize;
 
 #[derive(Deserialize, Default, Clone)]
@@ -90,13 +90,17 @@ fn filter_of(q: &ListQuery, now: &str) -> (RequestFilter, FilterErrors) {
             e.peer = format!("Not a node origin: {err}");
         }
     }
-    if opt(&q.kind).is_some_and(|k| !RequestType::ALL.iter().any(|t| t.as_str() == k)) {
+    // `Some(None)`: given, but not a value of the list.
+    let kind = opt(&q.kind).map(|k| RequestType::from_text(&k).ok());
+    if kind == Some(None) {
         e.kind = "Choose a request type from the list.".into();
     }
-    if opt(&q.status).is_some_and(|s| !STATUSES.iter().any(|t| t.as_str() == s)) {
+    let status = opt(&q.status).map(|s| Status::from_text(&s).ok());
+    if status == Some(None) {
         e.status = "Choose a status from the list.".into();
     }
-    if opt(&q.direction).is_some_and(|d| d != "inbound" && d != "outbound") {
+    let direction = opt(&q.direction).map(|d| Direction::from_text(&d).ok());
+    if direction == Some(None) {
         e.direction = "Choose inbound or outbound.".into();
     }
     if q.q.chars().count() > 200 {
@@ -113,9 +117,9 @@ fn filter_of(q: &ListQuery, now: &str) -> (RequestFilter, FilterErrors) {
     });
     let f = RequestFilter {
         peer: opt(&q.peer),
-        kind: opt(&q.kind),
-        status: opt(&q.status),
-        direction: opt(&q.direction),
+        kind: kind.flatten(),
+        status: status.flatten(),
+        direction: direction.flatten(),
         text: opt(&q.q),
         overdue_at: (!q.overdue.is_empty()).then(|| now.to_string()),
         order: RequestOrder::Newest,
@@ -167,7 +171,12 @@ pub(crate) fn list_page(
         nav: Nav::new(v, "requests", &w),
         types: choices(RequestType::ALL.iter().map(|t| t.as_str()), &q.kind),
         statuses: choices(STATUSES.iter().map(|s| s.as_str()), &q.status),
-        directions: choices(["inbound", "outbound"].into_iter(), &q.direction),
+        directions: choices(
+            [Direction::Inbound, Direction::Outbound]
+                .map(Direction::as_str)
+                .into_iter(),
+            &q.direction,
+        ),
         rows: rows.iter().map(|r| RequestLine::new(r, &now)).collect(),
         bulk_action: format!("/ui/requests/bulk{}", query_of(&q)),
         f: q,

@@ -4,7 +4,7 @@
 use clap::Args;
 use detente_domain::{time, Origin};
 use detente_node::{datadir, report, Node};
-use detente_storage::RequestRow;
+use detente_storage::{DeclineGround, Direction, RequestRow, RequestType, Status, Tlp, Urgency};
 use detente_storage_sqlite::SqliteStore;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -26,41 +26,40 @@ fn row(i: u64) -> RequestRow {
         )
     };
     let status = [
-        "submitted",
-        "delivered",
-        "acknowledged",
-        "answered",
-        "declined",
-        "withdrawn",
-        "partially_answered",
+        Status::Submitted,
+        Status::Delivered,
+        Status::Acknowledged,
+        Status::Answered,
+        Status::Declined,
+        Status::Withdrawn,
+        Status::PartiallyAnswered,
     ][(i % 7) as usize];
     let acked = matches!(
         status,
-        "acknowledged" | "answered" | "declined" | "partially_answered"
+        Status::Acknowledged | Status::Answered | Status::Declined | Status::PartiallyAnswered
     );
-    let closed = matches!(status, "answered" | "declined" | "withdrawn");
+    let closed = status.is_final();
     RequestRow {
         id: format!("{:08x}-0000-4000-8000-{:012x}", i >> 16, i),
         direction: if i.is_multiple_of(3) {
-            "inbound"
+            Direction::Inbound
         } else {
-            "outbound"
-        }
-        .into(),
+            Direction::Outbound
+        },
         peer: format!("cert-{}.example", i % 4),
-        kind: "subscriber_information".into(),
-        urgency: "normal".into(),
-        tlp: "amber".into(),
+        kind: RequestType::SubscriberInformation,
+        urgency: Urgency::Normal,
+        tlp: Tlp::Amber,
         reference: format!("R-{i}"),
-        status: status.into(),
+        status,
         submitted_at: day(i % 700),
         acknowledge_by: day(i % 700 + 2),
         answer_by: day(i % 700 + 10),
         acknowledged_at: acked.then(|| day(i % 700 + 1)),
         closed_at: closed.then(|| day(i % 700 + 3 + i % 20)),
         updated_at: day(i % 700 + 3),
-        delivered_at: (status != "submitted").then(|| day(i % 700)),
-        decline_ground: (status == "declined").then(|| "ne_bis_in_idem".into()),
+        delivered_at: (status != Status::Submitted).then(|| day(i % 700)),
+        decline_ground: (status == Status::Declined).then_some(DeclineGround::NeBisInIdem),
     }
 }
 

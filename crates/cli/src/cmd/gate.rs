@@ -4,6 +4,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use detente_node::outbound::Outbound;
 use detente_node::{Node, NodeError};
+use detente_storage::HoldStatus;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -40,8 +41,10 @@ pub struct ReviewArgs {
 pub fn holds(a: HoldsArgs) -> anyhow::Result<ExitCode> {
     let filter = match a.status.as_str() {
         "all" => None,
-        "held" | "approved" | "rejected" => Some(a.status.as_str()),
-        other => bail!("--status {other}: use held, approved, rejected or all"),
+        other => match HoldStatus::parse(other) {
+            Some(s) => Some(s),
+            None => bail!("--status {other}: use held, approved, rejected or all"),
+        },
     };
     let node = Node::open_read_only(&a.dir)?;
     for h in node.store().holds(filter)? {
@@ -79,8 +82,10 @@ pub fn review(a: ReviewArgs) -> anyhow::Result<ExitCode> {
     let held = rt
         .block_on(outbound.resolve(&a.id, a.approve, &a.by, a.reason.trim()))?
         .with_context(|| format!("no held payload {} (unknown or already resolved)", a.id))?;
-    let note = match (&held.status[..], &held.payload) {
-        ("approved", Some(_)) => " (the held request event leaves when the node next starts)",
+    let note = match (held.status, &held.payload) {
+        (HoldStatus::Approved, Some(_)) => {
+            " (the held request event leaves when the node next starts)"
+        }
         _ => "",
     };
     println!("{} {}{note}", held.id, held.status);

@@ -395,7 +395,7 @@ impl Exchange {
             let (index, _) = self.node.append_once(p.envelope.clone()).await?;
             writes.extend(self.event_write(
                 &state,
-                &request.direction,
+                request.direction,
                 &row.peer,
                 &p.envelope,
                 index,

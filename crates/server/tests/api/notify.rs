@@ -152,7 +152,7 @@ async fn send_request(a: &Running, b: &Running, reference: &str) -> String {
         .to_string();
     for _ in 0..300 {
         if let Ok(Some(row)) = b.node.store().request(&id) {
-            if row.status == "delivered" {
+            if row.status == detente_storage::Status::Delivered {
                 return id;
             }
         }

@@ -221,7 +221,7 @@ async fn inbound_request(c: &reqwest::Client, from: &Running, to: &Running) -> S
     let id = v["id"].as_str().unwrap().to_string();
     for _ in 0..300 {
         if let Ok(Some(row)) = to.node.store().request(&id) {
-            if row.status == "delivered" {
+            if row.status == detente_storage::Status::Delivered {
                 return id;
             }
         }
@@ -302,7 +302,7 @@ async fn hostile_peer_input_is_escaped_and_each_role_sees_only_its_actions() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(
         b.node.store().request(&id).unwrap().unwrap().status,
-        "delivered"
+        detente_storage::Status::Delivered
     );
 
     let token = officer.csrf().await;
@@ -320,7 +320,7 @@ async fn hostile_peer_input_is_escaped_and_each_role_sees_only_its_actions() {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(
         b.node.store().request(&id).unwrap().unwrap().status,
-        "acknowledged"
+        detente_storage::Status::Acknowledged
     );
     let after = officer.get(&path).await.body;
     assert!(!after.contains("value=\"acknowledge\""));
@@ -442,14 +442,14 @@ async fn a_held_transfer_needs_another_reviewer_and_their_password() {
     );
     assert_eq!(
         node.store().hold_by_id(&id).unwrap().unwrap().status,
-        "held"
+        detente_storage::HoldStatus::Held
     );
     let r = post_form(&rex, &path, form(&token, "rex-password")).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let h = node.store().hold_by_id(&id).unwrap().unwrap();
     assert_eq!(
-        (h.status.as_str(), h.resolved_by.as_deref()),
-        ("approved", Some("rex"))
+        (h.status, h.resolved_by.as_deref()),
+        (detente_storage::HoldStatus::Approved, Some("rex"))
     );
 }
 
@@ -475,13 +475,21 @@ async fn page_times_with_100k_requests_and_1000_holds() {
                     "request": {"reference": format!("Case-{i}"), "facts": "x".repeat(400)}}}}});
                 let r = RequestRow {
                     id: id.clone(),
-                    direction: if i % 2 == 0 { "inbound" } else { "outbound" }.into(),
+                    direction: if i % 2 == 0 {
+                        detente_storage::Direction::Inbound
+                    } else {
+                        detente_storage::Direction::Outbound
+                    },
                     peer: format!("peer-{}.example", i % 20),
-                    kind: "subscriber_information".into(),
-                    urgency: "normal".into(),
-                    tlp: "amber".into(),
+                    kind: detente_storage::RequestType::SubscriberInformation,
+                    urgency: detente_storage::Urgency::Normal,
+                    tlp: detente_storage::Tlp::Amber,
                     reference: format!("Case-{i}"),
-                    status: ["delivered", "acknowledged", "answered"][i as usize % 3].into(),
+                    status: [
+                        detente_storage::Status::Delivered,
+                        detente_storage::Status::Acknowledged,
+                        detente_storage::Status::Answered,
+                    ][i as usize % 3],
                     submitted_at: at.clone(),
                     acknowledge_by: "2026-02-01T00:00:00.000000Z".into(),
                     answer_by: format!("2026-0{}-01T00:00:00.000000Z", 1 + i % 9),
@@ -515,7 +523,7 @@ async fn page_times_with_100k_requests_and_1000_holds() {
                 country: "CN".into(),
                 subject: format!("request-event:{i}"),
                 decision: r#"{"decision":"hold","profile":"us-dsp","reasons":[{"rule":"r","text":"t"}],"counts":{}}"#.into(),
-                status: "held".into(),
+                status: detente_storage::HoldStatus::Held,
                 created: format!("2026-01-01T00:00:{:02}.{i:06}Z", i % 60),
                 resolved_by: None,
                 reason: None,
@@ -723,7 +731,11 @@ async fn bulk_actions_sign_one_envelope_per_request_and_bad_forms_change_nothing
         .contains("action=\"/ui/requests/bulk?direction=inbound\""));
     for (i, id) in ids.iter().enumerate() {
         let row = b.node.store().request(id).unwrap().unwrap();
-        let expect = if i < 2 { "acknowledged" } else { "delivered" };
+        let expect = if i < 2 {
+            detente_storage::Status::Acknowledged
+        } else {
+            detente_storage::Status::Delivered
+        };
         assert_eq!(row.status, expect);
         assert_eq!(events(id), before[i] + usize::from(i < 2));
     }

@@ -30,7 +30,7 @@ pub(super) const CHECKS: &[Check] = &[
 /// Writes submitted together may share one commit (group commit); one that
 /// fails must fail alone, and none of its own statements may stay in.
 fn a_failing_write_leaves_the_others_committed_with_it_in(s: &dyn Store) {
-    let (first, e1) = request(21, "submitted", false);
+    let (first, e1) = request(21, Status::Submitted, false);
     s.write(vec![ExchangeWrite::RecordEvent(
         Box::new(first.clone()),
         Box::new(e1.clone()),
@@ -38,10 +38,10 @@ fn a_failing_write_leaves_the_others_committed_with_it_in(s: &dyn Store) {
     .blocking_recv()
     .unwrap()
     .unwrap();
-    let (before, e2) = request(22, "submitted", false);
-    let (after, e3) = request(23, "submitted", false);
+    let (before, e2) = request(22, Status::Submitted, false);
+    let (after, e3) = request(23, Status::Submitted, false);
     let mut failing = first.clone();
-    failing.status = "acknowledged".into();
+    failing.status = Status::Acknowledged;
     // The same event again: refused, taking the status change with it.
     let pending = [
         s.write(vec![ExchangeWrite::RecordEvent(
@@ -64,13 +64,24 @@ fn a_failing_write_leaves_the_others_committed_with_it_in(s: &dyn Store) {
     assert_eq!(outcomes, [true, false, true]);
     assert_eq!(s.request(&before.id).unwrap(), Some(before));
     assert_eq!(s.request(&after.id).unwrap(), Some(after));
-    assert_eq!(s.request(&first.id).unwrap().unwrap().status, "submitted");
+    assert_eq!(
+        s.request(&first.id).unwrap().unwrap().status,
+        Status::Submitted
+    );
     assert_eq!(s.events(&first.id).unwrap().len(), 1);
 }
 
 fn request_listing_filters_and_pages_by_keyset(s: &dyn Store) {
     for i in 0..10 {
-        let (r, e) = request(i, if i < 8 { "delivered" } else { "answered" }, i >= 8);
+        let (r, e) = request(
+            i,
+            if i < 8 {
+                Status::Delivered
+            } else {
+                Status::Answered
+            },
+            i >= 8,
+        );
         s.record_event(&r, &e).unwrap();
     }
     let mut f = RequestFilter {
@@ -104,7 +115,7 @@ fn request_listing_filters_and_pages_by_keyset(s: &dyn Store) {
 
     let text = RequestFilter {
         text: Some("case-0".into()),
-        kind: Some("preservation".into()),
+        kind: Some(RequestType::Preservation),
         ..Default::default()
     };
     assert_eq!(
@@ -232,7 +243,7 @@ fn peer_deliveries_keep_the_last_error_after_a_success_and_count_per_peer(s: &dy
 
 fn one_peers_summaries_are_read_from_a_date_on(s: &dyn Store) {
     for i in 0..6 {
-        let (mut q, mut e) = request(i, "delivered", false);
+        let (mut q, mut e) = request(i, Status::Delivered, false);
         if i % 2 == 1 {
             q.peer = "other.example".into();
             e.actor = q.peer.clone();
@@ -257,27 +268,25 @@ fn one_peers_summaries_are_read_from_a_date_on(s: &dyn Store) {
     assert_eq!(seen, want);
 }
 
-pub(super) fn request(i: u32, status: &str, closed: bool) -> (RequestRow, EventRow) {
+pub(super) fn request(i: u32, status: Status, closed: bool) -> (RequestRow, EventRow) {
     let id = format!("r{i:02}");
     let req = RequestRow {
         id: id.clone(),
         direction: if i.is_multiple_of(2) {
-            "inbound"
+            Direction::Inbound
         } else {
-            "outbound"
-        }
-        .into(),
+            Direction::Outbound
+        },
         peer: "peer.example".into(),
         kind: if i.is_multiple_of(3) {
-            "preservation"
+            RequestType::Preservation
         } else {
-            "consultation"
-        }
-        .into(),
-        urgency: "normal".into(),
-        tlp: "amber".into(),
+            RequestType::Consultation
+        },
+        urgency: Urgency::Normal,
+        tlp: Tlp::Amber,
         reference: format!("Case-{i:02}"),
-        status: status.into(),
+        status,
         // Submission order is the opposite of deadline order.
         submitted_at: format!("2026-01-{:02}T00:00:00.000000Z", i + 1),
         acknowledge_by: "2026-03-01T00:00:00.000000Z".into(),

@@ -10,10 +10,12 @@ mod log;
 mod notify;
 mod session;
 mod taxii;
+mod text;
 mod transfer;
 mod witness;
 
 pub use log::{append, entry};
+pub use text::unknown_stored_values_are_integrity_errors;
 
 /// One named check; it gets a fresh, empty store.
 pub type Check = (&'static str, fn(&dyn Store));

@@ -264,7 +264,7 @@ fn deadlines_of_open_inbound_requests_fall_in_a_window(s: &dyn Store) {
     let soon = "2026-01-02T06:00:00.000000Z";
     let later = "2026-01-05T00:00:00.000000Z";
     let add = |i: u32, ack_by: &str, answer_by: &str, acked: bool, closed: bool| {
-        let (mut r, e) = exchange::request(i, "delivered", closed);
+        let (mut r, e) = exchange::request(i, Status::Delivered, closed);
         r.acknowledge_by = ack_by.into();
         r.answer_by = answer_by.into();
         r.acknowledged_at = acked.then(|| T1.into());

@@ -50,7 +50,7 @@ fn holds_are_unique_per_subject_and_resolved_once(s: &dyn Store) {
         country: "RU".into(),
         subject: "taxii:x".into(),
         decision: "{}".into(),
-        status: "held".into(),
+        status: HoldStatus::Held,
         created: "2026-01-01T00:00:00.000000Z".into(),
         resolved_by: None,
         reason: None,
@@ -64,18 +64,18 @@ fn holds_are_unique_per_subject_and_resolved_once(s: &dyn Store) {
         ..h.clone()
     };
     assert_eq!(s.hold(&again).unwrap().id, "h1");
-    assert_eq!(s.holds(Some("held")).unwrap().len(), 1);
+    assert_eq!(s.holds(Some(HoldStatus::Held)).unwrap().len(), 1);
     let done = s
-        .resolve_hold("h1", "approved", "rev", "MLA basis checked")
+        .resolve_hold("h1", HoldStatus::Approved, "rev", "MLA basis checked")
         .unwrap()
         .unwrap();
-    assert_eq!(done.status, "approved");
+    assert_eq!(done.status, HoldStatus::Approved);
     assert_eq!(done.requested_by.as_deref(), Some("officer"));
     assert!(s
-        .resolve_hold("h1", "rejected", "rev", "")
+        .resolve_hold("h1", HoldStatus::Rejected, "rev", "")
         .unwrap()
         .is_none());
-    assert!(s.holds(Some("held")).unwrap().is_empty());
+    assert!(s.holds(Some(HoldStatus::Held)).unwrap().is_empty());
     // An approved payload is released once.
     assert!(s.release_hold("h1", "2026-01-02T00:00:00.000000Z").unwrap());
     assert!(!s.release_hold("h1", "2026-01-03T00:00:00.000000Z").unwrap());
