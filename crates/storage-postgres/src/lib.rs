@@ -13,6 +13,7 @@ mod auth;
 mod dump;
 mod exchange;
 mod group;
+mod guard;
 mod lead;
 mod locks;
 mod log;

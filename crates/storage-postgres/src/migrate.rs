@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/002_users_sessions.sql"),
     include_str!("../migrations/003_taxii_witness.sql"),
     include_str!("../migrations/004_replicas.sql"),
+    include_str!("../migrations/005_guards.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

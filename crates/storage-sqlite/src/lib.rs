@@ -16,6 +16,7 @@ mod auth;
 mod dump;
 mod exchange;
 mod group;
+mod guard;
 mod migrate;
 mod notify;
 mod session;

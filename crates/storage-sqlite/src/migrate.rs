@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/016_peer_deliveries.sql"),
     include_str!("../migrations/017_users_and_sessions.sql"),
     include_str!("../migrations/018_taxii_witness.sql"),
+    include_str!("../migrations/019_guards.sql"),
 ];
 
 /// The version whose migration adopts the tables the auth and web crates

@@ -13,6 +13,7 @@ pub mod auth;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod dump;
+pub mod guard;
 pub mod notify;
 pub mod session;
 pub mod taxii;
@@ -22,6 +23,7 @@ pub mod wake;
 pub mod witness;
 
 pub use auth::{AuthStore, Role, TokenRecord, UnknownRole, UserRecord};
+pub use guard::{Failures, GuardStore};
 pub use notify::NotificationStore;
 pub use session::{Live, SessionRow, SessionStore};
 pub use taxii::TaxiiStore;
@@ -630,6 +632,7 @@ pub trait Store:
     + NotificationStore
     + TaxiiStore
     + WitnessStore
+    + GuardStore
 {
 }
 
@@ -644,7 +647,8 @@ impl<
             + SessionStore
             + NotificationStore
             + TaxiiStore
-            + WitnessStore,
+            + WitnessStore
+            + GuardStore,
     > Store for T
 {
 }

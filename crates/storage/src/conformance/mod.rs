@@ -6,6 +6,7 @@ use crate::*;
 
 mod auth;
 mod exchange;
+mod guard;
 mod log;
 mod notify;
 mod session;
@@ -31,6 +32,7 @@ pub fn checks() -> Vec<Check> {
         notify::CHECKS,
         taxii::CHECKS,
         witness::CHECKS,
+        guard::CHECKS,
     ]
     .concat()
 }
