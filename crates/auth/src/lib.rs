@@ -17,9 +17,12 @@
 
 mod cache;
 mod cli;
+mod throttle;
 
 use std::net::IpAddr;
 use std::sync::{Arc, LazyLock, Mutex};
+
+use detente_storage::GuardStore;
 use std::time::Duration;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -32,7 +35,8 @@ pub use cli::{run_user, UserCommand};
 use detente_storage::StorageError;
 pub use detente_storage::{AuthStore, Role, TokenRecord, UnknownRole, UserRecord};
 
-use cache::{FailureThrottle, VerifiedCache};
+use cache::VerifiedCache;
+use throttle::Throttles;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -165,10 +169,7 @@ static DECOY_HASH: LazyLock<String> =
 pub struct Users {
     store: Arc<dyn AuthStore>,
     cache: Mutex<VerifiedCache>,
-    /// Keyed by user and client address.
-    throttle: Mutex<FailureThrottle<(String, Option<IpAddr>)>>,
-    /// Keyed by client address.
-    address_throttle: Mutex<FailureThrottle<IpAddr>>,
+    throttles: Throttles,
 }
 
 impl Users {
@@ -179,29 +180,31 @@ impl Users {
         Users {
             store,
             cache: Mutex::new(VerifiedCache::new(CACHE_CAPACITY, CACHE_TTL)),
-            throttle: Mutex::new(FailureThrottle::new(MAX_FAILURES, FAILURE_WINDOW)),
-            address_throttle: Mutex::new(FailureThrottle::new(
-                MAX_ADDRESS_FAILURES,
-                FAILURE_WINDOW,
-            )),
+            throttles: Throttles::local(MAX_FAILURES, MAX_ADDRESS_FAILURES, FAILURE_WINDOW),
         }
+    }
+
+    /// Counts failed passwords in `store` (when given) rather than in this
+    /// process, so that replicas sharing it throttle guesses together.
+    pub fn with_shared_failures(mut self, store: Option<Arc<dyn GuardStore>>) -> Users {
+        if let Some(store) = store {
+            self.throttles = self.throttles.shared(store);
+        }
+        self
     }
 
     /// Sets how many failed passwords one client address may send per
     /// minute, whatever the user names (default 50).
-    pub fn with_address_limit(self, failures: u32) -> Users {
-        *self
-            .address_throttle
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) =
-            FailureThrottle::new(failures.max(1), FAILURE_WINDOW);
+    pub fn with_address_limit(mut self, failures: u32) -> Users {
+        let user = self.throttles.user_limit();
+        self.throttles = self.throttles.with_limits(user, failures);
         self
     }
 
     /// Failed logins allowed per user and address a minute (default 5).
-    pub fn with_user_limit(self, failures: u32) -> Users {
-        *self.throttle.lock().unwrap_or_else(|p| p.into_inner()) =
-            FailureThrottle::new(failures.max(1), FAILURE_WINDOW);
+    pub fn with_user_limit(mut self, failures: u32) -> Users {
+        let address = self.throttles.address_limit();
+        self.throttles = self.throttles.with_limits(failures, address);
         self
     }
 
@@ -340,8 +343,10 @@ impl Users {
             Ok(None) => {}
             Err(e) => return Step::Done(Err(e)),
         }
-        if let Some(wait) = self.throttled(&name, client) {
-            return Step::Done(Err(AuthError::Throttled(wait)));
+        match self.throttles.blocked_for(&name, client) {
+            Ok(Some(wait)) => return Step::Done(Err(AuthError::Throttled(wait))),
+            Ok(None) => {}
+            Err(e) => return Step::Done(Err(e)),
         }
         Step::Password(PasswordCheck {
             name,
@@ -365,13 +370,6 @@ impl Users {
         }
     }
 
-    /// Seconds to wait, when `name` from `client` may not try now.
-    fn throttled(&self, name: &str, client: Option<IpAddr>) -> Option<u64> {
-        let by_address = client.and_then(|ip| self.lock_address_throttle().blocked_for(&ip));
-        let key = (name.to_string(), client);
-        by_address.or_else(|| self.lock_throttle().blocked_for(&key))
-    }
-
     /// Runs argon2 for a password [`Users::start`] could not settle. Slow and
     /// blocking; an unknown user costs the same as a known one.
     pub fn finish(&self, check: PasswordCheck) -> Result<Principal, AuthError> {
@@ -382,15 +380,12 @@ impl Users {
         } = check;
         match self.verify_slow(&name, &password)? {
             Some((role, hash)) => {
-                self.lock_throttle().clear(&(name.clone(), client));
+                self.throttles.clear(&name, client);
                 self.lock_cache().insert(&name, &password, hash);
                 Ok(user_principal(&name, role))
             }
             None => {
-                self.lock_throttle().record_failure((name.clone(), client));
-                if let Some(ip) = client {
-                    self.lock_address_throttle().record_failure(ip);
-                }
+                self.throttles.record_failure(&name, client);
                 tracing::info!(user = name, client = ?client, "failed password authentication");
                 Err(AuthError::InvalidCredentials)
             }
@@ -428,18 +423,6 @@ impl Users {
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, VerifiedCache> {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn lock_throttle(
-        &self,
-    ) -> std::sync::MutexGuard<'_, FailureThrottle<(String, Option<IpAddr>)>> {
-        self.throttle.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn lock_address_throttle(&self) -> std::sync::MutexGuard<'_, FailureThrottle<IpAddr>> {
-        self.address_throttle
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
     }
 }
 

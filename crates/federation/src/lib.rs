@@ -13,4 +13,6 @@ mod replay;
 mod signature;
 
 pub use replay::ReplayGuard;
-pub use signature::{content_digest, sign, verify, SigError, Signed, MAX_SKEW_SECS};
+pub use signature::{
+    content_digest, sign, verify, verify_unconsumed, SigError, Signed, Verified, MAX_SKEW_SECS,
+};

@@ -152,6 +152,32 @@ pub fn verify(
     guard: &crate::ReplayGuard,
     now: u64,
 ) -> Result<VerifierKey, SigError> {
+    let v = verify_unconsumed(headers, req, lookup, now)?;
+    if !guard.first_use(&v.nonce, now, v.expires) {
+        return Err(SigError::Replayed);
+    }
+    Ok(v.key)
+}
+
+/// A signature that holds, its nonce not yet consumed.
+#[derive(Debug)]
+pub struct Verified {
+    pub key: VerifierKey,
+    pub nonce: String,
+    /// When the signature goes stale (seconds since the epoch): the nonce
+    /// must be remembered until then, and no longer.
+    pub expires: u64,
+}
+
+/// [`verify`] up to the replay check, for callers whose record of used
+/// nonces lives elsewhere (a database that replicas share); they must
+/// consume [`Verified::nonce`] and refuse the call if it was used.
+pub fn verify_unconsumed(
+    headers: &HeaderMap,
+    req: &Signed,
+    lookup: impl Fn(&str) -> Option<VerifierKey>,
+    now: u64,
+) -> Result<Verified, SigError> {
     let input = parse_input(header(headers, "signature-input")?)?;
     let sig_b64 = header(headers, "signature")?
         .strip_prefix("sig1=:")
@@ -172,10 +198,11 @@ pub fn verify(
     if !key.verify(base(req, digest, &input.params).as_bytes(), &sig) {
         return Err(SigError::BadSignature);
     }
-    if !guard.first_use(&input.nonce, now, input.created + MAX_SKEW_SECS + 1) {
-        return Err(SigError::Replayed);
-    }
-    Ok(key)
+    Ok(Verified {
+        key,
+        expires: input.created + MAX_SKEW_SECS + 1,
+        nonce: input.nonce,
+    })
 }
 
 #[cfg(test)]

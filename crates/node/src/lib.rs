@@ -11,6 +11,7 @@ pub mod datadir;
 mod error;
 pub mod evidence;
 pub mod exchange;
+pub mod guards;
 pub mod migrate;
 mod node;
 pub mod notify;

@@ -37,10 +37,12 @@ pub fn node_app_parts(
 ) -> Result<(Router, Arc<Exchange>), NodeError> {
     let users = Users::new(node.store().clone());
     let limits = &node.config().limits;
+    let guards = Arc::new(detente_node::guards::Guards::new(node.store()));
     let users = Arc::new(
         users
             .with_address_limit(limits.login_failures_per_address)
-            .with_user_limit(limits.login_failures_per_user),
+            .with_user_limit(limits.login_failures_per_user)
+            .with_shared_failures(guards.failures()),
     );
     let config = TaxiiConfig {
         max_content_length: node.config().limits.max_body_bytes,
@@ -82,6 +84,7 @@ pub fn node_app_parts(
     .map_err(|e| NodeError::Config(format!("web interface: {e}")))?;
     web.set_taxii(taxii.clone());
     let mut state = AppState::new(node);
+    state.guards = guards;
     state.auth = Some(auth);
     state.outbound = Some(outbound);
     state.exchange = Some(exchange.clone());

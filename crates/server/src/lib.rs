@@ -18,6 +18,7 @@ mod problem;
 mod report_view;
 mod routes;
 mod serve;
+mod shared_limit;
 pub mod tls;
 
 pub use caller::{Caller, PasswordChecks};
@@ -59,8 +60,9 @@ pub struct AppState {
     pub witness: Option<Arc<detente_witness::Witness>>,
     /// Dropping the last clone stops the delivery worker.
     pub stop_delivery: Option<Arc<tokio::sync::watch::Sender<bool>>>,
-    /// Nonces of signed peer calls, against replays.
-    pub replay: Arc<detente_federation::ReplayGuard>,
+    /// Nonces of signed peer calls (against replays) and the rate limit
+    /// replicas share.
+    pub guards: Arc<detente_node::guards::Guards>,
     /// The authorities of `public_urls` (lower case); empty: the address a
     /// connection came in on.
     pub authorities: Arc<Vec<String>>,
@@ -77,7 +79,7 @@ impl AppState {
             exchange: None,
             witness: None,
             stop_delivery: None,
-            replay: Arc::default(),
+            guards: Arc::new(detente_node::guards::Guards::new(node.store())),
             authorities: Arc::new(node.config().public_authorities().unwrap_or_default()),
             password_checks: Arc::new(PasswordChecks::new(
                 node.config().limits.password_checks,

@@ -54,6 +54,10 @@ pub fn wrap(router: Router, state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(limits.request_timeout_secs),
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::shared_limit::limit,
+        ))
         .layer(GovernorLayer { config: governor })
         .layer(middleware::from_fn_with_state(state, problems_and_metrics))
         .layer(TraceLayer::new_for_http())

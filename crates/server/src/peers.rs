@@ -74,14 +74,37 @@ pub async fn verify_signature(
     };
     let node = state.node.clone();
     let lookup = move |origin: &str| node.peer(origin).ok().flatten().map(|p| p.key);
-    match detente_federation::verify(&parts.headers, &signed, lookup, &state.replay, now()) {
+    let now = now();
+    let verified = detente_federation::verify_unconsumed(&parts.headers, &signed, lookup, now);
+    match consume_nonce(&state, verified, now).await {
         Ok(key) => {
             let origin = HeaderValue::from_str(key.name()).expect("origins are header-safe");
             parts.headers.insert(PEER_HEADER, origin);
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await
         }
-        Err(e) => refused(e.to_string()),
+        Err(Refusal::Signature(e)) => refused(e.to_string()),
+        Err(Refusal::Store(e)) => Problem::from(e).into_response(),
+    }
+}
+
+enum Refusal {
+    Signature(detente_federation::SigError),
+    Store(detente_storage::StorageError),
+}
+
+/// The key of a verified call once its nonce is consumed, by this replica
+/// or (where replicas share the store) by any.
+async fn consume_nonce(
+    state: &AppState,
+    verified: Result<detente_federation::Verified, detente_federation::SigError>,
+    now: u64,
+) -> Result<detente_domain::VerifierKey, Refusal> {
+    let v = verified.map_err(Refusal::Signature)?;
+    match state.guards.first_use(&v.nonce, now, v.expires).await {
+        Ok(true) => Ok(v.key),
+        Ok(false) => Err(Refusal::Signature(detente_federation::SigError::Replayed)),
+        Err(e) => Err(Refusal::Store(e)),
     }
 }
 
