@@ -13,6 +13,7 @@ mod log_api;
 mod notify;
 mod openapi;
 mod peers;
+mod replica_guards;
 mod transport;
 mod web;
 mod web_admin;
