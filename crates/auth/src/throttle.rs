@@ -149,3 +149,40 @@ fn address_key(ip: IpAddr) -> String {
 fn now_s() -> i64 {
     chrono::Utc::now().timestamp()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{AuthError, Role, Users};
+    use detente_storage_sqlite::SqliteStore;
+    use std::sync::Arc;
+
+    #[test]
+    fn shared_failures_add_up_across_authenticators() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("d.db")).unwrap());
+        let replica = || {
+            Users::new(store.clone())
+                .with_user_limit(2)
+                .with_shared_failures(Some(store.clone()))
+        };
+        let (a, b) = (replica(), replica());
+        a.add_user("rita", Role::Officer, "right").unwrap();
+        for users in [&a, &b] {
+            assert!(matches!(
+                users.verify_password("rita", "wrong"),
+                Err(AuthError::InvalidCredentials)
+            ));
+        }
+        for users in [&a, &b] {
+            assert!(matches!(
+                users.verify_password("rita", "right"),
+                Err(AuthError::Throttled(1..=60))
+            ));
+        }
+        // Limits set after the store still count there.
+        let c = Users::new(store.clone())
+            .with_shared_failures(Some(store.clone()))
+            .with_user_limit(3);
+        assert!(c.verify_password("rita", "right").is_ok(), "3 allowed");
+    }
+}
