@@ -21,8 +21,6 @@ mod throttle;
 
 use std::net::IpAddr;
 use std::sync::{Arc, LazyLock, Mutex};
-
-use detente_storage::GuardStore;
 use std::time::Duration;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -32,8 +30,8 @@ use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 pub use cli::{run_user, UserCommand};
-use detente_storage::StorageError;
 pub use detente_storage::{AuthStore, Role, TokenRecord, UnknownRole, UserRecord};
+use detente_storage::{GuardStore, StorageError};
 
 use cache::VerifiedCache;
 use throttle::Throttles;
