@@ -21,14 +21,16 @@ struct Replica {
 }
 
 /// Two replicas of a fresh node on a scratch database, its config edited by
-/// `tune`; `None` (the test skipped) without a PostgreSQL to test on.
-async fn replicas(test: &str, tune: impl FnOnce(&mut Config)) -> Option<(Replica, Replica)> {
+/// `tune`, and their directory; `None` (the test skipped) without a
+/// PostgreSQL to test on.
+async fn replicas(
+    test: &str,
+    tune: impl FnOnce(&mut Config),
+) -> Option<(Replica, Replica, tempfile::TempDir)> {
     let server = detente_storage_postgres::test_server(test)?;
     let database = detente_storage_postgres::scratch_database(&server).unwrap();
-    // Kept for the rest of the test binary's run: both replicas read it.
-    let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()))
-        .path()
-        .join("n");
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("n");
     let country = Some(Country::parse("US").unwrap());
     datadir::init_on(
         &dir,
@@ -46,7 +48,7 @@ async fn replicas(test: &str, tune: impl FnOnce(&mut Config)) -> Option<(Replica
     config.public_urls = vec![format!("http://{PUBLIC}")];
     tune(&mut config);
     std::fs::write(&file, config.to_toml()).unwrap();
-    Some((replica(&dir).await, replica(&dir).await))
+    Some((replica(&dir).await, replica(&dir).await, t))
 }
 
 async fn replica(dir: &std::path::Path) -> Replica {
@@ -97,7 +99,8 @@ impl Call {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_call_replayed_to_another_replica_is_refused() {
-    let Some((a, b)) = replicas("a_call_replayed_to_another_replica_is_refused", |_| {}).await
+    let Some((a, b, _dir)) =
+        replicas("a_call_replayed_to_another_replica_is_refused", |_| {}).await
     else {
         return;
     };
@@ -137,7 +140,7 @@ async fn a_call_replayed_to_another_replica_is_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn login_failures_spread_over_replicas_lock_out_at_the_same_count() {
-    let Some((a, b)) = replicas(
+    let Some((a, b, _dir)) = replicas(
         "login_failures_spread_over_replicas_lock_out_at_the_same_count",
         |c| c.limits.login_failures_per_user = 4,
     )
@@ -163,7 +166,7 @@ async fn login_failures_spread_over_replicas_lock_out_at_the_same_count() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_rate_limit_holds_across_replicas() {
-    let Some((a, b)) = replicas("the_rate_limit_holds_across_replicas", |c| {
+    let Some((a, b, _dir)) = replicas("the_rate_limit_holds_across_replicas", |c| {
         c.limits.requests_per_second = 1;
         c.limits.burst = 4;
     })
