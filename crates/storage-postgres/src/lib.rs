@@ -101,24 +101,15 @@ pub(crate) fn db_err(e: tokio_postgres::Error) -> StorageError {
 }
 
 /// Runs a client future to completion on the calling thread.
+///
+/// Called from tokio workers too, where a round trip holds the worker. Not
+/// `block_in_place`: measured under load, it had tokio start a replacement
+/// worker for nearly every call in flight (hundreds of threads, a gigabyte
+/// of per-thread heaps, the CPU spent in the kernel) for no gain.
 pub(crate) fn wait<T>(
     f: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
 ) -> Result<T, StorageError> {
-    blocking(|| futures_executor::block_on(f)).map_err(db_err)
-}
-
-/// Runs `f`, which waits on the network, telling tokio first when the caller
-/// is one of its workers. The store's traits are synchronous and are called
-/// from request handlers; a round trip to PostgreSQL would otherwise hold
-/// one of the few workers (one per core) idle, and every other request on
-/// the node would queue behind it. `block_in_place` hands the worker's other
-/// tasks to another thread for the duration.
-pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
-        _ => f(),
-    }
+    futures_executor::block_on(f).map_err(db_err)
 }
 
 /// A TEXT column of a closed vocabulary; `Integrity` if no variant spells

@@ -106,7 +106,7 @@ impl Pool {
             });
             Ok::<_, tokio_postgres::Error>(client)
         });
-        match crate::blocking(|| futures_executor::block_on(task)) {
+        match futures_executor::block_on(task) {
             Ok(Ok(client)) => Ok(client),
             Ok(Err(e)) => Err(StorageError::Unavailable(crate::describe(&e))),
             Err(e) => Err(StorageError::Unavailable(e.to_string())),
@@ -144,8 +144,10 @@ impl Pool {
                     }
                 };
             }
-            let (next, timeout) =
-                crate::blocking(|| self.freed.wait_timeout(state, WAIT)).map_err(|_| poisoned())?;
+            let (next, timeout) = self
+                .freed
+                .wait_timeout(state, WAIT)
+                .map_err(|_| poisoned())?;
             state = next;
             if timeout.timed_out() && state.idle.is_empty() {
                 return Err(StorageError::Unavailable(format!(
