@@ -137,8 +137,12 @@ pub fn replace_file(path: &Path, data: &[u8]) -> Result<(), NodeError> {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp: PathBuf = path.with_extension(format!("tmp.{}.{n}", std::process::id()));
-    fs::write(&tmp, data).map_err(|e| NodeError::io(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| NodeError::io(path, e))
+    let done = fs::write(&tmp, data).and_then(|()| fs::rename(&tmp, path));
+    if let Err(e) = done {
+        let _ = fs::remove_file(&tmp);
+        return Err(NodeError::io(path, e));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -135,7 +135,11 @@ impl Worker {
                 self.edge = before;
                 let msg = e.to_string();
                 for job in jobs {
-                    let _ = job.reply.send(Err(NodeError::Append(msg.clone())));
+                    let err = match &e {
+                        StorageError::Full(m) => NodeError::Storage(StorageError::Full(m.clone())),
+                        _ => NodeError::Append(msg.clone()),
+                    };
+                    let _ = job.reply.send(Err(err));
                 }
                 return match e {
                     StorageError::Integrity(_) => Err(e.into()),
@@ -240,8 +244,11 @@ impl Worker {
     /// Serves a committed batch's checkpoint.
     fn publish(&mut self, batch: Integration) -> Result<Arc<Published>, NodeError> {
         // Durable from here on. The checkpoint copy is derived and only ever
-        // compared with the database at start.
-        replace_file(&self.checkpoint_file, batch.checkpoint.note.as_bytes())?;
+        // compared with the database at start; if it lags (a full disk), that
+        // check is weaker, never wrong, and the next publish replaces it.
+        if let Err(e) = replace_file(&self.checkpoint_file, batch.checkpoint.note.as_bytes()) {
+            tracing::warn!(error = %e, "checkpoint copy not updated");
+        }
         let published = Arc::new(Published {
             size: batch.checkpoint.size,
             root: self.edge.root(),

@@ -75,6 +75,13 @@ impl From<NodeError> for Problem {
                     "the log is not accepting appends",
                 )
             }
+            NodeError::Storage(detente_storage::StorageError::Full(why)) => {
+                tracing::error!(error = %why, "storage full");
+                Problem::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "the node's storage is full: nothing was recorded; retry once space is freed",
+                )
+            }
             NodeError::FourEyes(why) => Problem::new(StatusCode::FORBIDDEN, why),
             NodeError::Gate(why) => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

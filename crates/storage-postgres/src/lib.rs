@@ -88,7 +88,7 @@ pub(crate) fn db_err(e: tokio_postgres::Error) -> StorageError {
     }
     match e.code() {
         Some(c) if *c == SqlState::UNIQUE_VIOLATION => StorageError::Conflict(describe(&e)),
-        Some(c) if *c == SqlState::DISK_FULL => StorageError::Unavailable(describe(&e)),
+        Some(c) if *c == SqlState::DISK_FULL => StorageError::Full(describe(&e)),
         Some(c)
             if *c == SqlState::ADMIN_SHUTDOWN
                 || *c == SqlState::CANNOT_CONNECT_NOW

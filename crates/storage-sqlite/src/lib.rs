@@ -64,7 +64,14 @@ impl Cached for Connection {
 }
 
 pub(crate) fn db_err(e: impl std::fmt::Display) -> StorageError {
-    StorageError::Database(e.to_string())
+    let what = e.to_string();
+    // SQLite's fixed text for SQLITE_FULL (sqlite3ErrStr): the callers pass
+    // errors of several types, some borrowing, so the code itself cannot be
+    // downcast here.
+    if what.contains("database or disk is full") {
+        return StorageError::Full(what);
+    }
+    StorageError::Database(what)
 }
 
 /// A TEXT column of a closed vocabulary. An unknown spelling fails the row
@@ -236,8 +243,12 @@ impl LogStore for SqliteStore {
             })
             .map_err(db_err)?;
         tx.commit().map_err(db_err)?;
-        // Durable from here on; the files are derived and repaired at open.
-        self.tree.write(&batch.nodes)?;
+        // Durable from here on, so the batch is reported committed whatever
+        // the files say: they are derived, kept as a backlog written again
+        // before any read, and repaired at open.
+        if let Err(e) = self.tree.write(&batch.nodes) {
+            tracing::warn!(error = %e, "tree files behind the database; written again later");
+        }
         Ok(Some(batch))
     }
 

@@ -25,6 +25,9 @@ const CHECKED_TAIL: u64 = 1 << 14;
 pub struct TreeFiles {
     dir: PathBuf,
     files: RwLock<Vec<Arc<File>>>,
+    /// Nodes of committed batches that could not be written (disk full):
+    /// written again, in order, before the next write or read.
+    backlog: std::sync::Mutex<Vec<TreeNodes>>,
 }
 
 impl TreeFiles {
@@ -33,6 +36,7 @@ impl TreeFiles {
         let t = TreeFiles {
             dir: dir.to_path_buf(),
             files: RwLock::new(Vec::new()),
+            backlog: std::sync::Mutex::new(Vec::new()),
         };
         for l in 0..LEVELS {
             if !t.path(l).exists() {
@@ -74,7 +78,29 @@ impl TreeFiles {
     }
 
     /// Writes a batch's new nodes at their positions.
+    /// A batch that fails is kept and written again first next time: its
+    /// entries are already committed, so its nodes must land eventually.
     pub fn write(&self, nodes: &TreeNodes) -> Result<(), StorageError> {
+        let mut backlog = self.backlog.lock().expect("tree backlog lock");
+        backlog.push(nodes.clone());
+        while let Some(first) = backlog.first() {
+            self.write_now(first)?;
+            backlog.remove(0);
+        }
+        Ok(())
+    }
+
+    /// Writes what earlier writes left behind; an error if it still cannot.
+    fn catch_up(&self) -> Result<(), StorageError> {
+        let mut backlog = self.backlog.lock().expect("tree backlog lock");
+        while let Some(first) = backlog.first() {
+            self.write_now(first)?;
+            backlog.remove(0);
+        }
+        Ok(())
+    }
+
+    fn write_now(&self, nodes: &TreeNodes) -> Result<(), StorageError> {
         for (level, first, buf) in nodes.iter() {
             let level = level as usize;
             self.file(level)?
@@ -86,6 +112,7 @@ impl TreeFiles {
 
     /// Reads `count` consecutive hashes of `level` from `index`.
     pub fn read_range(&self, level: u8, index: u64, count: u64) -> Result<Vec<u8>, StorageError> {
+        self.catch_up()?;
         let mut buf = vec![0u8; (count * 32) as usize];
         let f = self.file(level as usize)?;
         f.read_exact_at(&mut buf, index * 32)
@@ -208,5 +235,9 @@ impl HashReader for TreeFiles {
 }
 
 fn io(path: &Path, e: std::io::Error) -> StorageError {
-    StorageError::Database(format!("{}: {e}", path.display()))
+    let what = format!("{}: {e}", path.display());
+    match e.kind() {
+        std::io::ErrorKind::StorageFull => StorageError::Full(what),
+        _ => StorageError::Database(what),
+    }
 }

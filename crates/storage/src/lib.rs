@@ -53,6 +53,10 @@ pub enum StorageError {
     /// the caller may retry, and nothing was written.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The disk (or the database server's disk) has no room; nothing was
+    /// written, and the same call succeeds once space is freed.
+    #[error("storage full: {0}")]
+    Full(String),
 }
 
 /// One log entry as stored: the signed envelope and its digest (the leaf is
