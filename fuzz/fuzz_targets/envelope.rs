@@ -1,5 +1,5 @@
 #![no_main]
-use detente_domain::envelope::SignedEnvelope;
+use detente_domain::SignedEnvelope;
 use libfuzzer_sys::fuzz_target;
 
 // Signed envelopes from outside bytes: reading never panics, and an envelope
