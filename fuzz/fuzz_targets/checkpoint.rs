@@ -6,7 +6,8 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Ok(s) = std::str::from_utf8(data) {
         if let Ok(cp) = Checkpoint::parse_body(s) {
-            let again = Checkpoint::parse_body(&cp.body()).expect("re-serialised checkpoint parses");
+            let again =
+                Checkpoint::parse_body(&cp.body()).expect("re-serialised checkpoint parses");
             assert_eq!(again.body(), cp.body());
         }
     }
