@@ -3,7 +3,7 @@
 # temporary copy of its committed seed corpus. Fails naming the target on a crash.
 set -euo pipefail
 cd "$(dirname "$0")"
-CARGO_FUZZ_VERSION=0.13.1
+CARGO_FUZZ_VERSION=0.13.2
 if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
   cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
 fi
