@@ -62,7 +62,12 @@ fn run(conn: Arc<Mutex<Connection>>, rx: mpsc::Receiver<Job>) {
 fn commit(conn: &Mutex<Connection>, jobs: &[Job]) -> Vec<Result<(), StorageError>> {
     let fail = |e: StorageError| {
         jobs.iter()
-            .map(|_| Err(StorageError::Database(e.to_string())))
+            .map(|_| {
+                Err(match &e {
+                    StorageError::Full(m) => StorageError::Full(m.clone()),
+                    _ => StorageError::Database(e.to_string()),
+                })
+            })
             .collect()
     };
     let Ok(mut c) = conn.lock() else {
